@@ -1,0 +1,41 @@
+# One-command entry points. Needs only python3 and make.
+#   make test   - create .venv if missing, install -e .[dev], ruff, mypy --strict, pytest
+#   make demo   - same setup, then run the demo (examples/demo.py); it ends on its own
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: install lint typecheck pytest test demo bench interop clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: install
+	$(BIN)/python examples/demo.py
+
+bench: install
+	$(BIN)/python benchmarks/bench_registry.py
+
+interop: install
+	$(BIN)/pytest -m interop tests/interop
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist src/*.egg-info

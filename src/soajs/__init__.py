@@ -1,0 +1,44 @@
+"""soajs-python: the SOAJS service-mesh sidecar middleware for Python web apps.
+
+The public surface::
+
+    from soajs import RegistryManager, Config
+    from soajs.middleware import SOAJSMiddleware, SOAJSWSGIMiddleware, get_soajs_context
+    from soajs.models import Registry, Database, ContextData, Tenant, Urac
+"""
+
+from soajs.config import Config
+from soajs.errors import (
+    ConfigurationError,
+    ControlPlaneError,
+    CustomNotFoundError,
+    DatabaseNotFoundError,
+    NotFoundError,
+    RegistryError,
+    RegistryNotLoadedError,
+    ResourceNotFoundError,
+    ServiceNotFoundError,
+    SoajsError,
+)
+from soajs.registry import RegistryClient, RegistryManager
+from soajs.settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigurationError",
+    "ControlPlaneError",
+    "CustomNotFoundError",
+    "DatabaseNotFoundError",
+    "NotFoundError",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryManager",
+    "RegistryNotLoadedError",
+    "ResourceNotFoundError",
+    "ServiceNotFoundError",
+    "Settings",
+    "SoajsError",
+    "__version__",
+]

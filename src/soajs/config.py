@@ -1,0 +1,208 @@
+"""``soajs.Config``: a service's own configuration, validated.
+
+It is what a service says about itself to the control plane; with manual
+deployment (``SOAJS_DEPLOY_MANUAL``) it becomes the ``POST /register`` body
+(:meth:`Config.registration_body`).
+
+>>> cfg = Config(name="hello", group="Demo", port=4381, version="1")
+>>> cfg.registration_body(ip="127.0.0.1")["mw"]
+True
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from soajs.errors import ConfigurationError
+
+__all__ = ["Config", "InterConnectTarget", "Maintenance", "MaintenanceCommand", "MaintenancePort"]
+
+VERSION_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+_VERSION_RE = re.compile(VERSION_PATTERN)
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+class _ConfigPart(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="allow", coerce_numbers_to_str=True
+    )
+
+
+class MaintenancePort(_ConfigPart):
+    """Where the maintenance listener is: ``maintenance`` = port + maintenanceInc,
+    ``inherit`` = the service port, ``custom`` = ``value``."""
+
+    type: Literal["maintenance", "inherit", "custom"] = "maintenance"
+    value: int | None = Field(default=None, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _custom_needs_value(self) -> MaintenancePort:
+        if self.type == "custom" and self.value is None:
+            raise ValueError("maintenance.port.type 'custom' needs maintenance.port.value")
+        return self
+
+
+class MaintenanceCommand(_ConfigPart):
+    """A command the console shows for the service (e.g. reload the registry)."""
+
+    label: str
+    path: str
+    icon: str | None = None
+
+
+class Maintenance(_ConfigPart):
+    """``maintenance{port, readiness, commands}``."""
+
+    port: MaintenancePort = Field(default_factory=MaintenancePort)
+    readiness: str = "/heartbeat"
+    commands: tuple[MaintenanceCommand, ...] = ()
+
+    @field_validator("readiness")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() for c in value):
+            raise ValueError(f"must be a URL path starting with '/', got {value!r}")
+        return value
+
+
+class InterConnectTarget(_ConfigPart):
+    """A service this one calls mesh-direct: ``{name, version}``."""
+
+    name: str
+    version: str
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        return _check_version(value)
+
+
+def _check_version(value: str) -> str:
+    if not _VERSION_RE.match(value):
+        raise ValueError(f"must match {VERSION_PATTERN}, got {value!r}")
+    return value
+
+
+class Config(_ConfigPart):
+    """A SOAJS service's configuration (the seed's ``soajs.Config``).
+
+    Accepts the wire names (``extKeyRequired``, ``urac_Profile``...) and the
+    Python names (``ext_key_required``). Any invalid value raises
+    :class:`~soajs.errors.ConfigurationError` naming the field, the value and
+    what is expected. Unknown keys (``apiList``, ``prerequisites``...) are
+    kept and sent with the registration.
+    """
+
+    name: str
+    group: str
+    port: int = Field(ge=1, le=65535)
+    version: str = "1"
+    type: Literal["service", "daemon"] = "service"
+    sub_type: str | None = Field(default=None, alias="subType")
+    description: str | None = None
+    ip: str | None = None
+    oauth: bool = False
+    urac: bool = False
+    urac_profile: bool = Field(default=False, alias="urac_Profile")
+    urac_acl: bool = Field(default=False, alias="urac_ACL")
+    urac_config: bool = Field(default=False, alias="urac_Config")
+    urac_group_config: bool = Field(default=False, alias="urac_GroupConfig")
+    tenant_profile: bool = Field(default=False, alias="tenant_Profile")
+    provision_acl: bool = Field(default=False, alias="provision_ACL")
+    ext_key_required: bool = Field(default=True, alias="extKeyRequired")
+    request_timeout: int | None = Field(default=None, alias="requestTimeout", ge=0)
+    request_timeout_renewal: int | None = Field(default=None, alias="requestTimeoutRenewal", ge=0)
+    inter_connect: tuple[InterConnectTarget, ...] = Field(default=(), alias="interConnect")
+    maintenance: Maintenance = Field(default_factory=Maintenance)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Config:
+        """Validate a mapping (e.g. loaded from JSON); errors are ConfigurationError."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+    @field_validator("name", "group")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                f"must be letters, digits, '-', '_' or '.', not starting or ending with "
+                f"a symbol, got {value!r}"
+            )
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        return _check_version(value)
+
+    # Names the reference middleware used.
+    @property
+    def service_name(self) -> str:
+        return self.name
+
+    @property
+    def service_group(self) -> str:
+        return self.group
+
+    @property
+    def service_port(self) -> int:
+        return self.port
+
+    @property
+    def service_version(self) -> str:
+        return self.version
+
+    def maintenance_port(self, maintenance_inc: int | None) -> int:
+        """The port of the maintenance listener for this service.
+
+        ``maintenance`` type: port + ``maintenance_inc`` (the registry's
+        ``serviceConfig.ports.maintenanceInc``, gateway default 1000);
+        ``inherit``: the service port; ``custom``: ``maintenance.port.value``.
+        """
+        port = self.maintenance.port
+        if port.type == "custom" and port.value is not None:
+            return port.value
+        if port.type == "inherit":
+            return self.port
+        return self.port + (maintenance_inc if maintenance_inc is not None else 1000)
+
+    def registration_body(self, ip: str | None = None) -> dict[str, Any]:
+        """The JSON body of ``POST /register`` (PROTOCOL.md), with ``mw: true``."""
+        body = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        body["ip"] = ip or self.ip or "127.0.0.1"
+        body["mw"] = True
+        body["interConnect"] = [dict(t) for t in body.get("interConnect", [])]
+        if not body["interConnect"]:
+            del body["interConnect"]
+        if not body["maintenance"].get("commands"):
+            body["maintenance"].pop("commands", None)
+        return body
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in err["loc"]) or "Config"
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if err["type"] == "missing":
+            lines.append(f"Config.{loc} is required")
+        elif "got " in message:
+            lines.append(f"Config.{loc} {message}")
+        else:
+            lines.append(f"Config.{loc}: {message}, got {err.get('input')!r}")
+    return "invalid service configuration: " + "; ".join(lines)

@@ -1,0 +1,178 @@
+"""The local control plane's registry: a JSON file plus the services registered at run time.
+
+The file holds one environment's registry, either bare (the shape of the
+gateway's ``data``) or as a whole captured ``GET /getRegistry`` envelope
+(``{"result": true, "data": {...}}``). It is re-read when it changes on disk,
+so editing it is how a developer simulates an operator changing the registry.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RegistrationError", "RegistryFileError", "RegistryStore"]
+
+logger = logging.getLogger("soajs.controlplane")
+
+# Keys of a registration that the control plane keeps per version.
+_VERSION_KEYS = (
+    "extKeyRequired",
+    "oauth",
+    "urac",
+    "urac_Profile",
+    "urac_ACL",
+    "urac_Config",
+    "urac_GroupConfig",
+    "tenant_Profile",
+    "provision_ACL",
+    "interConnect",
+    "maintenance",
+    "apis",
+)
+
+
+class RegistryFileError(Exception):
+    """The registry file is missing or not a registry."""
+
+
+class RegistrationError(Exception):
+    """A ``POST /register`` body is not acceptable."""
+
+
+class RegistryStore:
+    """Thread-safe registry state of the local control plane."""
+
+    def __init__(self, path: str | Path, *, host: str = "127.0.0.1") -> None:
+        self.path = Path(path)
+        self.host = host
+        self._lock = threading.Lock()
+        self._mtime_ns: int | None = None
+        self._registry: dict[str, Any] = {}
+        self._registered: dict[str, dict[str, Any]] = {}
+        self.reload()
+
+    # -- file -------------------------------------------------------------
+    def reload(self) -> None:
+        """Read the file now (``/reloadRegistry``)."""
+        with self._lock:
+            self._load_locked()
+
+    def _load_locked(self) -> None:
+        try:
+            stat = self.path.stat()
+            raw = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            raise RegistryFileError(f"registry file not found: {self.path}") from None
+        except ValueError as exc:
+            raise RegistryFileError(f"registry file {self.path} is not JSON: {exc}") from None
+        if isinstance(raw, dict) and "result" in raw and isinstance(raw.get("data"), dict):
+            raw = raw["data"]  # a captured envelope
+        if not isinstance(raw, dict) or not isinstance(raw.get("serviceConfig", {}), dict):
+            raise RegistryFileError(f"registry file {self.path} does not hold a registry object")
+        raw["timeLoaded"] = int(time.time() * 1000)
+        self._registry = raw
+        self._mtime_ns = stat.st_mtime_ns
+        logger.info("registry loaded from %s", self.path)
+
+    def _fresh_locked(self) -> dict[str, Any]:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError:
+            return self._registry  # the file went away: keep serving the last one
+        if mtime != self._mtime_ns:
+            try:
+                self._load_locked()
+            except RegistryFileError as exc:
+                logger.warning("%s; still serving the previous registry", exc)
+                self._mtime_ns = mtime
+        return self._registry
+
+    @property
+    def environment(self) -> str:
+        with self._lock:
+            reg = self._fresh_locked()
+        return str(reg.get("environment") or reg.get("name") or "dev").lower()
+
+    # -- API --------------------------------------------------------------
+    def registry_for(self, service_name: str | None, service_type: str) -> dict[str, Any]:
+        """The registry as ``GET /getRegistry`` serves it, filtered for ``service_name``."""
+        with self._lock:
+            reg = copy.deepcopy(self._fresh_locked())
+            registered = copy.deepcopy(self._registered)
+        services: dict[str, Any] = dict(reg.get("services") or {})
+        for name, entry in registered.items():
+            services[name] = entry
+        if service_name:
+            kept: dict[str, Any] = {}
+            if "controller" in services:
+                kept["controller"] = services["controller"]
+            if service_name in services:
+                own = services[service_name]
+                kept[service_name] = {"group": own.get("group"), "port": own.get("port")}
+            services = kept
+        reg["services"] = services
+        if "awareness" not in reg:
+            controller = services.get("controller") or {}
+            reg["awareness"] = {
+                "host": self.host,
+                "port": controller.get("port") or reg.get("port") or 4000,
+            }
+        return reg
+
+    def register(self, body: Any) -> dict[str, Any]:
+        """Record a ``POST /register``; returns what the gateway returns in ``data``."""
+        if not isinstance(body, dict):
+            raise RegistrationError("the body must be a JSON object")
+        missing = [
+            k for k in ("name", "group", "port", "ip", "version") if body.get(k) in (None, "")
+        ]
+        if missing:
+            raise RegistrationError(f"missing required field(s): {', '.join(missing)}")
+        try:
+            port = int(body["port"])
+        except (TypeError, ValueError):
+            raise RegistrationError(f"port must be an integer, got {body['port']!r}") from None
+        name, version, ip = str(body["name"]), str(body["version"]), str(body["ip"])
+        with self._lock:
+            entry = self._registered.get(name) or {"versions": {}, "hosts": {}}
+            entry.update(
+                {
+                    "group": body["group"],
+                    "port": port,
+                    "requestTimeout": body.get("requestTimeout"),
+                    "requestTimeoutRenewal": body.get("requestTimeoutRenewal"),
+                    "extKeyRequired": bool(body.get("extKeyRequired", False)),
+                    "version": version,
+                    "type": body.get("type", "service"),
+                }
+            )
+            entry["versions"][version] = {k: body[k] for k in _VERSION_KEYS if k in body}
+            hosts: list[str] = entry["hosts"].setdefault(version, [])
+            if ip not in hosts:
+                hosts.append(ip)
+            entry["hosts"]["latest"] = max(
+                (v for v in entry["hosts"] if v != "latest"), key=_version_key
+            )
+            self._registered[name] = entry
+            data = copy.deepcopy(entry)
+        data.pop("type", None)
+        logger.info("registered %s v%s at %s:%s", name, version, ip, port)
+        return data
+
+    def registered(self) -> dict[str, dict[str, Any]]:
+        """The services registered since start (a copy)."""
+        with self._lock:
+            return copy.deepcopy(self._registered)
+
+
+def _version_key(version: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in version.split("."))
+    except ValueError:
+        return (0.0,)

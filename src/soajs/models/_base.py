@@ -1,0 +1,174 @@
+"""The common base of every SOAJS model: frozen, tolerant, secret-safe.
+
+Three properties hold for every model in :mod:`soajs.models`:
+
+* **Tolerant.** A real gateway leaves fields out and adds new ones between
+  releases. Every field has a default, unknown fields are kept (reachable as
+  attributes and in ``model_dump``), and numbers the gateway sometimes sends
+  as strings (ports, versions) are coerced.
+* **Immutable.** Models are shared between threads (the registry snapshot,
+  cached request contexts), so they are frozen, and the free-form JSON they
+  carry (ACLs, custom values, configs) is deep-frozen into :class:`FrozenDict`
+  and tuples.
+* **Secret-safe.** Secrets are :data:`Secret` fields: masked in ``repr``,
+  ``str`` and in ``model_dump`` / ``model_dump_json`` unless the caller asks
+  for them on purpose with ``context={"reveal_secrets": True}`` or reads them
+  with ``.get_secret_value()``.
+
+Attributes use Python names (``registry_location``); the gateway's wire names
+(``registryLocation``) are accepted on input and also work as attribute names
+for reading, so code ported from the Node or Go middlewares keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar, NoReturn
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    PlainValidator,
+    SecretStr,
+    SerializationInfo,
+    WithJsonSchema,
+)
+
+__all__ = [
+    "FrozenDict",
+    "JsonMap",
+    "Secret",
+    "SoajsModel",
+    "freeze",
+]
+
+_MASK = "**********"
+
+
+class FrozenDict(dict[str, Any]):
+    """A ``dict`` that refuses every mutation.
+
+    It stays a ``dict`` subclass so that ``json.dumps``, pydantic and user code
+    that expects a mapping all keep working; any attempt to change it raises
+    :class:`TypeError`.
+    """
+
+    __slots__ = ()
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("SOAJS models are immutable; copy with dict(...) to change a value")
+
+    __setitem__ = _readonly
+    __delitem__ = _readonly
+    __ior__ = _readonly
+    clear = _readonly
+    pop = _readonly
+    popitem = _readonly
+    setdefault = _readonly
+    update = _readonly
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self)
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples."""
+    if isinstance(value, FrozenDict):
+        return value
+    if isinstance(value, dict):
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def _validate_json_map(value: Any) -> FrozenDict:
+    if isinstance(value, FrozenDict):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict({str(k): freeze(v) for k, v in value.items()})
+    raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+
+
+JsonMap = Annotated[
+    FrozenDict,
+    PlainValidator(_validate_json_map),
+    PlainSerializer(lambda v: v, return_type=dict[str, Any]),
+    WithJsonSchema({"type": "object"}),
+]
+"""A free-form JSON object (ACL, config, custom value...), deep-frozen."""
+
+
+def _serialize_secret(value: SecretStr, info: SerializationInfo) -> str:
+    ctx = info.context
+    if isinstance(ctx, Mapping) and ctx.get("reveal_secrets"):
+        return value.get_secret_value()
+    return _MASK
+
+
+Secret = Annotated[SecretStr, PlainSerializer(_serialize_secret, return_type=str)]
+"""A secret string: masked everywhere unless revealed on purpose."""
+
+
+class SoajsModel(BaseModel):
+    """Base of all SOAJS models (see the module docstring)."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="allow",
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
+        serialize_by_alias=True,
+        hide_input_in_errors=True,
+    )
+
+    # Extra read-only names for fields, on top of the wire aliases
+    # (e.g. {"core_db": "core_dbs"}). Resolved only when normal lookup fails.
+    _synonyms: ClassVar[dict[str, str]] = {}
+    _attr_names: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        names: dict[str, str] = {}
+        for field_name, info in cls.model_fields.items():
+            for alias in _aliases_of(info.alias, info.validation_alias):
+                if alias != field_name:
+                    names[alias] = field_name
+        names.update(cls._synonyms)
+        cls._attr_names = names
+
+    def model_post_init(self, context: Any, /) -> None:
+        extra = self.__pydantic_extra__
+        if extra:
+            for key, value in extra.items():
+                if isinstance(value, dict | list):
+                    extra[key] = freeze(value)
+
+    def __getattr__(self, name: str) -> Any:
+        target = type(self)._attr_names.get(name)
+        if target is not None:
+            return getattr(self, target)
+        return super().__getattr__(name)  # type: ignore[misc]
+
+
+def _aliases_of(alias: str | None, validation_alias: Any) -> Iterable[str]:
+    if alias:
+        yield alias
+    choices = getattr(validation_alias, "choices", None)
+    if choices is not None:
+        for choice in choices:
+            if isinstance(choice, str):
+                yield choice
+    elif isinstance(validation_alias, str):
+        yield validation_alias

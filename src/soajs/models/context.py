@@ -1,0 +1,136 @@
+"""The request context a service builds from the gateway's ``soajsinjectobj``.
+
+The header's shape (PROTOCOL.md) is folded into one :class:`ContextData`:
+the tenant with its ``key`` and ``application`` (the package's ACLs become
+``application.package_acl`` and ``application.package_acl_all_env``),
+``services_config`` (= ``key.config``), ``urac``, ``device``, ``geo``,
+``awareness`` and ``param``. ``registry`` is not stored: it is read from the
+registry source at access time, so a context cached across a reload still
+reaches the current registry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import Field, PrivateAttr
+
+from soajs.models._base import FrozenDict, JsonMap, SoajsModel
+from soajs.models.registry import Awareness
+
+if TYPE_CHECKING:
+    from soajs.models.registry import Registry
+
+__all__ = [
+    "Application",
+    "ContextData",
+    "Key",
+    "RegistrySource",
+    "Tenant",
+    "TenantRef",
+    "Urac",
+]
+
+
+class RegistrySource(Protocol):
+    """Anything that can hand out the current registry snapshot (a RegistryManager)."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+
+class TenantRef(SoajsModel):
+    """A ``{id, code}`` pointer to a tenant (``tenant.main``, ``urac.tenant``)."""
+
+    id: str | None = None
+    code: str | None = None
+
+
+class Key(SoajsModel):
+    """The tenant key the request was made with (hidden from ``repr``)."""
+
+    i_key: str | None = Field(default=None, alias="iKey", repr=False)
+    e_key: str | None = Field(default=None, alias="eKey", repr=False)
+
+
+class Application(SoajsModel):
+    """The tenant application; package ACLs are folded in as ``package_acl*``."""
+
+    product: str | None = None
+    package: str | None = None
+    app_id: str | None = Field(default=None, alias="appId")
+    acl: JsonMap | None = None
+    acl_all_env: JsonMap | None = None
+    package_acl: JsonMap | None = None
+    package_acl_all_env: JsonMap | None = None
+
+
+class Tenant(SoajsModel):
+    """The tenant of the request, with its key and application."""
+
+    id: str
+    code: str
+    name: str | None = None
+    type: str | None = None
+    locked: bool | None = None
+    roaming: Any = None
+    main: TenantRef | None = None
+    profile: JsonMap | None = None
+    key: Key = Field(default_factory=Key)
+    application: Application = Field(default_factory=Application)
+
+
+class Urac(SoajsModel):
+    """The logged-in user, when there is one."""
+
+    id: str | None = Field(default=None, alias="_id")
+    username: str | None = None
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+    email: str | None = None
+    groups: tuple[str, ...] = ()
+    tenant: TenantRef | None = None
+    profile: JsonMap | None = None
+    acl: JsonMap | None = None
+    acl_all_env: JsonMap | None = Field(default=None, alias="acl_AllEnv")
+    config: JsonMap | None = None
+    groups_config: JsonMap | None = Field(default=None, alias="groupsConfig")
+    social_login: JsonMap | None = Field(default=None, alias="socialLogin")
+
+
+class ContextData(SoajsModel):
+    """Everything a handler knows about the request's tenant and user."""
+
+    tenant: Tenant
+    urac: Urac | None = None
+    services_config: JsonMap = Field(default_factory=FrozenDict)
+    device: str | JsonMap | None = None
+    geo: JsonMap | None = None
+    awareness: Awareness | None = None
+    param: JsonMap | None = None
+
+    _registry_source: RegistrySource | None = PrivateAttr(default=None)
+
+    @property
+    def registry(self) -> Registry | None:
+        """The *current* registry of the service (``None`` without a source)."""
+        source = self._registry_source
+        if source is None:
+            return None
+        try:
+            return source.registry
+        except Exception:  # not loaded yet: the context is still usable
+            return None
+
+    def with_registry_source(self, source: RegistrySource | None) -> ContextData:
+        """Return this context bound to ``source`` (a copy when it changes)."""
+        if source is self._registry_source:
+            return self
+        clone = self.model_copy()
+        clone._registry_source = source
+        return clone
+
+    def service_config(self, service_name: str) -> FrozenDict | None:
+        """This key's configuration for one service (``key.config[service_name]``)."""
+        value = self.services_config.get(service_name)
+        return value if isinstance(value, FrozenDict) else None

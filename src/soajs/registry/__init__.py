@@ -1,0 +1,6 @@
+"""The registry: the HTTP client to the control plane and the manager that keeps it fresh."""
+
+from soajs.registry.client import RegistryClient, ServiceType
+from soajs.registry.manager import RegistryManager
+
+__all__ = ["RegistryClient", "RegistryManager", "ServiceType"]

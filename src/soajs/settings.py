@@ -1,0 +1,228 @@
+"""Settings from the environment (``SOAJS_*``), parsed and validated in one place.
+
+Every setting can also be given as a keyword argument, which wins over the
+environment. A bad or missing value raises :class:`~soajs.errors.ConfigurationError`
+naming the variable (or argument), the value and what was expected.
+
+========================================  ===========  =========================================
+variable (argument)                       default      meaning
+========================================  ===========  =========================================
+``SOAJS_REGISTRY_API`` (registry_api)     required     ``host:port`` of the control plane
+``SOAJS_ENV`` (env)                       required     environment code, sent lower-cased
+``SOAJS_DEPLOY_MANUAL`` (deploy_manual)   false        ``true``/``1``: register with POST /register
+``SOAJS_DEPLOY_HA`` (deploy_ha)           unset        orchestrator name (e.g. ``kubernetes``)
+``SOAJS_SRVIP`` (srv_ip)                  127.0.0.1    IP advertised when registering
+``SOAJS_MAX_INJECT_HEADER_SIZE``          65536        largest ``soajsinjectobj`` accepted, bytes
+``SOAJS_TRUSTED_GATEWAYS``                unset (any)  IPs/CIDRs the header is believed from, ``*``
+``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane call
+``SOAJS_CONTEXT_CACHE_SIZE``              1024         parsed contexts kept (0 disables the cache)
+========================================  ===========  =========================================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from soajs.errors import ConfigurationError
+
+__all__ = ["DEFAULT_MAX_INJECT_HEADER_SIZE", "Settings", "parse_host_port"]
+
+DEFAULT_MAX_INJECT_HEADER_SIZE = 65536
+_TRUE = frozenset({"true", "1"})
+
+
+def parse_host_port(source: str, value: str) -> tuple[str, int]:
+    """Split ``host:port`` (``[v6]:port`` too), or raise naming ``source``."""
+    expected = f"{source} must be host:port, got {value!r}"
+    text = value.strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text:
+        raise ConfigurationError(expected)
+    if host.startswith("["):
+        if not host.endswith("]") or len(host) < 3:
+            raise ConfigurationError(expected)
+        host = host[1:-1]
+    elif ":" in host:
+        raise ConfigurationError(f"{expected} (write an IPv6 host as [addr]:port)")
+    if not port_text.isdigit():
+        raise ConfigurationError(f"{expected} (the port must be an integer)")
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise ConfigurationError(f"{expected} (the port must be between 1 and 65535)")
+    if any(c.isspace() or c in "/?#@" for c in host):
+        raise ConfigurationError(f"{expected} (not a host name)")
+    return host, port
+
+
+def _bool(source: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in _TRUE
+
+
+def _optional_str(source: str, value: Any) -> str | None:
+    text = str(value).strip()
+    return text or None
+
+
+def _env_code(source: str, value: Any) -> str:
+    text = str(value).strip().lower()
+    if not text or not all(c.isalnum() or c in "-_" for c in text):
+        raise ConfigurationError(
+            f"{source} must be an environment code such as 'dev', got {value!r}"
+        )
+    return text
+
+
+def _registry_api(source: str, value: Any) -> str:
+    host, port = parse_host_port(source, str(value))
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _ip(source: str, value: Any) -> str:
+    text = str(value).strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ConfigurationError(f"{source} must be an IP address, got {value!r}") from None
+
+
+def _int_in(low: int, what: str) -> Callable[[str, Any], int]:
+    def parse(source: str, value: Any) -> int:
+        if isinstance(value, bool):
+            raise ConfigurationError(f"{source} must be {what}, got {value!r}")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ConfigurationError(f"{source} must be {what}, got {value!r}") from None
+        if number < low:
+            raise ConfigurationError(f"{source} must be {what}, got {value!r}")
+        return number
+
+    return parse
+
+
+def _seconds(source: str, value: Any) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigurationError(f"{source} must be a positive number of seconds, got {value!r}")
+    return number
+
+
+def _networks(source: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for raw in items:
+        item = str(raw).strip()
+        if not item:
+            continue
+        if item == "*":
+            out.append("*")
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                f"{source} must be a comma-separated list of IPs or CIDRs (or '*'), "
+                f"got {item!r} in {value!r}"
+            ) from None
+    if not out:
+        raise ConfigurationError(f"{source} must list at least one IP, CIDR or '*', got {value!r}")
+    return tuple(out)
+
+
+# attribute -> (environment variable, parser)
+_SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+    "registry_api": ("SOAJS_REGISTRY_API", _registry_api),
+    "env": ("SOAJS_ENV", _env_code),
+    "deploy_manual": ("SOAJS_DEPLOY_MANUAL", _bool),
+    "deploy_ha": ("SOAJS_DEPLOY_HA", _optional_str),
+    "srv_ip": ("SOAJS_SRVIP", _ip),
+    "max_inject_header_size": (
+        "SOAJS_MAX_INJECT_HEADER_SIZE",
+        _int_in(1, "a positive integer (bytes)"),
+    ),
+    "trusted_gateways": ("SOAJS_TRUSTED_GATEWAYS", _networks),
+    "registry_timeout": ("SOAJS_REGISTRY_TIMEOUT", _seconds),
+    "context_cache_size": ("SOAJS_CONTEXT_CACHE_SIZE", _int_in(0, "an integer >= 0")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The ``SOAJS_*`` settings of one process. Build with :meth:`from_env`."""
+
+    registry_api: str | None = None
+    env: str | None = None
+    deploy_manual: bool = False
+    deploy_ha: str | None = None
+    srv_ip: str = "127.0.0.1"
+    max_inject_header_size: int = DEFAULT_MAX_INJECT_HEADER_SIZE
+    trusted_gateways: tuple[str, ...] | None = None
+    registry_timeout: float = 5.0
+    context_cache_size: int = 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the environment, then apply keyword overrides (``None`` = not given)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for attr, (var, parse) in _SPEC.items():
+            raw = env.get(var)
+            if raw is not None and raw.strip() != "":
+                values[attr] = parse(var, raw)
+        return cls(**values).override(**overrides)
+
+    def override(self, **overrides: Any) -> Settings:
+        """A copy with keyword overrides applied and validated (``None`` = keep)."""
+        unknown = set(overrides) - set(_SPEC)
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values = {
+            attr: _SPEC[attr][1](attr, value)
+            for attr, value in overrides.items()
+            if value is not None
+        }
+        return replace(self, **values) if values else self
+
+    # -- required values -------------------------------------------------
+    def require_registry_api(self) -> tuple[str, int]:
+        """``(host, port)`` of the control plane, or a ConfigurationError."""
+        if self.registry_api is None:
+            raise ConfigurationError(
+                "SOAJS_REGISTRY_API is required: set it to host:port of the control plane "
+                "(e.g. 127.0.0.1:5000) or pass registry_api=..."
+            )
+        return parse_host_port("SOAJS_REGISTRY_API", self.registry_api)
+
+    def require_env(self) -> str:
+        """The environment code, or a ConfigurationError."""
+        if self.env is None:
+            raise ConfigurationError(
+                "SOAJS_ENV is required: set it to the environment code (e.g. dev) "
+                "or pass env_code=..."
+            )
+        return self.env
+
+    @property
+    def registry_url(self) -> str:
+        """``http://host:port`` of the control plane."""
+        self.require_registry_api()
+        return f"http://{self.registry_api}"
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as a dict (nothing here is secret), for logs and the demo."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @staticmethod
+    def variables() -> dict[str, str]:
+        """Map of attribute name to environment variable."""
+        return {attr: var for attr, (var, _) in _SPEC.items()}
