@@ -2,11 +2,12 @@
 
 Reading
     The current registry is an immutable snapshot published with one atomic
-    update of the manager's attributes: ``manager.registry`` is a plain
-    attribute, and ``get_database`` / ``get_service`` are bound to dict
-    indexes built once per snapshot. A read takes no lock and runs no Python
-    frame, and a reader never sees a half-updated registry. For several reads
-    that must agree with each other, take ``snap = manager.registry`` once.
+    update of the manager's attributes: ``get_database`` / ``get_service``
+    are bound to the C lookup of dict indexes built once per snapshot, so such
+    a read takes no lock and runs no Python frame; ``manager.registry`` is the
+    snapshot itself. A reader never sees a half-updated registry. For several
+    reads that must agree with each other, take ``snap = manager.registry``
+    once.
 
 Writing
     ``reload()`` and the poller fetch and publish under one ``RLock``.
@@ -33,6 +34,7 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -105,8 +107,11 @@ class RegistryManager:
         How long :meth:`stop` waits for the poller to end.
     """
 
-    # Published per snapshot (see the module docstring); absent until loaded.
-    registry: Registry
+    # Bound per snapshot to the C-level lookup of a dict index (see the module
+    # docstring): a read is one attribute load and one C call. Documented on
+    # the _unloaded_* placeholders that stand in before the first load.
+    get_database: Callable[[str], Database]
+    get_service: Callable[[str], ServiceEntry]
 
     def __init__(
         self,
@@ -175,6 +180,9 @@ class RegistryManager:
         self._started = False
         self._stopped = False
         self._pid = os.getpid()
+        self._current: Snapshot | None = None
+        self.get_database = self._unloaded_get_database
+        self.get_service = self._unloaded_get_service
         _MANAGERS.add(self)
         if autostart:
             self.start()
@@ -253,7 +261,7 @@ class RegistryManager:
     def is_ready(self) -> bool:
         """True once a registry has been loaded (and forever after: the last
         good one is kept through outages)."""
-        return "registry" in self.__dict__
+        return self._current is not None
 
     @property
     def is_running(self) -> bool:
@@ -265,11 +273,16 @@ class RegistryManager:
         """True once :meth:`stop` was called."""
         return self._stopped
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached before the first load, when `registry` is not published yet.
-        if name == "registry":
+    @property
+    def registry(self) -> Registry:
+        """The current registry snapshot (immutable; replaced whole on reload).
+
+        Raises :class:`~soajs.errors.RegistryNotLoadedError` before the first load.
+        """
+        snap = self._current
+        if snap is None:
             self._not_loaded()
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return snap.registry
 
     def _not_loaded(self) -> NoReturn:
         detail = f": {self.last_error}" if self.last_error else ""
@@ -277,18 +290,20 @@ class RegistryManager:
             f"registry of {self.service_name!r} ({self.env_code}) is not loaded yet{detail}"
         )
 
-    # -- reads (replaced per snapshot by bound dict lookups) --------------------
-    def get_database(self, name: str) -> Database:
-        """The ``coreDB`` or ``tenantMetaDB`` entry ``name``.
+    # -- reads --------------------------------------------------------------
+    def _unloaded_get_database(self, name: str) -> Database:
+        """``get_database(name)``: the ``coreDB`` or ``tenantMetaDB`` entry ``name``.
 
-        Raises :class:`~soajs.errors.DatabaseNotFoundError` (a ``LookupError``).
+        Raises :class:`~soajs.errors.DatabaseNotFoundError` (a ``LookupError``),
+        or :class:`~soajs.errors.RegistryNotLoadedError` before the first load.
         """
         self._not_loaded()
 
-    def get_service(self, name: str) -> ServiceEntry:
-        """The ``services`` entry ``name``.
+    def _unloaded_get_service(self, name: str) -> ServiceEntry:
+        """``get_service(name)``: the ``services`` entry ``name``.
 
-        Raises :class:`~soajs.errors.ServiceNotFoundError` (a ``LookupError``).
+        Raises :class:`~soajs.errors.ServiceNotFoundError` (a ``LookupError``),
+        or :class:`~soajs.errors.RegistryNotLoadedError` before the first load.
         """
         self._not_loaded()
 
@@ -320,7 +335,7 @@ class RegistryManager:
         return self.registry.awareness
 
     def _snapshot(self) -> Snapshot:
-        snap: Snapshot | None = self.__dict__.get("_current")
+        snap = self._current
         if snap is None:
             self._not_loaded()
         return snap
@@ -392,7 +407,6 @@ class RegistryManager:
         snap = Snapshot(registry)
         # One dict update: atomic for readers (no Python code runs in between).
         self.__dict__.update(
-            registry=registry,
             get_database=snap.databases.__getitem__,
             get_service=snap.services.__getitem__,
             _current=snap,
@@ -417,7 +431,7 @@ class RegistryManager:
 
     def next_interval(self) -> float:
         """Seconds until the next poll: the control plane's period, floored, jittered."""
-        snap: Snapshot | None = self.__dict__.get("_current")
+        snap = self._current
         base = snap.registry.auto_reload_ms / 1000 if snap else MIN_RELOAD_INTERVAL
         base = max(MIN_RELOAD_INTERVAL, base)
         return max(MIN_RELOAD_INTERVAL, base * (1 + random.uniform(-self.jitter, self.jitter)))  # noqa: S311
@@ -440,8 +454,9 @@ class RegistryManager:
         outage_start = time.monotonic()
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(RegistryError),
-            wait=tenacity.wait_exponential_jitter(
-                initial=min(1.0, self.max_backoff), max=self.max_backoff, jitter=1.0
+            # exponential growth with full jitter, capped at max_backoff
+            wait=tenacity.wait_random_exponential(
+                multiplier=min(1.0, self.max_backoff), max=self.max_backoff
             ),
             sleep=self._sleep,
             before_sleep=self._log_failure,
