@@ -20,13 +20,15 @@ def load_fixture(name: str) -> Any:
 @pytest.fixture
 def captured_registry() -> dict[str, Any]:
     """``data`` of the real gateway 4.3.4 ``GET /getRegistry`` answer."""
-    return load_fixture("getRegistry_dev_hello.json")["body"]["data"]
+    data: dict[str, Any] = load_fixture("getRegistry_dev_hello.json")["body"]["data"]
+    return data
 
 
 @pytest.fixture
 def sample_registry() -> dict[str, Any]:
     """The sample registry shipped in examples/."""
-    return json.loads(SAMPLE_REGISTRY.read_text())
+    data: dict[str, Any] = json.loads(SAMPLE_REGISTRY.read_text())
+    return data
 
 
 @pytest.fixture(autouse=True)

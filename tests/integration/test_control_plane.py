@@ -78,8 +78,12 @@ def test_register_then_the_service_is_listed(control_plane: ControlPlaneServer) 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        pytest.param({"group": "g", "port": 1, "ip": "1.2.3.4", "version": "1"}, "name", id="no-name"),
-        pytest.param({"name": "x", "group": "g", "ip": "1.2.3.4", "version": "1"}, "port", id="no-port"),
+        pytest.param(
+            {"group": "g", "port": 1, "ip": "1.2.3.4", "version": "1"}, "name", id="no-name"
+        ),
+        pytest.param(
+            {"name": "x", "group": "g", "ip": "1.2.3.4", "version": "1"}, "port", id="no-port"
+        ),
         pytest.param(
             {"name": "x", "group": "g", "port": "abc", "ip": "1.2.3.4", "version": "1"},
             "port must be an integer",

@@ -23,9 +23,7 @@ def _in_child(manager: RegistryManager, parent_poller: threading.Thread | None) 
     facts: dict[str, Any] = {
         "kept_snapshot": manager.get_database("main").name,
         "own_poller": manager.is_running and manager._thread is not parent_poller,
-        "poller_threads": sum(
-            t.name.startswith("soajs-registry-") for t in threading.enumerate()
-        ),
+        "poller_threads": sum(t.name.startswith("soajs-registry-") for t in threading.enumerate()),
     }
     before = manager.registry
     # the child's own poller reloads through its own connection pool

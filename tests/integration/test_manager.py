@@ -97,13 +97,14 @@ def test_missing_settings_are_configuration_errors(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigurationError, match="SOAJS_REGISTRY_API is required"):
         RegistryManager("hello")
     monkeypatch.setenv("SOAJS_REGISTRY_API", "localhost")
-    with pytest.raises(ConfigurationError, match="SOAJS_REGISTRY_API must be host:port, got 'localhost'"):
+    expected = "SOAJS_REGISTRY_API must be host:port, got 'localhost'"
+    with pytest.raises(ConfigurationError, match=expected):
         RegistryManager("hello")
     monkeypatch.setenv("SOAJS_REGISTRY_API", "127.0.0.1:1")
     monkeypatch.setenv("SOAJS_DEPLOY_MANUAL", "true")
     with pytest.raises(ConfigurationError, match="no Config was given"):
         RegistryManager("hello")
-    with pytest.raises(ConfigurationError, match="config.name must be the service name"):
+    with pytest.raises(ConfigurationError, match=r"config\.name must be the service name"):
         RegistryManager("other", config=HELLO)
 
 
@@ -243,8 +244,11 @@ def test_no_secret_reaches_the_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    manager = make_manager("hello", registry_api=control_plane.address, deploy_manual=True, config=HELLO)
-    logging.getLogger("soajs.test").info("loaded %s / %r", manager.registry, manager.get_database("main"))
+    manager = make_manager(
+        "hello", registry_api=control_plane.address, deploy_manual=True, config=HELLO
+    )
+    main = manager.get_database("main")
+    logging.getLogger("soajs.test").info("loaded %s / %r", manager.registry, main)
     manager.reload()
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "main" in text
