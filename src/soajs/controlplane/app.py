@@ -1,5 +1,9 @@
 """The local control plane's HTTP API: a Starlette app speaking the gateway's envelope.
 
+Modelled on gateway 4.3.4's maintenance server: ``env`` defaults to the
+served environment, ``serviceName`` may also be sent as ``name``, and a
+failure is HTTP 200 with ``result: false`` (plus ``errors.details`` here).
+
 Routes (PROTOCOL.md, "Control plane API"):
 
 * ``GET /getRegistry?env=ENV&serviceName=NAME&type=service|daemon``
@@ -35,9 +39,9 @@ ERR_ENV = 208  # environment not served here
 ERR_REGISTER = 210  # registration refused
 
 
-def _answer(
-    route: str, data: Any = None, *, error: tuple[int, str] | None = None, status: int = 200
-) -> JSONResponse:
+def _answer(route: str, data: Any = None, *, error: tuple[int, str] | None = None) -> JSONResponse:
+    # Like the gateway, a failure is HTTP 200 with result: false; unlike it,
+    # errors.details also says why.
     body = make_envelope(
         route,
         data,
@@ -45,7 +49,7 @@ def _answer(
         service=SERVICE_NAME,
         version=VERSION,
     )
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body)
 
 
 def create_app(store: RegistryStore) -> Starlette:
@@ -54,7 +58,9 @@ def create_app(store: RegistryStore) -> Starlette:
     async def get_registry(request: Request) -> JSONResponse:
         route = "/getRegistry"
         env = (request.query_params.get("env") or "").lower()
-        service_name = request.query_params.get("serviceName") or None
+        # the Node framework sends `name`, the middlewares `serviceName`
+        params = request.query_params
+        service_name = params.get("serviceName") or params.get("name") or None
         service_type = request.query_params.get("type") or "service"
         try:
             served = store.environment
@@ -62,11 +68,10 @@ def create_app(store: RegistryStore) -> Starlette:
                 return _answer(
                     route,
                     error=(ERR_ENV, f"environment {env!r} is not served here (this is {served!r})"),
-                    status=404,
                 )
             data = store.registry_for(service_name, service_type)
         except RegistryFileError as exc:
-            return _answer(route, error=(ERR_REGISTRY, str(exc)), status=500)
+            return _answer(route, error=(ERR_REGISTRY, str(exc)))
         return _answer(route, data)
 
     async def register(request: Request) -> JSONResponse:
@@ -74,11 +79,11 @@ def create_app(store: RegistryStore) -> Starlette:
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return _answer(route, error=(ERR_REGISTER, "the body is not JSON"), status=400)
+            return _answer(route, error=(ERR_REGISTER, "the body is not JSON"))
         try:
             data = store.register(body)
         except RegistrationError as exc:
-            return _answer(route, error=(ERR_REGISTER, str(exc)), status=400)
+            return _answer(route, error=(ERR_REGISTER, str(exc)))
         return _answer(route, data)
 
     async def heartbeat(request: Request) -> JSONResponse:
@@ -88,9 +93,9 @@ def create_app(store: RegistryStore) -> Starlette:
         route = "/reloadRegistry"
         try:
             store.reload()
-            data = store.registry_for(None, "service")
+            data = store.registry_for(None, "all")
         except RegistryFileError as exc:
-            return _answer(route, error=(ERR_REGISTRY, str(exc)), status=500)
+            return _answer(route, error=(ERR_REGISTRY, str(exc)))
         return _answer(route, data)
 
     return Starlette(

@@ -101,28 +101,40 @@ class RegistryStore:
 
     # -- API --------------------------------------------------------------
     def registry_for(self, service_name: str | None, service_type: str) -> dict[str, Any]:
-        """The registry as ``GET /getRegistry`` serves it, filtered for ``service_name``."""
+        """The registry as ``GET /getRegistry`` serves it, filtered like gateway 4.3.4.
+
+        ``type=service``: ``services`` holds the controller and, when named and
+        known, the requesting service as ``{group, port}``; any other type gets
+        every service and daemon. ``serviceConfig.cors`` is dropped, and
+        ``serviceConfig.oauth`` too unless the requester is ``oauth``.
+        """
         with self._lock:
             reg = copy.deepcopy(self._fresh_locked())
             registered = copy.deepcopy(self._registered)
         services: dict[str, Any] = dict(reg.get("services") or {})
+        daemons: dict[str, Any] = dict(reg.get("daemons") or {})
         for name, entry in registered.items():
-            services[name] = entry
-        if service_name:
+            (daemons if entry.get("type") == "daemon" else services)[name] = entry
+        if service_type == "service":
             kept: dict[str, Any] = {}
             if "controller" in services:
                 kept["controller"] = services["controller"]
-            if service_name in services:
+            if service_name and service_name in services:
                 own = services[service_name]
                 kept[service_name] = {"group": own.get("group"), "port": own.get("port")}
-            services = kept
-        reg["services"] = services
-        if "awareness" not in reg:
-            controller = services.get("controller") or {}
-            reg["awareness"] = {
-                "host": self.host,
-                "port": controller.get("port") or reg.get("port") or 4000,
-            }
+            reg["services"] = kept
+            reg.pop("daemons", None)
+        else:
+            reg["services"] = services
+            reg["daemons"] = daemons
+        config = reg.get("serviceConfig")
+        if isinstance(config, dict):
+            config.pop("cors", None)
+            if service_name != "oauth":
+                config.pop("oauth", None)
+        ports = config.get("ports") if isinstance(config, dict) else None
+        if "awareness" not in reg and isinstance(ports, dict) and ports.get("controller"):
+            reg["awareness"] = {"host": self.host, "port": ports["controller"]}
         return reg
 
     def register(self, body: Any) -> dict[str, Any]:
