@@ -8,6 +8,7 @@ The public surface::
 """
 
 from soajs.config import Config
+from soajs.context import current_context
 from soajs.errors import (
     ConfigurationError,
     ControlPlaneError,
@@ -41,4 +42,5 @@ __all__ = [
     "Settings",
     "SoajsError",
     "__version__",
+    "current_context",
 ]

@@ -110,10 +110,15 @@ class ContextData(SoajsModel):
     param: JsonMap | None = None
 
     _registry_source: RegistrySource | None = PrivateAttr(default=None)
+    _raw_header: bytes | None = PrivateAttr(default=None)
 
     @property
     def registry(self) -> Registry | None:
-        """The *current* registry of the service (``None`` without a source)."""
+        """The *current* registry of the service (``None`` without a source).
+
+        Read at access time, so a context cached across a reload still
+        reaches the registry loaded last.
+        """
         source = self._registry_source
         if source is None:
             return None
@@ -122,13 +127,16 @@ class ContextData(SoajsModel):
         except Exception:  # not loaded yet: the context is still usable
             return None
 
-    def with_registry_source(self, source: RegistrySource | None) -> ContextData:
-        """Return this context bound to ``source`` (a copy when it changes)."""
-        if source is self._registry_source:
-            return self
-        clone = self.model_copy()
-        clone._registry_source = source
-        return clone
+    @property
+    def raw_header(self) -> bytes | None:
+        """The exact ``soajsinjectobj`` bytes this context came from (for mesh calls)."""
+        return self._raw_header
+
+    def bind(self, source: RegistrySource | None, raw_header: bytes | None = None) -> ContextData:
+        """Attach the registry source and raw header; done once, before sharing."""
+        self._registry_source = source
+        self._raw_header = raw_header
+        return self
 
     def service_config(self, service_name: str) -> FrozenDict | None:
         """This key's configuration for one service (``key.config[service_name]``)."""

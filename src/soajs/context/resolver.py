@@ -1,0 +1,108 @@
+"""``ContextResolver``: trust, public-service rule, cache and parsing, in one place.
+
+Every adapter (ASGI, WSGI, Django) builds one resolver at start-up and calls
+:meth:`ContextResolver.resolve` per request with the header values it found
+and the peer address. Nothing here does I/O or raises to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from soajs.context.cache import ContextCache
+from soajs.context.parser import ParseResult, parse_inject_header
+from soajs.context.reasons import Reason, ReasonLog
+from soajs.context.trust import TrustedGateways
+from soajs.models.context import RegistrySource
+from soajs.settings import Settings
+
+__all__ = ["ContextResolver"]
+
+_MISSING = ParseResult(None, Reason.MISSING)
+_UNTRUSTED = ParseResult(None, Reason.UNTRUSTED)
+_PUBLIC = ParseResult(None, Reason.PUBLIC_SERVICE)
+
+
+class ContextResolver:
+    """Turns the header values of a request into a context (or ``None``) and a reason.
+
+    Parameters
+    ----------
+    registry:
+        The RegistryManager (or anything with a ``registry`` attribute) whose
+        *current* registry contexts expose as ``context.registry``.
+    trusted_gateways:
+        IPs/CIDRs (list or comma-separated string, ``"*"`` = any) the header is
+        believed from. Default: ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any
+        peer and logs one WARNING at start-up.
+    public_service:
+        ``True`` ignores the header entirely (a service registered with
+        ``extKeyRequired: false``, to which the gateway passes a client's forged
+        header unchanged). Default: from the registry's ``Config``.
+    max_header_size, cache_size:
+        Default ``SOAJS_MAX_INJECT_HEADER_SIZE`` (65536) and
+        ``SOAJS_CONTEXT_CACHE_SIZE`` (1024; 0 disables the cache).
+    """
+
+    def __init__(
+        self,
+        registry: RegistrySource | None = None,
+        *,
+        trusted_gateways: Iterable[str] | str | None = None,
+        public_service: bool | None = None,
+        max_header_size: int | None = None,
+        cache_size: int | None = None,
+        settings: Settings | None = None,
+        log_interval: float = 60.0,
+        component: str = "soajs middleware",
+    ) -> None:
+        base = settings if settings is not None else Settings.from_env()
+        self.settings = base.override(
+            trusted_gateways=trusted_gateways,
+            max_inject_header_size=max_header_size,
+            context_cache_size=cache_size,
+        )
+        self.registry = registry
+        self.trust = TrustedGateways(self.settings.trusted_gateways)
+        self.trust.warn_if_open(component)
+        if public_service is None:
+            config: Any = getattr(registry, "config", None)
+            public_service = config is not None and not config.ext_key_required
+        self.public_service = public_service
+        self.max_size = self.settings.max_inject_header_size
+        self.cache = ContextCache(self.settings.context_cache_size)
+        self.log_reason = ReasonLog(log_interval)
+
+    def resolve(self, values: list[bytes], peer: str | None) -> ParseResult:
+        """The context of one request; never raises."""
+        if not values:
+            return _MISSING
+        if not self.trust.is_trusted(peer):
+            self.log_reason(Reason.UNTRUSTED)
+            return _UNTRUSTED
+        if self.public_service:
+            self.log_reason(Reason.PUBLIC_SERVICE)
+            return _PUBLIC
+        single = len(values) == 1
+        if single:
+            cached = self.cache.get(values[0])
+            if cached is not None:
+                if cached.context is None:
+                    self.log_reason(cached.reason)
+                return cached
+        try:
+            result = parse_inject_header(values, self.max_size)
+        except Exception as exc:  # the core never raises; if it ever does, fail closed
+            result = ParseResult(None, Reason.BAD_SHAPE, f"internal: {type(exc).__name__}")
+        if result.context is not None:
+            result.context.bind(self.registry, values[0])
+        elif result.reason.is_error:
+            self.log_reason(result.reason, result.detail)
+        if single and len(values[0]) <= self.max_size:
+            self.cache.put(values[0], result)
+        return result
+
+    def ignores_header(self, result: ParseResult) -> bool:
+        """True when the app must not see the header at all (untrusted peer, public service)."""
+        return result.reason in (Reason.UNTRUSTED, Reason.PUBLIC_SERVICE)
