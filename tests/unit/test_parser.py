@@ -197,7 +197,7 @@ def test_contexts_are_deeply_immutable() -> None:
     acl = ctx.tenant.application.package_acl
     assert acl is not None
     with pytest.raises(TypeError):
-        acl["hello"] = {}  # type: ignore[index]
+        acl["hello"] = {}
     gets = acl["hello"]["1"]["get"]
     assert isinstance(gets, tuple)
     with pytest.raises(TypeError):
