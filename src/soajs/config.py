@@ -11,7 +11,9 @@ True
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,6 +40,13 @@ class MaintenancePort(_ConfigPart):
 
     type: Literal["maintenance", "inherit", "custom"] = "maintenance"
     value: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"must be an integer, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _custom_needs_value(self) -> MaintenancePort:
@@ -82,7 +91,7 @@ class InterConnectTarget(_ConfigPart):
 
 
 def _check_version(value: str) -> str:
-    if not _VERSION_RE.match(value):
+    if not _VERSION_RE.fullmatch(value):
         raise ValueError(f"must match {VERSION_PATTERN}, got {value!r}")
     return value
 
@@ -128,15 +137,34 @@ class Config(_ConfigPart):
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Config:
         """Validate a mapping (e.g. loaded from JSON); errors are ConfigurationError."""
+        if isinstance(obj, Config):
+            return obj
+        if not isinstance(obj, Mapping):
+            raise ConfigurationError(
+                f"invalid service configuration: expected a mapping, got {type(obj).__name__}"
+            )
+        return cls(**obj)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Config:
+        """Validate JSON text; errors are ConfigurationError."""
         try:
-            return super().model_validate(obj, **kwargs)
-        except ValidationError as exc:
-            raise ConfigurationError(_describe(exc)) from None
+            obj = json.loads(json_data)
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid service configuration: not JSON ({exc})") from None
+        return cls.model_validate(obj)
+
+    @field_validator("port", "request_timeout", "request_timeout_renewal", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"must be an integer, got {value!r}")
+        return value
 
     @field_validator("name", "group")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
+        if not _NAME_RE.fullmatch(value):
             raise ValueError(
                 f"must be letters, digits, '-', '_' or '.', not starting or ending with "
                 f"a symbol, got {value!r}"
@@ -201,8 +229,10 @@ def _describe(exc: ValidationError) -> str:
             message = message[len("Value error, ") :]
         if err["type"] == "missing":
             lines.append(f"Config.{loc} is required")
-        elif "got " in message:
-            lines.append(f"Config.{loc} {message}")
+        elif err["type"] == "value_error" and "got " in message:
+            lines.append(f"Config.{loc} {message}")  # our validators already say "got ..."
+        elif err["type"] == "value_error":
+            lines.append(f"Config.{loc}: {message}")
         else:
             lines.append(f"Config.{loc}: {message}, got {err.get('input')!r}")
     return "invalid service configuration: " + "; ".join(lines)

@@ -47,9 +47,11 @@ def parse_host_port(source: str, value: str) -> tuple[str, int]:
         if not host.endswith("]") or len(host) < 3:
             raise ConfigurationError(expected)
         host = host[1:-1]
+    elif "://" in text:
+        raise ConfigurationError(f"{expected} (no scheme: write host:port)")
     elif ":" in host:
         raise ConfigurationError(f"{expected} (write an IPv6 host as [addr]:port)")
-    if not port_text.isdigit():
+    if not (port_text.isascii() and port_text.isdigit()):
         raise ConfigurationError(f"{expected} (the port must be an integer)")
     port = int(port_text)
     if not 1 <= port <= 65535:
@@ -176,6 +178,8 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for attr, (var, parse) in _SPEC.items():
+            if overrides.get(attr) is not None:
+                continue  # the argument wins: a bad variable it replaces is not an error
             raw = env.get(var)
             if raw is not None and raw.strip() != "":
                 values[attr] = parse(var, raw)
@@ -208,7 +212,7 @@ class Settings:
         if self.env is None:
             raise ConfigurationError(
                 "SOAJS_ENV is required: set it to the environment code (e.g. dev) "
-                "or pass env_code=..."
+                "or pass env_code=... to RegistryManager"
             )
         return self.env
 

@@ -1,0 +1,487 @@
+"""``soajs.Config``: the seed usage, wire and Python names, every error, the register body."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+import soajs
+from soajs import Config, ConfigurationError
+from soajs.config import VERSION_PATTERN, InterConnectTarget
+from tests.conftest import load_fixture
+
+BASE: dict[str, Any] = {"name": "svc", "group": "grp", "port": 4000}
+PREFIX = "invalid service configuration: "
+
+#: the real body sent to gateway 4.3.4 by ``POST /register``
+CAPTURED_BODY: dict[str, Any] = load_fixture("register_hello_response.json")["request"]["body"]
+
+
+def make(**changes: Any) -> Config:
+    return Config(**{**BASE, **changes})
+
+
+def test_seed_usage() -> None:
+    cfg = soajs.Config(
+        name="my-service",
+        group="my-group",
+        port=4000,
+        version="1.0",
+        type="service",
+        maintenance={"port": {"type": "inherit"}, "readiness": "/heartbeat"},
+    )
+    assert (cfg.name, cfg.group, cfg.port, cfg.version, cfg.type) == (
+        "my-service",
+        "my-group",
+        4000,
+        "1.0",
+        "service",
+    )
+    assert cfg.maintenance.port.type == "inherit"
+    assert cfg.maintenance.readiness == "/heartbeat"
+    assert (cfg.service_name, cfg.service_group, cfg.service_port, cfg.service_version) == (
+        "my-service",
+        "my-group",
+        4000,
+        "1.0",
+    )
+
+
+DEFAULTS = [
+    pytest.param("version", "1", id="version"),
+    pytest.param("type", "service", id="type"),
+    pytest.param("sub_type", None, id="sub_type"),
+    pytest.param("ext_key_required", True, id="ext_key_required"),
+    pytest.param("oauth", False, id="oauth"),
+    pytest.param("urac", False, id="urac"),
+    pytest.param("tenant_profile", False, id="tenant_profile"),
+    pytest.param("request_timeout", None, id="request_timeout"),
+    pytest.param("inter_connect", (), id="inter_connect"),
+]
+
+
+@pytest.mark.parametrize(("attr", "expected"), DEFAULTS)
+def test_defaults(attr: str, expected: Any) -> None:
+    assert getattr(make(), attr) == expected
+
+
+def test_default_maintenance() -> None:
+    maintenance = make().maintenance
+    assert (maintenance.port.type, maintenance.port.value) == ("maintenance", None)
+    assert (maintenance.readiness, maintenance.commands) == ("/heartbeat", ())
+
+
+# -- wire names and Python names -------------------------------------------------------
+
+NAMES = [
+    pytest.param("extKeyRequired", "ext_key_required", False, id="extKeyRequired"),
+    pytest.param("urac_Profile", "urac_profile", True, id="urac_Profile"),
+    pytest.param("urac_ACL", "urac_acl", True, id="urac_ACL"),
+    pytest.param("urac_Config", "urac_config", True, id="urac_Config"),
+    pytest.param("urac_GroupConfig", "urac_group_config", True, id="urac_GroupConfig"),
+    pytest.param("tenant_Profile", "tenant_profile", True, id="tenant_Profile"),
+    pytest.param("provision_ACL", "provision_acl", True, id="provision_ACL"),
+    pytest.param("requestTimeout", "request_timeout", 30, id="requestTimeout"),
+    pytest.param("requestTimeoutRenewal", "request_timeout_renewal", 5, id="requestTimeoutRenewal"),
+    pytest.param("subType", "sub_type", "soajs", id="subType"),
+]
+
+
+@pytest.mark.parametrize(("wire", "python"), [p.values[:2] for p in NAMES])
+def test_wire_and_python_names_differ(wire: str, python: str) -> None:
+    assert Config.model_fields[python].alias == wire
+
+
+@pytest.mark.parametrize(("wire", "python", "value"), NAMES)
+@pytest.mark.parametrize("given_as", ["wire", "python"])
+def test_wire_and_python_names(given_as: str, wire: str, python: str, value: Any) -> None:
+    key = wire if given_as == "wire" else python
+    cfg = make(**{key: value})
+    assert getattr(cfg, python) == value
+    body = cfg.registration_body()
+    assert body[wire] == value
+    assert python not in body
+
+
+@pytest.mark.parametrize("key", ["interConnect", "inter_connect"])
+def test_inter_connect_names(key: str) -> None:
+    cfg = make(**{key: [{"name": "hello", "version": "1"}, {"name": "b", "version": 2}]})
+    assert cfg.inter_connect == (
+        InterConnectTarget(name="hello", version="1"),
+        InterConnectTarget(name="b", version="2"),
+    )
+    assert cfg.registration_body()["interConnect"] == [
+        {"name": "hello", "version": "1"},
+        {"name": "b", "version": "2"},
+    ]
+
+
+# -- version ---------------------------------------------------------------------------
+
+GOOD_VERSIONS = [
+    pytest.param("1", "1", id="major"),
+    pytest.param("1.0", "1.0", id="major-minor"),
+    pytest.param("10.25", "10.25", id="two-digit-parts"),
+    pytest.param("0", "0", id="zero"),
+    pytest.param(1, "1", id="int-coerced"),
+    pytest.param(2.5, "2.5", id="float-coerced"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), GOOD_VERSIONS)
+def test_good_version(value: Any, expected: str) -> None:
+    cfg = make(version=value)
+    assert cfg.version == expected
+    assert cfg.registration_body()["version"] == expected
+
+
+BAD_VERSIONS = [
+    pytest.param("1.0.0", id="three-parts"),
+    pytest.param("v1", id="v-prefix"),
+    pytest.param("1.", id="trailing-dot"),
+    pytest.param(".1", id="leading-dot"),
+    pytest.param("", id="empty"),
+    pytest.param("a", id="letter"),
+    pytest.param("1.a", id="letter-minor"),
+    pytest.param(" 1", id="leading-space"),
+    pytest.param("1 ", id="trailing-space"),
+    pytest.param("1-beta", id="suffix"),
+    pytest.param(
+        "1\n",
+        id="trailing-newline",
+    ),
+]
+
+
+@pytest.mark.parametrize("value", BAD_VERSIONS)
+def test_bad_version(value: str) -> None:
+    with pytest.raises(ConfigurationError) as exc:
+        make(version=value)
+    assert str(exc.value) == f"{PREFIX}Config.version must match {VERSION_PATTERN}, got {value!r}"
+
+
+def test_version_pattern_is_the_protocol_one() -> None:
+    assert VERSION_PATTERN == r"^[0-9]+(\.[0-9]+)?$"
+
+
+# -- every bad value -------------------------------------------------------------------
+
+NAME_RULE = "must be letters, digits, '-', '_' or '.', not starting or ending with a symbol"
+PATH_RULE = "must be a URL path starting with '/'"
+GE1 = "Input should be greater than or equal to 1"
+LE65535 = "Input should be less than or equal to 65535"
+
+BAD_CONFIGS = [
+    # name and group syntax
+    pytest.param({"name": "-svc"}, f"Config.name {NAME_RULE}, got '-svc'", id="name-leading-dash"),
+    pytest.param({"name": "svc-"}, f"Config.name {NAME_RULE}, got 'svc-'", id="name-trailing-dash"),
+    pytest.param({"name": "my svc"}, f"Config.name {NAME_RULE}, got 'my svc'", id="name-space"),
+    pytest.param({"name": "a/b"}, f"Config.name {NAME_RULE}, got 'a/b'", id="name-slash"),
+    pytest.param({"name": ""}, f"Config.name {NAME_RULE}, got ''", id="name-empty"),
+    pytest.param(
+        {"name": "caf\u00e9"}, f"Config.name {NAME_RULE}, got 'caf\u00e9'", id="name-accent"
+    ),
+    pytest.param({"group": "my group"}, f"Config.group {NAME_RULE}, got 'my group'", id="group"),
+    pytest.param({"group": "_g"}, f"Config.group {NAME_RULE}, got '_g'", id="group-underscore"),
+    # port range
+    pytest.param({"port": 0}, f"Config.port: {GE1}, got 0", id="port-zero"),
+    pytest.param({"port": -1}, f"Config.port: {GE1}, got -1", id="port-negative"),
+    pytest.param({"port": 65536}, f"Config.port: {LE65535}, got 65536", id="port-65536"),
+    pytest.param({"port": "http"}, "Config.port: Input should be a valid integer", id="port-word"),
+    pytest.param(
+        {"port": 4000.5},
+        "Config.port: Input should be a valid integer, got a number with a fractional part",
+        id="port-fraction",
+    ),
+    # type
+    pytest.param(
+        {"type": "rest"},
+        "Config.type: Input should be 'service' or 'daemon', got 'rest'",
+        id="type",
+    ),
+    pytest.param(
+        {"type": "Service"},
+        "Config.type: Input should be 'service' or 'daemon', got 'Service'",
+        id="type-case",
+    ),
+    # maintenance
+    pytest.param(
+        {"maintenance": {"port": {"type": "random"}}},
+        "Config.maintenance.port.type: Input should be 'maintenance', 'inherit' or 'custom', "
+        "got 'random'",
+        id="maintenance-port-type",
+    ),
+    pytest.param(
+        {"maintenance": {"port": {"type": "custom"}}},
+        "Config.maintenance.port: maintenance.port.type 'custom' needs maintenance.port.value",
+        id="custom-without-value",
+    ),
+    pytest.param(
+        {"maintenance": {"port": {"type": "custom", "value": 0}}},
+        f"Config.maintenance.port.value: {GE1}, got 0",
+        id="custom-value-zero",
+    ),
+    pytest.param(
+        {"maintenance": {"port": {"type": "custom", "value": 70000}}},
+        f"Config.maintenance.port.value: {LE65535}, got 70000",
+        id="custom-value-too-big",
+    ),
+    pytest.param(
+        {"maintenance": {"readiness": "heartbeat"}},
+        f"Config.maintenance.readiness {PATH_RULE}, got 'heartbeat'",
+        id="readiness-no-slash",
+    ),
+    pytest.param(
+        {"maintenance": {"readiness": ""}},
+        f"Config.maintenance.readiness {PATH_RULE}, got ''",
+        id="readiness-empty",
+    ),
+    pytest.param(
+        {"maintenance": {"readiness": "/heart beat"}},
+        f"Config.maintenance.readiness {PATH_RULE}, got '/heart beat'",
+        id="readiness-space",
+    ),
+    pytest.param(
+        {"maintenance": {"readiness": "http://x/heartbeat"}},
+        f"Config.maintenance.readiness {PATH_RULE}, got 'http://x/heartbeat'",
+        id="readiness-url",
+    ),
+    pytest.param(
+        {"maintenance": {"commands": [{"label": "Reload"}]}},
+        "Config.maintenance.commands.0.path is required",
+        id="command-without-path",
+    ),
+    # inter-connect
+    pytest.param(
+        {"interConnect": [{"name": "b", "version": "1.0.0"}]},
+        f"Config.interConnect.0.version must match {VERSION_PATTERN}, got '1.0.0'",
+        id="inter-connect-version",
+    ),
+    pytest.param(
+        {"interConnect": [{"name": "b"}]},
+        "Config.interConnect.0.version is required",
+        id="inter-connect-no-version",
+    ),
+    # flags and numbers
+    pytest.param(
+        {"extKeyRequired": "maybe"},
+        "Config.extKeyRequired: Input should be a valid boolean",
+        id="ext-key-required-wire",
+    ),
+    pytest.param(
+        {"ext_key_required": "maybe"},
+        "Config.ext_key_required: Input should be a valid boolean",
+        id="ext-key-required-python",
+    ),
+    pytest.param(
+        {"requestTimeout": -1},
+        "Config.requestTimeout: Input should be greater than or equal to 0, got -1",
+        id="request-timeout-negative",
+    ),
+    pytest.param(
+        {"urac_Profile": "maybe"},
+        "Config.urac_Profile: Input should be a valid boolean",
+        id="urac-profile",
+    ),
+    # things pydantic would accept and the wire must not
+    pytest.param(
+        {"port": True},
+        "Config.port",
+        id="port-bool",
+    ),
+    pytest.param(
+        {"name": "svc\n"},
+        f"Config.name {NAME_RULE}, got 'svc\\n'",
+        id="name-trailing-newline",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), BAD_CONFIGS)
+def test_bad_value(changes: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigurationError) as exc:
+        Config(**{**BASE, **changes})
+    assert not isinstance(exc.value, ValidationError)
+    assert isinstance(exc.value, ValueError)
+    message = str(exc.value)
+    assert message.startswith(PREFIX)
+    assert message.count(PREFIX) == 1
+    assert expected in message
+
+
+MODEL_VALIDATE_ERRORS = [
+    pytest.param({**BASE, "port": 0}, "Config.port", id="port"),
+    pytest.param({**BASE, "version": "v1"}, "Config.version", id="version"),
+    pytest.param({**BASE, "type": "rest"}, "Config.type", id="type"),
+    pytest.param({"name": "n", "group": "g"}, "Config.port is required", id="missing-port"),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), MODEL_VALIDATE_ERRORS)
+def test_model_validate_raises_configuration_error(data: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigurationError) as exc:
+        Config.model_validate(data)
+    assert not isinstance(exc.value, ValidationError)
+    assert expected in str(exc.value)
+
+
+@pytest.mark.parametrize(("data", "expected"), MODEL_VALIDATE_ERRORS)
+def test_model_validate_message_is_the_constructor_message(
+    data: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigurationError) as direct:
+        Config(**data)
+    with pytest.raises(ConfigurationError) as validated:
+        Config.model_validate(data)
+    assert str(validated.value) == str(direct.value)
+
+
+MISSING = [
+    pytest.param({}, ["name", "group", "port"], id="nothing"),
+    pytest.param({"group": "g", "port": 1}, ["name"], id="no-name"),
+    pytest.param({"name": "n", "port": 1}, ["group"], id="no-group"),
+    pytest.param({"name": "n", "group": "g"}, ["port"], id="no-port"),
+]
+
+
+@pytest.mark.parametrize(("data", "missing"), MISSING)
+def test_missing_required(data: dict[str, Any], missing: list[str]) -> None:
+    with pytest.raises(ConfigurationError) as exc:
+        Config(**data)
+    assert str(exc.value) == PREFIX + "; ".join(f"Config.{f} is required" for f in missing)
+
+
+def test_several_errors_are_all_reported() -> None:
+    with pytest.raises(ConfigurationError) as exc:
+        make(port=0, type="rest", version="v1")
+    message = str(exc.value)
+    assert message.count("; ") == 2
+    for field in ("Config.port", "Config.type", "Config.version"):
+        assert field in message
+
+
+def test_model_validate_json_raises_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        Config.model_validate_json(json.dumps({**BASE, "version": "v1"}))
+
+
+# -- POST /register body ---------------------------------------------------------------
+
+CAPTURED_INPUTS = [
+    pytest.param([], id="captured-body-as-is"),
+    pytest.param(["mw"], id="without-mw"),
+    pytest.param(["mw", "ip"], id="without-mw-and-ip"),
+]
+
+
+@pytest.mark.parametrize("dropped", CAPTURED_INPUTS)
+def test_registration_body_matches_captured(dropped: list[str]) -> None:
+    data = {k: v for k, v in copy.deepcopy(CAPTURED_BODY).items() if k not in dropped}
+    cfg = Config.model_validate(data)
+    body = cfg.registration_body(ip="127.0.0.1")
+    assert body == CAPTURED_BODY
+    assert json.loads(json.dumps(body)) == body
+
+
+def test_captured_body_details() -> None:
+    body = Config.model_validate(CAPTURED_BODY).registration_body(ip="127.0.0.1")
+    assert body["mw"] is True
+    assert body["ip"] == "127.0.0.1"
+    assert body["interConnect"] == [{"name": "hello", "version": "1"}]
+    assert type(body["interConnect"][0]) is dict
+    assert body["maintenance"]["commands"] == [
+        {"label": "Reload Registry", "path": "/reloadRegistry", "icon": "fas fa-undo"}
+    ]
+    assert body["apiList"] == CAPTURED_BODY["apiList"]
+
+
+def test_minimal_registration_body() -> None:
+    assert make().registration_body() == {
+        "name": "svc",
+        "group": "grp",
+        "port": 4000,
+        "ip": "127.0.0.1",
+        "version": "1",
+        "type": "service",
+        "mw": True,
+        "oauth": False,
+        "urac": False,
+        "urac_Profile": False,
+        "urac_ACL": False,
+        "urac_Config": False,
+        "urac_GroupConfig": False,
+        "tenant_Profile": False,
+        "provision_ACL": False,
+        "extKeyRequired": True,
+        "maintenance": {"port": {"type": "maintenance"}, "readiness": "/heartbeat"},
+    }
+
+
+REGISTER_IP = [
+    pytest.param({}, None, "127.0.0.1", id="default"),
+    pytest.param({"ip": "10.0.0.7"}, None, "10.0.0.7", id="from-config"),
+    pytest.param({}, "10.0.0.9", "10.0.0.9", id="from-argument"),
+    pytest.param({"ip": "10.0.0.7"}, "10.0.0.9", "10.0.0.9", id="argument-wins"),
+]
+
+
+@pytest.mark.parametrize(("changes", "ip", "expected"), REGISTER_IP)
+def test_registration_ip(changes: dict[str, Any], ip: str | None, expected: str) -> None:
+    assert make(**changes).registration_body(ip=ip)["ip"] == expected
+
+
+UNKNOWN_KEYS = [
+    pytest.param({"apiList": [{"l": "x", "v": "/x", "m": "get"}]}, id="apiList"),
+    pytest.param({"prerequisites": {"cpu": "", "memory": ""}}, id="prerequisites"),
+    pytest.param({"swagger": False}, id="swagger"),
+]
+
+
+@pytest.mark.parametrize("extra", UNKNOWN_KEYS)
+def test_unknown_keys_are_kept(extra: dict[str, Any]) -> None:
+    body = make(**extra).registration_body()
+    for key, value in extra.items():
+        assert body[key] == value
+
+
+def test_mw_is_always_true() -> None:
+    assert make(mw=False).registration_body()["mw"] is True
+
+
+def test_custom_port_value_is_sent() -> None:
+    body = make(maintenance={"port": {"type": "custom", "value": 4999}}).registration_body()
+    assert body["maintenance"]["port"] == {"type": "custom", "value": 4999}
+
+
+# -- maintenance port ------------------------------------------------------------------
+
+MAINTENANCE_PORTS = [
+    pytest.param({"port": {"type": "maintenance"}}, 1000, 5000, id="maintenance-plus-inc"),
+    pytest.param({"port": {"type": "maintenance"}}, 1, 4001, id="maintenance-plus-other-inc"),
+    pytest.param({"port": {"type": "maintenance"}}, None, 5000, id="maintenance-default-inc"),
+    pytest.param({}, 1000, 5000, id="default-is-maintenance"),
+    pytest.param({"port": {"type": "inherit"}}, 1000, 4000, id="inherit"),
+    pytest.param({"port": {"type": "custom", "value": 4999}}, 1000, 4999, id="custom"),
+]
+
+
+@pytest.mark.parametrize(("maintenance", "inc", "expected"), MAINTENANCE_PORTS)
+def test_maintenance_port(maintenance: dict[str, Any], inc: int | None, expected: int) -> None:
+    assert make(maintenance=maintenance).maintenance_port(inc) == expected
+
+
+# -- frozen ----------------------------------------------------------------------------
+
+
+def test_config_is_frozen() -> None:
+    cfg = make()
+    with pytest.raises(ValidationError, match="frozen"):
+        cfg.port = 5000  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        cfg.maintenance.readiness = "/x"  # type: ignore[misc]
+    assert cfg.port == 4000
+    assert cfg.maintenance.readiness == "/heartbeat"
