@@ -1,0 +1,190 @@
+"""``SOAJSMiddleware``: the request context for ASGI apps (FastAPI, Starlette, ...).
+
+A pure ASGI middleware (not ``BaseHTTPMiddleware``): per request it finds the
+``soajsinjectobj`` values in ``scope["headers"]``, asks the shared
+:class:`~soajs.context.ContextResolver`, and exposes the result as
+``scope["soajs"]``, ``request.state.soajs`` and :func:`soajs.current_context`
+(reset in ``finally``). ``lifespan`` passes through; when the registry was
+built with ``autostart=False`` it is started and stopped with the app.
+
+Security: the header is an identity assertion that anyone reaching the
+service directly can forge; pass ``trusted_gateways`` (or set
+``SOAJS_TRUSTED_GATEWAYS``) so it is believed only from your gateways. A
+header from any other peer is ignored and removed before the app sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from soajs.context.current import reset_context, set_context
+from soajs.context.parser import HEADER
+from soajs.context.resolver import ContextResolver
+from soajs.middleware.health import HealthAnswer, HealthEndpoints
+from soajs.middleware.listener import MaintenanceListener
+from soajs.middleware.problem import PROBLEM_CONTENT_TYPE, problem_body
+
+__all__ = ["SOAJSMiddleware"]
+
+logger = logging.getLogger("soajs.middleware")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_STRICT_BODY = problem_body(
+    400,
+    "Missing or invalid SOAJS context",
+    "This service only answers requests proxied by the SOAJS gateway.",
+)
+
+
+class SOAJSMiddleware:
+    """``app.add_middleware(SOAJSMiddleware, registry=registry, ...)``.
+
+    Parameters
+    ----------
+    registry:
+        The service's :class:`~soajs.RegistryManager` (contexts reach its
+        current registry; health answers use it).
+    trusted_gateways:
+        IPs/CIDRs the header is believed from (``"*"`` = any). Default
+        ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any peer, with a WARNING.
+    public_service:
+        Ignore the header entirely (default: the registry Config's
+        ``extKeyRequired`` is false).
+    strict:
+        Answer 400 problem+json to HTTP requests without a valid context
+        (health paths excepted).
+    health:
+        Answer ``/heartbeat``, the readiness path and ``/reloadRegistry``.
+    maintenance_listener:
+        Also answer them on port + ``maintenanceInc`` (started with the app's
+        lifespan; only one worker can bind it, the others skip quietly).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        registry: Any = None,
+        *,
+        trusted_gateways: Iterable[str] | str | None = None,
+        public_service: bool | None = None,
+        strict: bool = False,
+        max_header_size: int | None = None,
+        cache_size: int | None = None,
+        health: bool = True,
+        readiness_path: str | None = None,
+        maintenance_listener: bool = True,
+    ) -> None:
+        self.app = app
+        self.registry = registry
+        self.strict = strict
+        self.resolver = ContextResolver(
+            registry,
+            trusted_gateways=trusted_gateways,
+            public_service=public_service,
+            max_header_size=max_header_size,
+            cache_size=cache_size,
+            component="SOAJSMiddleware",
+        )
+        self.health = HealthEndpoints(registry, readiness_path) if health else None
+        self.listener = (
+            MaintenanceListener.for_registry(registry, self.health)
+            if health and maintenance_listener
+            else None
+        )
+        self._owns_registry = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        health = self.health
+        if health is not None and kind == "http" and scope["path"] in health.paths:
+            answer = await self._health(health, scope["method"], scope["path"])
+            if answer is not None:
+                await _respond(send, answer.status, answer.content_type, answer.body)
+                return
+
+        values = [value for name, value in scope["headers"] if name == HEADER]
+        if values:
+            client = scope.get("client")
+            result = self.resolver.resolve(values, client[0] if client else None)
+            if self.resolver.ignores_header(result):
+                scope["headers"] = [(n, v) for n, v in scope["headers"] if n != HEADER]
+            context = result.context
+        else:
+            context = None
+        if context is None and self.strict and kind == "http":
+            await _respond(send, 400, PROBLEM_CONTENT_TYPE, _STRICT_BODY)
+            return
+        scope["soajs"] = context
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = {"soajs": context}
+        else:
+            state["soajs"] = context
+        token = set_context(context)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            reset_context(token)
+
+    async def _health(self, health: HealthEndpoints, method: str, path: str) -> HealthAnswer | None:
+        if health.needs_io(path):
+            return await asyncio.to_thread(health.answer, method, path)
+        return health.answer(method, path)
+
+    # -- lifespan -----------------------------------------------------------
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def wrapped_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+            return message
+
+        await self.app(scope, wrapped_receive, send)
+
+    async def startup(self) -> None:
+        """Start the registry (if nobody did) and the maintenance listener."""
+        registry = self.registry
+        if registry is not None and hasattr(registry, "start") and not getattr(
+            registry, "is_running", True
+        ) and not getattr(registry, "is_ready", True):  # fmt: skip
+            self._owns_registry = True
+            await asyncio.to_thread(registry.start)
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.start)
+
+    async def shutdown(self) -> None:
+        """Stop what :meth:`startup` started."""
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.stop)
+        if self._owns_registry and self.registry is not None:
+            await asyncio.to_thread(self.registry.stop)
+
+
+async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

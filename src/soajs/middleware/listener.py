@@ -1,0 +1,134 @@
+"""The maintenance listener: health answers on port + ``maintenanceInc``.
+
+Gateway 4.3.4 probes ``GET /heartbeat`` on a service's port +
+``serviceConfig.ports.maintenanceInc`` first (PROTOCOL.md). This is a tiny
+stdlib HTTP server on a daemon thread answering through the same
+:class:`~soajs.middleware.health.HealthEndpoints`. Under several workers only
+one process can bind the port; the others log it at INFO and go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from soajs.middleware.health import HealthEndpoints
+
+__all__ = ["MaintenanceListener"]
+
+logger = logging.getLogger("soajs.middleware")
+
+
+class MaintenanceListener:
+    """Serves the health endpoints on ``host:port`` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        health: HealthEndpoints,
+        port: int | Callable[[], int | None],
+        host: str = "0.0.0.0",
+    ) -> None:
+        self.health = health
+        self._port_source = port
+        self.port: int | None = port if isinstance(port, int) else None
+        self.host = host
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_registry(
+        cls, registry: Any, health: HealthEndpoints | None, host: str = "0.0.0.0"
+    ) -> MaintenanceListener | None:
+        """A listener on the registry Config's maintenance port, or ``None`` without a Config.
+
+        The port is worked out at :meth:`start`, once the registry (and its
+        ``serviceConfig.ports.maintenanceInc``) is loaded.
+        """
+        config = getattr(registry, "config", None)
+        if config is None or health is None:
+            return None
+
+        def port() -> int | None:
+            try:
+                inc = registry.registry.maintenance_inc
+            except Exception:  # not loaded: the gateway default applies
+                inc = None
+            value: int = config.maintenance_port(inc)
+            return value
+
+        return cls(health, port, host)
+
+    @property
+    def is_serving(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> bool:
+        """Bind and serve; False (logged at INFO) when another process has the port."""
+        with self._lock:
+            if self._server is not None:
+                return True
+            source = self._port_source
+            port = source if isinstance(source, int) else source()
+            if port is None:
+                return False
+            health = self.health
+
+            class Handler(BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+
+                def _serve(self) -> None:
+                    path = self.path.split("?", 1)[0]
+                    answer = health.answer("GET", path)
+                    if answer is None:
+                        self.send_error(404)
+                        return
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.content_type)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(answer.body)
+
+                do_GET = _serve
+                do_HEAD = _serve
+
+                def log_message(self, format: str, *args: Any) -> None:
+                    logger.debug("maintenance listener: " + format, *args)
+
+            try:
+                server = ThreadingHTTPServer((self.host, port), Handler)
+            except OSError as exc:
+                logger.info(
+                    "maintenance listener not started on %s:%d (%s); another worker serves it",
+                    self.host,
+                    port,
+                    exc.strerror or exc,
+                )
+                return False
+            server.daemon_threads = True
+            self.port = server.server_address[1]
+            self._server = server
+            self._thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name=f"soajs-maintenance-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+            logger.info("maintenance listener on %s:%d", self.host, self.port)
+            return True
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and join the thread. Idempotent."""
+        with self._lock:
+            server, self._server = self._server, None
+            thread, self._thread = self._thread, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout)

@@ -1,0 +1,141 @@
+"""``SOAJSWSGIMiddleware``: the request context for WSGI apps (Flask, Django, ...).
+
+``app.wsgi_app = SOAJSWSGIMiddleware(app.wsgi_app, registry)``. The context
+lands in ``environ["soajs.context"]`` and :func:`soajs.current_context`
+(reset in ``finally``); parsing is the shared
+:class:`~soajs.context.ContextResolver`, so it behaves as the ASGI middleware
+does. Safe under threaded servers: no per-request state lives on ``self``.
+
+WSGI (PEP 3333) hands header values over as latin-1 ``str``; they are turned
+back into the bytes the gateway sent before decoding, so non-ASCII tenant and
+user names arrive intact.
+
+Security: the header is an identity assertion that anyone reaching the
+service directly can forge; pass ``trusted_gateways`` (or set
+``SOAJS_TRUSTED_GATEWAYS``) so it is believed only from your gateways
+(``REMOTE_ADDR``). A header from any other peer is removed from the environ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from soajs.context.current import reset_context, set_context
+from soajs.context.resolver import ContextResolver
+from soajs.middleware.accessors import ENVIRON_KEY
+from soajs.middleware.health import HealthEndpoints
+from soajs.middleware.listener import MaintenanceListener
+from soajs.middleware.problem import PROBLEM_CONTENT_TYPE, problem_body
+
+__all__ = ["SOAJSWSGIMiddleware", "header_bytes"]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ENVIRON_HEADER = "HTTP_SOAJSINJECTOBJ"
+
+_STRICT_BODY = problem_body(
+    400,
+    "Missing or invalid SOAJS context",
+    "This service only answers requests proxied by the SOAJS gateway.",
+)
+
+
+def header_bytes(value: str) -> bytes:
+    """The raw header bytes behind a WSGI (latin-1) ``str`` value."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # a server that already decoded UTF-8
+        return value.encode("utf-8", "surrogateescape")
+
+
+class SOAJSWSGIMiddleware:
+    """Wraps a WSGI app; options are those of :class:`~soajs.middleware.SOAJSMiddleware`.
+
+    The maintenance listener (port + ``maintenanceInc``) starts here, since
+    WSGI has no lifespan; :meth:`close` stops it.
+    """
+
+    def __init__(
+        self,
+        wsgi_app: WSGIApp,
+        registry: Any = None,
+        *,
+        trusted_gateways: Iterable[str] | str | None = None,
+        public_service: bool | None = None,
+        strict: bool = False,
+        max_header_size: int | None = None,
+        cache_size: int | None = None,
+        health: bool = True,
+        readiness_path: str | None = None,
+        maintenance_listener: bool = True,
+    ) -> None:
+        self.wsgi_app = wsgi_app
+        self.registry = registry
+        self.strict = strict
+        self.resolver = ContextResolver(
+            registry,
+            trusted_gateways=trusted_gateways,
+            public_service=public_service,
+            max_header_size=max_header_size,
+            cache_size=cache_size,
+            component="SOAJSWSGIMiddleware",
+        )
+        self.health = HealthEndpoints(registry, readiness_path) if health else None
+        self.listener = (
+            MaintenanceListener.for_registry(registry, self.health)
+            if health and maintenance_listener
+            else None
+        )
+        if self.listener is not None:
+            self.listener.start()
+
+    def close(self) -> None:
+        """Stop the maintenance listener. Idempotent."""
+        if self.listener is not None:
+            self.listener.stop()
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        health = self.health
+        if health is not None:
+            path = environ.get("PATH_INFO", "")
+            if path in health.paths:
+                answer = health.answer(environ.get("REQUEST_METHOD", "GET"), path)
+                if answer is not None:
+                    start_response(
+                        _status(answer.status),
+                        [("Content-Type", answer.content_type),
+                         ("Content-Length", str(len(answer.body)))],
+                    )  # fmt: skip
+                    return [answer.body]
+
+        raw = environ.get(ENVIRON_HEADER)
+        context = None
+        if raw is not None:
+            result = self.resolver.resolve([header_bytes(raw)], environ.get("REMOTE_ADDR"))
+            if self.resolver.ignores_header(result):
+                del environ[ENVIRON_HEADER]
+            context = result.context
+        if context is None and self.strict:
+            start_response(
+                "400 Bad Request",
+                [
+                    ("Content-Type", PROBLEM_CONTENT_TYPE),
+                    ("Content-Length", str(len(_STRICT_BODY))),
+                ],
+            )
+            return [_STRICT_BODY]
+        environ[ENVIRON_KEY] = context
+        token = set_context(context)
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            reset_context(token)
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 501: "Not Implemented", 503: "Service Unavailable"}
+
+
+def _status(code: int) -> str:
+    return f"{code} {_REASONS.get(code, 'Unknown')}"
