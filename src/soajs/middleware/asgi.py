@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Unpack
 
 from soajs.context.current import reset_context, set_context
 from soajs.context.parser import HEADER
-from soajs.context.resolver import ContextResolver
+from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
-from soajs.middleware.listener import MaintenanceListener
-from soajs.middleware.problem import PROBLEM_CONTENT_TYPE, problem_body
+from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -37,68 +36,22 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_STRICT_BODY = problem_body(
-    400,
-    "Missing or invalid SOAJS context",
-    "This service only answers requests proxied by the SOAJS gateway.",
-)
-
 
 class SOAJSMiddleware:
     """``app.add_middleware(SOAJSMiddleware, registry=registry, ...)``.
 
-    Parameters
-    ----------
-    registry:
-        The service's :class:`~soajs.RegistryManager` (contexts reach its
-        current registry; health answers use it).
-    trusted_gateways:
-        IPs/CIDRs the header is believed from (``"*"`` = any). Default
-        ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any peer, with a WARNING.
-    public_service:
-        Ignore the header entirely (default: the registry Config's
-        ``extKeyRequired`` is false).
-    strict:
-        Answer 400 problem+json to HTTP requests without a valid context
-        (health paths excepted).
-    health:
-        Answer ``/heartbeat``, the readiness path and ``/reloadRegistry``.
-    maintenance_listener:
-        Also answer them on port + ``maintenanceInc`` (started with the app's
-        lifespan; only one worker can bind it, the others skip quietly).
+    ``registry`` is the service's :class:`~soajs.RegistryManager` (contexts
+    reach its current registry; health answers use it); the keyword options
+    are :class:`~soajs.middleware.core.MiddlewareOptions`. The maintenance
+    listener starts and stops with the app's lifespan.
     """
 
     def __init__(
-        self,
-        app: ASGIApp,
-        registry: Any = None,
-        *,
-        trusted_gateways: Iterable[str] | str | None = None,
-        public_service: bool | None = None,
-        strict: bool = False,
-        max_header_size: int | None = None,
-        cache_size: int | None = None,
-        health: bool = True,
-        readiness_path: str | None = None,
-        maintenance_listener: bool = True,
+        self, app: ASGIApp, registry: Any = None, **options: Unpack[MiddlewareOptions]
     ) -> None:
         self.app = app
         self.registry = registry
-        self.strict = strict
-        self.resolver = ContextResolver(
-            registry,
-            trusted_gateways=trusted_gateways,
-            public_service=public_service,
-            max_header_size=max_header_size,
-            cache_size=cache_size,
-            component="SOAJSMiddleware",
-        )
-        self.health = HealthEndpoints(registry, readiness_path) if health else None
-        self.listener = (
-            MaintenanceListener.for_registry(registry, self.health)
-            if health and maintenance_listener
-            else None
-        )
+        self.core = AdapterCore(registry, "SOAJSMiddleware", **options)
         self._owns_registry = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,7 +62,8 @@ class SOAJSMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        health = self.health
+        core = self.core
+        health = core.health
         if health is not None and kind == "http" and scope["path"] in health.paths:
             answer = await self._health(health, scope["method"], scope["path"])
             if answer is not None:
@@ -119,14 +73,14 @@ class SOAJSMiddleware:
         values = [value for name, value in scope["headers"] if name == HEADER]
         if values:
             client = scope.get("client")
-            result = self.resolver.resolve(values, client[0] if client else None)
-            if self.resolver.ignores_header(result):
+            result, strip = core.resolve(values, client[0] if client else None)
+            if strip:
                 scope["headers"] = [(n, v) for n, v in scope["headers"] if n != HEADER]
             context = result.context
         else:
             context = None
-        if context is None and self.strict and kind == "http":
-            await _respond(send, 400, PROBLEM_CONTENT_TYPE, _STRICT_BODY)
+        if context is None and core.strict and kind == "http":
+            await _respond(send, 400, PROBLEM_CONTENT_TYPE, STRICT_BODY)
             return
         scope["soajs"] = context
         state = scope.get("state")
@@ -165,13 +119,13 @@ class SOAJSMiddleware:
         ) and not getattr(registry, "is_ready", True):  # fmt: skip
             self._owns_registry = True
             await asyncio.to_thread(registry.start)
-        if self.listener is not None:
-            await asyncio.to_thread(self.listener.start)
+        if self.core.listener is not None:
+            await asyncio.to_thread(self.core.listener.start)
 
     async def shutdown(self) -> None:
         """Stop what :meth:`startup` started."""
-        if self.listener is not None:
-            await asyncio.to_thread(self.listener.stop)
+        if self.core.listener is not None:
+            await asyncio.to_thread(self.core.listener.stop)
         if self._owns_registry and self.registry is not None:
             await asyncio.to_thread(self.registry.stop)
 

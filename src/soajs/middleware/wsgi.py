@@ -19,25 +19,17 @@ service directly can forge; pass ``trusted_gateways`` (or set
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Unpack
 
 from soajs.context.current import reset_context, set_context
-from soajs.context.resolver import ContextResolver
 from soajs.middleware.accessors import ENVIRON_KEY
-from soajs.middleware.health import HealthEndpoints
-from soajs.middleware.listener import MaintenanceListener
-from soajs.middleware.problem import PROBLEM_CONTENT_TYPE, problem_body
+from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
+from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 
 __all__ = ["SOAJSWSGIMiddleware", "header_bytes"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ENVIRON_HEADER = "HTTP_SOAJSINJECTOBJ"
-
-_STRICT_BODY = problem_body(
-    400,
-    "Missing or invalid SOAJS context",
-    "This service only answers requests proxied by the SOAJS gateway.",
-)
 
 
 def header_bytes(value: str) -> bytes:
@@ -49,55 +41,31 @@ def header_bytes(value: str) -> bytes:
 
 
 class SOAJSWSGIMiddleware:
-    """Wraps a WSGI app; options are those of :class:`~soajs.middleware.SOAJSMiddleware`.
+    """Wraps a WSGI app; options are :class:`~soajs.middleware.core.MiddlewareOptions`.
 
     The maintenance listener (port + ``maintenanceInc``) starts here, since
     WSGI has no lifespan; :meth:`close` stops it.
     """
 
     def __init__(
-        self,
-        wsgi_app: WSGIApp,
-        registry: Any = None,
-        *,
-        trusted_gateways: Iterable[str] | str | None = None,
-        public_service: bool | None = None,
-        strict: bool = False,
-        max_header_size: int | None = None,
-        cache_size: int | None = None,
-        health: bool = True,
-        readiness_path: str | None = None,
-        maintenance_listener: bool = True,
+        self, wsgi_app: WSGIApp, registry: Any = None, **options: Unpack[MiddlewareOptions]
     ) -> None:
         self.wsgi_app = wsgi_app
         self.registry = registry
-        self.strict = strict
-        self.resolver = ContextResolver(
-            registry,
-            trusted_gateways=trusted_gateways,
-            public_service=public_service,
-            max_header_size=max_header_size,
-            cache_size=cache_size,
-            component="SOAJSWSGIMiddleware",
-        )
-        self.health = HealthEndpoints(registry, readiness_path) if health else None
-        self.listener = (
-            MaintenanceListener.for_registry(registry, self.health)
-            if health and maintenance_listener
-            else None
-        )
-        if self.listener is not None:
-            self.listener.start()
+        self.core = AdapterCore(registry, "SOAJSWSGIMiddleware", **options)
+        if self.core.listener is not None:
+            self.core.listener.start()
 
     def close(self) -> None:
         """Stop the maintenance listener. Idempotent."""
-        if self.listener is not None:
-            self.listener.stop()
+        if self.core.listener is not None:
+            self.core.listener.stop()
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        health = self.health
+        core = self.core
+        health = core.health
         if health is not None:
             path = environ.get("PATH_INFO", "")
             if path in health.paths:
@@ -113,19 +81,19 @@ class SOAJSWSGIMiddleware:
         raw = environ.get(ENVIRON_HEADER)
         context = None
         if raw is not None:
-            result = self.resolver.resolve([header_bytes(raw)], environ.get("REMOTE_ADDR"))
-            if self.resolver.ignores_header(result):
+            result, strip = core.resolve([header_bytes(raw)], environ.get("REMOTE_ADDR"))
+            if strip:
                 del environ[ENVIRON_HEADER]
             context = result.context
-        if context is None and self.strict:
+        if context is None and core.strict:
             start_response(
                 "400 Bad Request",
                 [
                     ("Content-Type", PROBLEM_CONTENT_TYPE),
-                    ("Content-Length", str(len(_STRICT_BODY))),
+                    ("Content-Length", str(len(STRICT_BODY))),
                 ],
             )
-            return [_STRICT_BODY]
+            return [STRICT_BODY]
         environ[ENVIRON_KEY] = context
         token = set_context(context)
         try:

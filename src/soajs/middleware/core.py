@@ -1,0 +1,89 @@
+"""What the ASGI and WSGI middlewares share: options, resolver, health, listener.
+
+Both adapters build one :class:`AdapterCore` from the same keyword options
+(:class:`MiddlewareOptions`) and differ only in how they read a request and
+write a response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypedDict
+
+from soajs.context.parser import ParseResult
+from soajs.context.resolver import ContextResolver
+from soajs.middleware.health import HealthEndpoints
+from soajs.middleware.listener import MaintenanceListener
+from soajs.middleware.problem import problem_body
+
+__all__ = ["STRICT_BODY", "AdapterCore", "MiddlewareOptions"]
+
+STRICT_BODY = problem_body(
+    400,
+    "Missing or invalid SOAJS context",
+    "This service only answers requests proxied by the SOAJS gateway.",
+)
+
+
+class MiddlewareOptions(TypedDict, total=False):
+    """Keyword options of both middlewares.
+
+    trusted_gateways
+        IPs/CIDRs the header is believed from (``"*"`` = any). Default
+        ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any peer, with a WARNING.
+    public_service
+        Ignore the header entirely (default: the registry Config's
+        ``extKeyRequired`` is false).
+    strict
+        Answer 400 problem+json to requests without a valid context (health
+        paths excepted).
+    max_header_size, cache_size
+        Default ``SOAJS_MAX_INJECT_HEADER_SIZE`` and ``SOAJS_CONTEXT_CACHE_SIZE``.
+    health
+        Answer ``/heartbeat``, the readiness path and ``/reloadRegistry``.
+    readiness_path
+        Default: the registry Config's ``maintenance.readiness``.
+    maintenance_listener
+        Also answer them on port + ``maintenanceInc``.
+    """
+
+    trusted_gateways: Iterable[str] | str | None
+    public_service: bool | None
+    strict: bool
+    max_header_size: int | None
+    cache_size: int | None
+    health: bool
+    readiness_path: str | None
+    maintenance_listener: bool
+
+
+class AdapterCore:
+    """The per-app state of a middleware, built once at start-up."""
+
+    def __init__(self, registry: Any, component: str, **options: Any) -> None:
+        opts: MiddlewareOptions = options  # type: ignore[assignment]
+        unknown = set(options) - set(MiddlewareOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"{component}: unknown option(s) {', '.join(sorted(unknown))}")
+        self.registry = registry
+        self.strict = bool(opts.get("strict", False))
+        self.resolver = ContextResolver(
+            registry,
+            trusted_gateways=opts.get("trusted_gateways"),
+            public_service=opts.get("public_service"),
+            max_header_size=opts.get("max_header_size"),
+            cache_size=opts.get("cache_size"),
+            component=component,
+        )
+        with_health = opts.get("health", True)
+        self.health = HealthEndpoints(registry, opts.get("readiness_path")) if with_health else None
+        self.listener = (
+            MaintenanceListener.for_registry(registry, self.health)
+            if with_health and opts.get("maintenance_listener", True)
+            else None
+        )
+
+    def resolve(self, values: list[bytes], peer: str | None) -> tuple[ParseResult, bool]:
+        """The request's parse result, and whether to strip the header from the request."""
+        result = self.resolver.resolve(values, peer)
+        return result, self.resolver.ignores_header(result)
