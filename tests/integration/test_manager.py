@@ -361,3 +361,26 @@ def test_many_readers_during_many_reloads_never_see_a_torn_registry(
 
 def _count(caplog: pytest.LogCaptureFixture, text: str) -> int:
     return sum(text in r.getMessage() for r in caplog.records)
+
+
+def test_loads_the_real_gateway_capture(tmp_path: Path, make_manager: Make) -> None:
+    """The registry gateway 4.3.4 really sent, served back, loads into the models."""
+    from tests.conftest import load_fixture
+
+    path = tmp_path / "captured.json"
+    write_json(path, load_fixture("getRegistry_dev_hello.json")["body"])
+    with ControlPlaneServer(path) as plane:
+        manager = make_manager("hello", registry_api=plane.address, auto_reload=False)
+        assert manager.get_database("hello_core").registry_location is not None
+        assert manager.get_database("hello_tenant").name == "#TENANT_NAME#_hello_tenant"
+        assert manager.get_database("session").servers is None
+        assert manager.get_custom("helloCustom").value["greeting"] == "hi from registry custom"
+        # the gateway's own spelling of the reload period
+        assert manager.registry.auto_reload_ms == 3_600_000
+        assert manager.registry.maintenance_inc == 1000
+        assert manager.get_service("hello").group == "Holdout"
+        key = manager.registry.service_config.key
+        assert key is not None
+        assert key.password is not None
+        assert "holdout" not in repr(key)
+        assert key.password.get_secret_value() == "soajs-python holdout rig key"
