@@ -1,0 +1,58 @@
+"""What the three examples share: a RegistryManager and a /whoami answer, from SOAJS_* alone.
+
+Variables (besides the library's own SOAJS_REGISTRY_API, SOAJS_ENV, ...):
+``SOAJS_SERVICE_NAME`` (default ``hello``) and ``SOAJS_SERVICE_PORT``
+(default ``4381``). Without ``SOAJS_REGISTRY_API`` the examples run with no
+registry (contexts still work; ``context.registry`` is ``None``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from soajs import Config, RegistryManager
+from soajs.models import ContextData
+
+logger = logging.getLogger("soajs.examples")
+
+
+def service_config() -> Config:
+    return Config(
+        name=os.environ.get("SOAJS_SERVICE_NAME", "hello"),
+        group="Examples",
+        port=int(os.environ.get("SOAJS_SERVICE_PORT", "4381")),
+        version="1",
+        extKeyRequired=True,
+        tenant_Profile=True,
+        provision_ACL=True,
+        maintenance={"port": {"type": "maintenance"}, "readiness": "/heartbeat"},
+    )
+
+
+def make_registry(*, autostart: bool) -> RegistryManager | None:
+    if not os.environ.get("SOAJS_REGISTRY_API"):
+        logger.warning("SOAJS_REGISTRY_API is not set: running without a registry")
+        return None
+    config = service_config()
+    return RegistryManager(config.name, config=config, autostart=autostart, start_degraded=True)
+
+
+def whoami(context: ContextData | None) -> dict[str, Any]:
+    """What a handler saw: the tenant (id, code) and the user, or nulls."""
+    if context is None:
+        return {"tenant": None, "user": None}
+    tenant = context.tenant
+    urac = context.urac
+    return {
+        "tenant": {"id": tenant.id, "code": tenant.code, "name": tenant.name},
+        "application": {
+            "product": tenant.application.product,
+            "package": tenant.application.package,
+        },
+        "user": None
+        if urac is None
+        else {"id": urac.id, "username": urac.username, "first_name": urac.first_name,
+              "last_name": urac.last_name},
+    }  # fmt: skip

@@ -1,0 +1,1 @@
+"""Thin framework shells over :mod:`soajs.middleware`: fastapi.py, flask.py, django.py."""

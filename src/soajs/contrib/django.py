@@ -1,0 +1,63 @@
+"""Django middleware: add ``"soajs.contrib.django.SOAJSMiddleware"`` to ``MIDDLEWARE``.
+
+Configured from ``settings.SOAJS`` (a dict): ``registry`` (a RegistryManager
+or the dotted path of one) and any of the
+:class:`~soajs.middleware.core.MiddlewareOptions` (``trusted_gateways``,
+``strict``, ``public_service``...). The context is ``request.soajs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+
+from soajs.context.current import reset_context, set_context
+from soajs.middleware.core import STRICT_BODY, AdapterCore
+from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
+from soajs.middleware.wsgi import ENVIRON_HEADER, header_bytes
+
+__all__ = ["SOAJSMiddleware"]
+
+
+class SOAJSMiddleware:
+    """Sets ``request.soajs`` (``ContextData`` or ``None``) for every request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        conf: dict[str, Any] = dict(getattr(settings, "SOAJS", {}) or {})
+        registry = conf.pop("registry", None)
+        if isinstance(registry, str):
+            registry = import_string(registry)
+        self.core = AdapterCore(registry, "soajs.contrib.django.SOAJSMiddleware", **conf)
+        if self.core.listener is not None:
+            self.core.listener.start()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        core = self.core
+        health = core.health
+        if health is not None and request.path_info in health.paths:
+            answer = health.answer(request.method or "GET", request.path_info)
+            if answer is not None:
+                return HttpResponse(
+                    answer.body, status=answer.status, content_type=answer.content_type
+                )
+        raw = request.META.get(ENVIRON_HEADER)
+        context = None
+        if raw is not None:
+            result, strip = core.resolve([header_bytes(raw)], request.META.get("REMOTE_ADDR"))
+            if strip:
+                del request.META[ENVIRON_HEADER]
+                request.__dict__.pop("headers", None)  # rebuilt from META without it
+            context = result.context
+        if context is None and core.strict:
+            return HttpResponse(STRICT_BODY, status=400, content_type=PROBLEM_CONTENT_TYPE)
+        request.soajs = context
+        token = set_context(context)
+        try:
+            return self.get_response(request)
+        finally:
+            reset_context(token)
