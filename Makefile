@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install lint typecheck pytest test demo bench interop clean
+.PHONY: install lint typecheck pytest test demo bench bench-middleware interop clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ demo: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_registry.py
+
+bench-middleware: install
+	$(BIN)/python benchmarks/bench_middleware.py
+	$(BIN)/python benchmarks/bench_middleware.py --e2e
 
 interop: install
 	$(BIN)/pytest -m interop tests/interop

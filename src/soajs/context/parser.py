@@ -10,9 +10,9 @@ Order of checks (cheapest first, nothing decoded before the size cap):
 3. percent-decoding when the value starts with ``%7B`` -> ``BAD_PERCENT_ENCODING``;
 4. UTF-8 decoding -> ``NOT_UTF8``;
 5. JSON with ``NaN``/``Infinity`` refused -> ``NOT_JSON`` / ``NON_FINITE_NUMBER``,
-   nesting deeper than :data:`MAX_DEPTH` -> ``TOO_DEEP``, not an object ->
-   ``NOT_AN_OBJECT``, two objects glued by a comma (what WSGI servers make of
-   a repeated header) -> ``DUPLICATE``;
+   two values glued by a comma (what WSGI servers make of a repeated header)
+   -> ``DUPLICATE``, not an object -> ``NOT_AN_OBJECT``, nesting deeper than
+   :data:`MAX_DEPTH` -> ``TOO_DEEP`` (checked on the decoded data);
 6. the mapping of PROTOCOL.md into :class:`~soajs.models.ContextData`
    -> ``NO_TENANT`` / ``BAD_SHAPE``.
 
@@ -45,9 +45,6 @@ MAX_DEPTH = 64
 
 _PERCENT_START = (b"%7b", b"%7B")
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_INNERMOST = re.compile(r"\{\}|\[\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +99,6 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
 
 
 def _decode_json(text: str) -> FrozenDict | ParseResult:
-    if text.count("{") + text.count("[") > MAX_DEPTH and _too_deep(text):
-        return ParseResult(None, Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
     try:
         data, end = _DECODER.raw_decode(text)
     except _NonFinite:
@@ -118,6 +113,8 @@ def _decode_json(text: str) -> FrozenDict | ParseResult:
         return ParseResult(None, reason, "data after the JSON value")
     if not isinstance(data, FrozenDict):
         return ParseResult(None, Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
+    if text.count("{") + text.count("[") > MAX_DEPTH and _too_deep(data):
+        return ParseResult(None, Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
     return data
 
 
@@ -133,19 +130,23 @@ def _json_kind(value: Any) -> str:
     return "number"
 
 
-def _too_deep(text: str) -> bool:
-    """True when JSON ``text`` nests brackets deeper than :data:`MAX_DEPTH`.
+def _too_deep(root: FrozenDict) -> bool:
+    """True when decoded ``root`` nests containers deeper than :data:`MAX_DEPTH`.
 
-    Runs at C speed: strings are cut out, the bracket skeleton is kept, and
-    one level of innermost ``{}``/``[]`` pairs is removed per pass.
+    Runs after decoding (the decoder itself refuses nesting past the
+    interpreter's recursion limit) and only when the bracket count says the
+    limit could be exceeded; an explicit stack, so no recursion.
     """
-    skeleton = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    for _ in range(MAX_DEPTH):
-        reduced = _INNERMOST.sub("", skeleton)
-        if not reduced or reduced == skeleton:
-            return False  # fully reduced, or unbalanced: the JSON parser will say
-        skeleton = reduced
-    return True
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for value in node.values() if type(node) is FrozenDict else node:
+            kind = type(value)
+            if kind is FrozenDict or kind is tuple:
+                stack.append((value, depth + 1))
+    return False
 
 
 def _json_position(exc: ValueError) -> str:
