@@ -39,6 +39,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from soajs.middleware import SOAJSMiddleware, SOAJSWSGIMiddleware
+from soajs.middleware.core import MiddlewareOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = (ROOT / "tests" / "fixtures" / "gateway-4.3.4" / "soajsinjectobj_raw.txt").read_bytes()
@@ -144,33 +145,33 @@ def wsgi_round(app: Any, header: bytes | None, n: int) -> float:
     return (time.perf_counter_ns() - start) / n / 1000
 
 
-def best(fn: Callable[[], float], rounds: int) -> float:
-    return min(fn() for _ in range(rounds))
-
-
 def in_process(n: int, rounds: int) -> None:
-    ours = {"trusted_gateways": "*", "health": False}
+    ours: MiddlewareOptions = {"trusted_gateways": "*", "health": False}
     asgi: dict[str, tuple[Any, bytes | None]] = {
         "bare app": (starlette(), H2K),
         "json.loads-only, 2 KB": (JsonOnlyMiddleware(starlette()), H2K),
-        "soajs warm cache, 2 KB": (SOAJSMiddleware(starlette(), **ours), H2K),  # type: ignore[arg-type]
-        "soajs no cache, 2 KB": (SOAJSMiddleware(starlette(), cache_size=0, **ours), H2K),  # type: ignore[arg-type]
+        "soajs warm cache, 2 KB": (SOAJSMiddleware(starlette(), **ours), H2K),
+        "soajs no cache, 2 KB": (SOAJSMiddleware(starlette(), cache_size=0, **ours), H2K),
         "json.loads-only, 60 KB": (JsonOnlyMiddleware(starlette()), H60K),
-        "soajs no cache, 60 KB": (SOAJSMiddleware(starlette(), cache_size=0, **ours), H60K),  # type: ignore[arg-type]
+        "soajs no cache, 60 KB": (SOAJSMiddleware(starlette(), cache_size=0, **ours), H60K),
     }
     wsgi: dict[str, tuple[Any, bytes | None]] = {
         "bare app": (wsgi_hello, H2K),
         "json.loads-only, 2 KB": (WsgiJsonOnly(wsgi_hello), H2K),
-        "soajs warm cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, **ours), H2K),  # type: ignore[arg-type]
-        "soajs no cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, cache_size=0, **ours), H2K),  # type: ignore[arg-type]
+        "soajs warm cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, **ours), H2K),
+        "soajs no cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, cache_size=0, **ours), H2K),
         "json.loads-only, 60 KB": (WsgiJsonOnly(wsgi_hello), H60K),
-        "soajs no cache, 60 KB": (SOAJSWSGIMiddleware(wsgi_hello, cache_size=0, **ours), H60K),  # type: ignore[arg-type]
+        "soajs no cache, 60 KB": (SOAJSWSGIMiddleware(wsgi_hello, cache_size=0, **ours), H60K),
     }
-    for title, table, runner in (("ASGI (Starlette)", asgi, asgi_round), ("WSGI", wsgi, wsgi_round)):
+    runs: list[tuple[str, dict[str, tuple[Any, bytes | None]], Callable[..., float]]] = [
+        ("ASGI (Starlette)", asgi, asgi_round),
+        ("WSGI", wsgi, wsgi_round),
+    ]
+    for title, table, runner in runs:
         results: dict[str, float] = {}
         for name, (app, header) in table.items():
             count = n if "60 KB" not in name else max(1, n // 10)
-            results[name] = best(lambda a=app, h=header, c=count: runner(a, h, c), rounds)  # type: ignore[misc]
+            results[name] = min(runner(app, header, count) for _ in range(rounds))
         bare = results["bare app"]
         print(f"\n{title}: {n} requests per round, best of {rounds}")
         print(f"  {'variant':28} {'us/request':>11} {'overhead us':>12}")
@@ -186,9 +187,7 @@ def in_process(n: int, rounds: int) -> None:
 
 # -- end to end ----------------------------------------------------------------------
 def load(port: int, header: bytes, seconds: float, connections: int) -> float:
-    request = (
-        b"GET / HTTP/1.1\r\nHost: bench\r\nsoajsinjectobj: " + header + b"\r\n\r\n"
-    )
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\nsoajsinjectobj: " + header + b"\r\n\r\n"
     counts = [0] * connections
     stop = time.monotonic() + seconds
 
@@ -215,7 +214,7 @@ def load(port: int, header: bytes, seconds: float, connections: int) -> float:
 
 def serve(which: str, port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SOAJS_TRUSTED_GATEWAYS="*", PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", f"benchmarks._apps:{which}", "--port", str(port),
          "--log-level", "error", "--no-access-log"],
         env=env,
