@@ -147,21 +147,22 @@ def wsgi_round(app: Any, header: bytes | None, n: int) -> float:
 
 def in_process(n: int, rounds: int) -> None:
     ours: MiddlewareOptions = {"trusted_gateways": "*", "health": False}
+    cold: MiddlewareOptions = {**ours, "cache_size": 0}
     asgi: dict[str, tuple[Any, bytes | None]] = {
         "bare app": (starlette(), H2K),
         "json.loads-only, 2 KB": (JsonOnlyMiddleware(starlette()), H2K),
         "soajs warm cache, 2 KB": (SOAJSMiddleware(starlette(), **ours), H2K),
-        "soajs no cache, 2 KB": (SOAJSMiddleware(starlette(), cache_size=0, **ours), H2K),
+        "soajs no cache, 2 KB": (SOAJSMiddleware(starlette(), **cold), H2K),
         "json.loads-only, 60 KB": (JsonOnlyMiddleware(starlette()), H60K),
-        "soajs no cache, 60 KB": (SOAJSMiddleware(starlette(), cache_size=0, **ours), H60K),
+        "soajs no cache, 60 KB": (SOAJSMiddleware(starlette(), **cold), H60K),
     }
     wsgi: dict[str, tuple[Any, bytes | None]] = {
         "bare app": (wsgi_hello, H2K),
         "json.loads-only, 2 KB": (WsgiJsonOnly(wsgi_hello), H2K),
         "soajs warm cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, **ours), H2K),
-        "soajs no cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, cache_size=0, **ours), H2K),
+        "soajs no cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, **cold), H2K),
         "json.loads-only, 60 KB": (WsgiJsonOnly(wsgi_hello), H60K),
-        "soajs no cache, 60 KB": (SOAJSWSGIMiddleware(wsgi_hello, cache_size=0, **ours), H60K),
+        "soajs no cache, 60 KB": (SOAJSWSGIMiddleware(wsgi_hello, **cold), H60K),
     }
     runs: list[tuple[str, dict[str, tuple[Any, bytes | None]], Callable[..., float]]] = [
         ("ASGI (Starlette)", asgi, asgi_round),
