@@ -10,7 +10,10 @@ It runs on its own and ends on its own:
 3. change the registry file and watch the auto-reload pick it up;
 4. kill the control plane: the service keeps its last good registry;
 5. start the control plane again: the service re-registers and reloads;
-6. shut everything down.
+6. run the FastAPI, Flask and Django examples behind the middleware and send
+   each the gateway's header (from the trusted gateway address), a forged one
+   from an untrusted peer, and a malformed one, printing what the handler saw;
+7. shut everything down.
 """
 
 from __future__ import annotations
@@ -121,6 +124,70 @@ def edit_registry(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     os.replace(tmp, path)
 
 
+GATEWAY_IP = "127.0.0.2"  # the demo's stand-in gateway sends from here
+RAW_HEADER = HERE.parent / "tests" / "fixtures" / "gateway-4.3.4" / "soajsinjectobj_raw.txt"
+EXAMPLES = {
+    "fastapi": [sys.executable, "-m", "uvicorn", "examples.fastapi_app:app", "--port", "{port}",
+                "--log-level", "warning"],
+    "flask": [sys.executable, "-m", "flask", "--app", "examples.flask_app", "run",
+              "--port", "{port}"],
+    "django": [sys.executable, "-m", "django", "runserver", "127.0.0.1:{port}", "--noreload",
+               "--settings", "examples.django_app.settings"],
+}  # fmt: skip
+
+
+def show_examples(registry_api: str) -> None:
+    """Start each example, send it the gateway's header, a forged one and a broken one."""
+    header = RAW_HEADER.read_bytes().strip()
+    forged = b'{"tenant": {"id": "FORGED", "code": "EVIL"}}'
+    env = dict(
+        os.environ,
+        SOAJS_REGISTRY_API=registry_api,
+        SOAJS_ENV="dev",
+        SOAJS_TRUSTED_GATEWAYS=GATEWAY_IP,
+        PYTHONPATH=str(HERE.parent),
+    )
+    say(f"trusted gateway: {GATEWAY_IP}; other peers are untrusted")
+    gateway = httpx.Client(transport=httpx.HTTPTransport(local_address=GATEWAY_IP), timeout=5)
+    outsider = httpx.Client(timeout=5)
+    for name, command in EXAMPLES.items():
+        port = free_port()
+        env["SOAJS_SERVICE_PORT"] = str(port)
+        args = [part.format(port=port) for part in command]
+        proc = subprocess.Popen(
+            args, env=env, cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        url = f"http://127.0.0.1:{port}/whoami"
+        try:
+            if not wait_for(lambda u=url: _answers(u), 20):  # type: ignore[misc]
+                say(f"{name}: did not start")
+                continue
+            say(f"{name} on port {port}:")
+            for label, client, value in (
+                ("gateway header from the gateway", gateway, header),
+                ("forged header from an untrusted peer", outsider, forged),
+                ("malformed header from the gateway", gateway, b'{"tenant": {"id"'),
+            ):
+                seen = client.get(url, headers=[(b"soajsinjectobj", value)]).json()
+                say(f"  {label:38} -> tenant {seen['tenant']}")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+    gateway.close()
+    outsider.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="  [log] %(levelname)s %(name)s: %(message)s")
     workdir = Path(tempfile.mkdtemp(prefix="soajs-demo-"))
@@ -177,9 +244,12 @@ def main() -> int:
             raise SystemExit("the service did not recover")
         say(f"reloaded at {manager.last_loaded_at:%H:%M:%S}; listed again as "
             f"{manager.get_service('hello').port}")  # fmt: skip
+
+        step("6. the FastAPI, Flask and Django examples behind the middleware")
+        show_examples(plane.address)
         return 0
     finally:
-        step("6. shutdown")
+        step("7. shutdown")
         if manager is not None:
             manager.stop()
             say("registry manager stopped (poller joined)")
