@@ -30,7 +30,10 @@ class ContextCache:
         if lru is None:
             return None
         with self._lock:
-            return lru.get(key)
+            try:  # one lookup (LRUCache.get would test membership first)
+                return lru[key]
+            except KeyError:
+                return None
 
     def put(self, key: bytes, result: ParseResult) -> None:
         lru = self._lru
