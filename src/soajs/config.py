@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
@@ -128,9 +129,11 @@ class Config(_ConfigPart):
     inter_connect: tuple[InterConnectTarget, ...] = Field(default=(), alias="interConnect")
     maintenance: Maintenance = Field(default_factory=Maintenance)
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, /, **data: Any) -> None:
+        _refuse_both_names(data)
         try:
-            super().__init__(**data)
+            # a deep copy: unknown values (apiList...) must not change with the caller's dict
+            super().__init__(**copy.deepcopy(data))
         except ValidationError as exc:
             raise ConfigurationError(_describe(exc)) from None
 
@@ -218,6 +221,15 @@ class Config(_ConfigPart):
         if not body["maintenance"].get("commands"):
             body["maintenance"].pop("commands", None)
         return body
+
+
+def _refuse_both_names(data: dict[str, Any]) -> None:
+    for name, info in Config.model_fields.items():
+        if info.alias and info.alias != name and name in data and info.alias in data:
+            raise ConfigurationError(
+                f"invalid service configuration: Config.{name} given twice, as {name!r} "
+                f"and as {info.alias!r}"
+            )
 
 
 def _describe(exc: ValidationError) -> str:

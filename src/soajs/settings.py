@@ -56,7 +56,7 @@ def parse_host_port(source: str, value: str) -> tuple[str, int]:
     port = int(port_text)
     if not 1 <= port <= 65535:
         raise ConfigurationError(f"{expected} (the port must be between 1 and 65535)")
-    if any(c.isspace() or c in "/?#@" for c in host):
+    if any(c.isspace() or c in "/?#@[]" for c in host):
         raise ConfigurationError(f"{expected} (not a host name)")
     return host, port
 
@@ -120,7 +120,15 @@ def _seconds(source: str, value: Any) -> float:
 
 
 def _networks(source: str, value: Any) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items = value.split(",")
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise ConfigurationError(
+                f"{source} must be a comma-separated list of IPs or CIDRs (or '*'), got {value!r}"
+            ) from None
     out: list[str] = []
     for raw in items:
         item = str(raw).strip()

@@ -41,8 +41,9 @@ def test_seed_usage() -> None:
         "1.0",
         "service",
     )
-    assert cfg.maintenance.port.type == "inherit"
+    assert (cfg.maintenance.port.type, cfg.maintenance.port.value) == ("inherit", None)
     assert cfg.maintenance.readiness == "/heartbeat"
+    assert cfg.maintenance_port(1000) == 4000
     assert (cfg.service_name, cfg.service_group, cfg.service_port, cfg.service_version) == (
         "my-service",
         "my-group",
@@ -55,11 +56,19 @@ DEFAULTS = [
     pytest.param("version", "1", id="version"),
     pytest.param("type", "service", id="type"),
     pytest.param("sub_type", None, id="sub_type"),
-    pytest.param("ext_key_required", True, id="ext_key_required"),
+    pytest.param("description", None, id="description"),
+    pytest.param("ip", None, id="ip"),
     pytest.param("oauth", False, id="oauth"),
     pytest.param("urac", False, id="urac"),
+    pytest.param("urac_profile", False, id="urac_profile"),
+    pytest.param("urac_acl", False, id="urac_acl"),
+    pytest.param("urac_config", False, id="urac_config"),
+    pytest.param("urac_group_config", False, id="urac_group_config"),
     pytest.param("tenant_profile", False, id="tenant_profile"),
+    pytest.param("provision_acl", False, id="provision_acl"),
+    pytest.param("ext_key_required", True, id="ext_key_required"),
     pytest.param("request_timeout", None, id="request_timeout"),
+    pytest.param("request_timeout_renewal", None, id="request_timeout_renewal"),
     pytest.param("inter_connect", (), id="inter_connect"),
 ]
 
@@ -91,19 +100,24 @@ NAMES = [
 ]
 
 
-@pytest.mark.parametrize(("wire", "python"), [p.values[:2] for p in NAMES])
-def test_wire_and_python_names_differ(wire: str, python: str) -> None:
-    assert Config.model_fields[python].alias == wire
-
-
 @pytest.mark.parametrize(("wire", "python", "value"), NAMES)
 @pytest.mark.parametrize("given_as", ["wire", "python"])
 def test_wire_and_python_names(given_as: str, wire: str, python: str, value: Any) -> None:
     key = wire if given_as == "wire" else python
     cfg = make(**{key: value})
     assert getattr(cfg, python) == value
+    assert cfg.model_extra == {}
     body = cfg.registration_body()
     assert body[wire] == value
+    assert python not in body
+
+
+@pytest.mark.parametrize(("wire", "python", "value"), NAMES)
+def test_python_name_never_reaches_the_wire(wire: str, python: str, value: Any) -> None:
+    try:
+        body = make(**{wire: value, python: value}).registration_body()
+    except ConfigurationError:
+        return  # refusing the duplicate is fine too
     assert python not in body
 
 
@@ -118,6 +132,52 @@ def test_inter_connect_names(key: str) -> None:
         {"name": "hello", "version": "1"},
         {"name": "b", "version": "2"},
     ]
+
+
+# -- good values -----------------------------------------------------------------------
+
+GOOD_VALUES = [
+    pytest.param({"name": "a"}, "name", "a", id="name-one-letter"),
+    pytest.param({"name": "my-service"}, "name", "my-service", id="name-dash"),
+    pytest.param({"name": "my_service.v2"}, "name", "my_service.v2", id="name-underscore-dot"),
+    pytest.param({"name": "Hello9"}, "name", "Hello9", id="name-upper-digit"),
+    pytest.param({"group": "Holdout"}, "group", "Holdout", id="group"),
+    pytest.param({"group": "my-group"}, "group", "my-group", id="group-dash"),
+    pytest.param({"port": 1}, "port", 1, id="port-lowest"),
+    pytest.param({"port": 65535}, "port", 65535, id="port-highest"),
+    pytest.param({"port": "4381"}, "port", 4381, id="port-numeric-string"),
+    pytest.param({"type": "service"}, "type", "service", id="type-service"),
+    pytest.param({"type": "daemon"}, "type", "daemon", id="type-daemon"),
+    pytest.param({"requestTimeout": 0}, "request_timeout", 0, id="request-timeout-zero"),
+    pytest.param({"description": "hi"}, "description", "hi", id="description"),
+    pytest.param({"ip": "10.0.0.7"}, "ip", "10.0.0.7", id="ip"),
+]
+
+
+@pytest.mark.parametrize(("changes", "attr", "expected"), GOOD_VALUES)
+def test_good_value(changes: dict[str, Any], attr: str, expected: Any) -> None:
+    assert getattr(make(**changes), attr) == expected
+
+
+GOOD_MAINTENANCE = [
+    pytest.param({"port": {"type": "maintenance"}}, "maintenance", None, id="type-maintenance"),
+    pytest.param({"port": {"type": "inherit"}}, "inherit", None, id="type-inherit"),
+    pytest.param({"port": {"type": "custom", "value": 4999}}, "custom", 4999, id="type-custom"),
+    pytest.param({"port": {"type": "custom", "value": 1}}, "custom", 1, id="custom-lowest"),
+    pytest.param({"port": {"type": "custom", "value": 65535}}, "custom", 65535, id="custom-top"),
+    pytest.param({"port": {"type": "custom", "value": "4999"}}, "custom", 4999, id="custom-str"),
+    pytest.param({"readiness": "/"}, "maintenance", None, id="readiness-root"),
+    pytest.param({"readiness": "/health/ready"}, "maintenance", None, id="readiness-nested"),
+]
+
+
+@pytest.mark.parametrize(("maintenance", "port_type", "port_value"), GOOD_MAINTENANCE)
+def test_good_maintenance(
+    maintenance: dict[str, Any], port_type: str, port_value: int | None
+) -> None:
+    cfg = make(maintenance=maintenance)
+    assert (cfg.maintenance.port.type, cfg.maintenance.port.value) == (port_type, port_value)
+    assert cfg.maintenance.readiness == maintenance.get("readiness", "/heartbeat")
 
 
 # -- version ---------------------------------------------------------------------------
@@ -147,13 +207,12 @@ BAD_VERSIONS = [
     pytest.param("", id="empty"),
     pytest.param("a", id="letter"),
     pytest.param("1.a", id="letter-minor"),
+    pytest.param("1,0", id="comma"),
     pytest.param(" 1", id="leading-space"),
     pytest.param("1 ", id="trailing-space"),
     pytest.param("1-beta", id="suffix"),
-    pytest.param(
-        "1\n",
-        id="trailing-newline",
-    ),
+    pytest.param("1\n", id="trailing-newline"),
+    pytest.param("\u0661", id="arabic-indic-digit"),
 ]
 
 
@@ -175,27 +234,47 @@ PATH_RULE = "must be a URL path starting with '/'"
 GE1 = "Input should be greater than or equal to 1"
 LE65535 = "Input should be less than or equal to 65535"
 
+#: (changes to a good config, the exact part of the message about that field)
 BAD_CONFIGS = [
     # name and group syntax
     pytest.param({"name": "-svc"}, f"Config.name {NAME_RULE}, got '-svc'", id="name-leading-dash"),
     pytest.param({"name": "svc-"}, f"Config.name {NAME_RULE}, got 'svc-'", id="name-trailing-dash"),
+    pytest.param({"name": ".svc"}, f"Config.name {NAME_RULE}, got '.svc'", id="name-leading-dot"),
     pytest.param({"name": "my svc"}, f"Config.name {NAME_RULE}, got 'my svc'", id="name-space"),
     pytest.param({"name": "a/b"}, f"Config.name {NAME_RULE}, got 'a/b'", id="name-slash"),
     pytest.param({"name": ""}, f"Config.name {NAME_RULE}, got ''", id="name-empty"),
     pytest.param(
         {"name": "caf\u00e9"}, f"Config.name {NAME_RULE}, got 'caf\u00e9'", id="name-accent"
     ),
+    pytest.param(
+        {"name": "svc\n"}, f"Config.name {NAME_RULE}, got 'svc\\n'", id="name-trailing-newline"
+    ),
+    pytest.param(
+        {"name": True}, "Config.name: Input should be a valid string, got True", id="name-bool"
+    ),
     pytest.param({"group": "my group"}, f"Config.group {NAME_RULE}, got 'my group'", id="group"),
     pytest.param({"group": "_g"}, f"Config.group {NAME_RULE}, got '_g'", id="group-underscore"),
     # port range
-    pytest.param({"port": 0}, f"Config.port: {GE1}, got 0", id="port-zero"),
+    pytest.param({"port": 0}, f"Config.port: {GE1}, got 0", id="port-0"),
     pytest.param({"port": -1}, f"Config.port: {GE1}, got -1", id="port-negative"),
     pytest.param({"port": 65536}, f"Config.port: {LE65535}, got 65536", id="port-65536"),
-    pytest.param({"port": "http"}, "Config.port: Input should be a valid integer", id="port-word"),
+    pytest.param(
+        {"port": "http"},
+        "Config.port: Input should be a valid integer, unable to parse string as an integer, "
+        "got 'http'",
+        id="port-word",
+    ),
     pytest.param(
         {"port": 4000.5},
-        "Config.port: Input should be a valid integer, got a number with a fractional part",
+        "Config.port: Input should be a valid integer, got a number with a fractional part, "
+        "got 4000.5",
         id="port-fraction",
+    ),
+    pytest.param({"port": True}, "Config.port must be an integer, got True", id="port-bool"),
+    pytest.param({"port": None}, "Config.port: Input should be a valid integer", id="port-none"),
+    # version type
+    pytest.param(
+        {"version": True}, "Config.version: Input should be a valid string", id="version-bool"
     ),
     # type
     pytest.param(
@@ -208,7 +287,16 @@ BAD_CONFIGS = [
         "Config.type: Input should be 'service' or 'daemon', got 'Service'",
         id="type-case",
     ),
+    pytest.param(
+        {"type": ""}, "Config.type: Input should be 'service' or 'daemon', got ''", id="type-empty"
+    ),
     # maintenance
+    pytest.param(
+        {"maintenance": "inherit"},
+        "Config.maintenance: Input should be a valid dictionary or instance of Maintenance, "
+        "got 'inherit'",
+        id="maintenance-not-a-dict",
+    ),
     pytest.param(
         {"maintenance": {"port": {"type": "random"}}},
         "Config.maintenance.port.type: Input should be 'maintenance', 'inherit' or 'custom', "
@@ -221,14 +309,24 @@ BAD_CONFIGS = [
         id="custom-without-value",
     ),
     pytest.param(
+        {"maintenance": {"port": {"type": "custom", "value": None}}},
+        "Config.maintenance.port: maintenance.port.type 'custom' needs maintenance.port.value",
+        id="custom-value-none",
+    ),
+    pytest.param(
         {"maintenance": {"port": {"type": "custom", "value": 0}}},
         f"Config.maintenance.port.value: {GE1}, got 0",
-        id="custom-value-zero",
+        id="custom-value-0",
     ),
     pytest.param(
         {"maintenance": {"port": {"type": "custom", "value": 70000}}},
         f"Config.maintenance.port.value: {LE65535}, got 70000",
-        id="custom-value-too-big",
+        id="custom-value-70000",
+    ),
+    pytest.param(
+        {"maintenance": {"port": {"type": "custom", "value": True}}},
+        "Config.maintenance.port.value must be an integer, got True",
+        id="custom-value-bool",
     ),
     pytest.param(
         {"maintenance": {"readiness": "heartbeat"}},
@@ -244,6 +342,11 @@ BAD_CONFIGS = [
         {"maintenance": {"readiness": "/heart beat"}},
         f"Config.maintenance.readiness {PATH_RULE}, got '/heart beat'",
         id="readiness-space",
+    ),
+    pytest.param(
+        {"maintenance": {"readiness": "/heartbeat\n"}},
+        f"Config.maintenance.readiness {PATH_RULE}, got '/heartbeat\\n'",
+        id="readiness-newline",
     ),
     pytest.param(
         {"maintenance": {"readiness": "http://x/heartbeat"}},
@@ -266,10 +369,16 @@ BAD_CONFIGS = [
         "Config.interConnect.0.version is required",
         id="inter-connect-no-version",
     ),
-    # flags and numbers
+    pytest.param(
+        {"interConnect": "hello"},
+        "Config.interConnect: Input should be a valid tuple, got 'hello'",
+        id="inter-connect-not-a-list",
+    ),
+    # flags and numbers, under either name
     pytest.param(
         {"extKeyRequired": "maybe"},
-        "Config.extKeyRequired: Input should be a valid boolean",
+        "Config.extKeyRequired: Input should be a valid boolean, unable to interpret input, "
+        "got 'maybe'",
         id="ext-key-required-wire",
     ),
     pytest.param(
@@ -278,25 +387,24 @@ BAD_CONFIGS = [
         id="ext-key-required-python",
     ),
     pytest.param(
+        {"urac_Profile": "maybe"},
+        "Config.urac_Profile: Input should be a valid boolean",
+        id="urac-profile",
+    ),
+    pytest.param(
         {"requestTimeout": -1},
         "Config.requestTimeout: Input should be greater than or equal to 0, got -1",
         id="request-timeout-negative",
     ),
     pytest.param(
-        {"urac_Profile": "maybe"},
-        "Config.urac_Profile: Input should be a valid boolean",
-        id="urac-profile",
-    ),
-    # things pydantic would accept and the wire must not
-    pytest.param(
-        {"port": True},
-        "Config.port",
-        id="port-bool",
+        {"requestTimeout": True},
+        "Config.requestTimeout must be an integer, got True",
+        id="request-timeout-bool",
     ),
     pytest.param(
-        {"name": "svc\n"},
-        f"Config.name {NAME_RULE}, got 'svc\\n'",
-        id="name-trailing-newline",
+        {"requestTimeoutRenewal": "often"},
+        "Config.requestTimeoutRenewal: Input should be a valid integer",
+        id="request-timeout-renewal-word",
     ),
 ]
 
@@ -307,10 +415,12 @@ def test_bad_value(changes: dict[str, Any], expected: str) -> None:
         Config(**{**BASE, **changes})
     assert not isinstance(exc.value, ValidationError)
     assert isinstance(exc.value, ValueError)
+    assert exc.value.__cause__ is None
     message = str(exc.value)
     assert message.startswith(PREFIX)
     assert message.count(PREFIX) == 1
     assert expected in message
+    assert "errors.pydantic.dev" not in message
 
 
 MODEL_VALIDATE_ERRORS = [
@@ -322,22 +432,35 @@ MODEL_VALIDATE_ERRORS = [
 
 
 @pytest.mark.parametrize(("data", "expected"), MODEL_VALIDATE_ERRORS)
-def test_model_validate_raises_configuration_error(data: dict[str, Any], expected: str) -> None:
-    with pytest.raises(ConfigurationError) as exc:
-        Config.model_validate(data)
-    assert not isinstance(exc.value, ValidationError)
-    assert expected in str(exc.value)
-
-
-@pytest.mark.parametrize(("data", "expected"), MODEL_VALIDATE_ERRORS)
-def test_model_validate_message_is_the_constructor_message(
-    data: dict[str, Any], expected: str
-) -> None:
+def test_model_validate_gives_the_constructor_message(data: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigurationError) as direct:
         Config(**data)
     with pytest.raises(ConfigurationError) as validated:
         Config.model_validate(data)
-    assert str(validated.value) == str(direct.value)
+    with pytest.raises(ConfigurationError) as from_json:
+        Config.model_validate_json(json.dumps(data))
+    assert expected in str(direct.value)
+    assert str(validated.value) == str(direct.value) == str(from_json.value)
+
+
+NOT_A_CONFIG = [
+    pytest.param(lambda: Config.model_validate([]), "expected a mapping, got list", id="list"),
+    pytest.param(
+        lambda: Config.model_validate(None), "expected a mapping, got NoneType", id="none"
+    ),
+    pytest.param(lambda: Config.model_validate("{}"), "expected a mapping, got str", id="str"),
+    pytest.param(lambda: Config.model_validate_json("[1]"), "got list", id="json-list"),
+    pytest.param(lambda: Config.model_validate_json("{nope"), "not JSON", id="json-broken"),
+    pytest.param(lambda: Config.model_validate_json(b"\xff"), "not JSON", id="json-bad-utf8"),
+]
+
+
+@pytest.mark.parametrize(("call", "expected"), NOT_A_CONFIG)
+def test_not_a_configuration(call: Any, expected: str) -> None:
+    with pytest.raises(ConfigurationError) as exc:
+        call()
+    assert str(exc.value).startswith(PREFIX)
+    assert expected in str(exc.value)
 
 
 MISSING = [
@@ -364,12 +487,19 @@ def test_several_errors_are_all_reported() -> None:
         assert field in message
 
 
-def test_model_validate_json_raises_configuration_error() -> None:
-    with pytest.raises(ConfigurationError):
-        Config.model_validate_json(json.dumps({**BASE, "version": "v1"}))
-
-
 # -- POST /register body ---------------------------------------------------------------
+
+
+def _captured_config() -> Config:
+    return Config.model_validate(copy.deepcopy(CAPTURED_BODY))
+
+
+@pytest.mark.parametrize("key", list(CAPTURED_BODY))
+def test_registration_body_key_matches_captured(key: str) -> None:
+    body = _captured_config().registration_body(ip="127.0.0.1")
+    assert body[key] == CAPTURED_BODY[key]
+    assert type(body[key]) is type(CAPTURED_BODY[key])
+
 
 CAPTURED_INPUTS = [
     pytest.param([], id="captured-body-as-is"),
@@ -381,21 +511,53 @@ CAPTURED_INPUTS = [
 @pytest.mark.parametrize("dropped", CAPTURED_INPUTS)
 def test_registration_body_matches_captured(dropped: list[str]) -> None:
     data = {k: v for k, v in copy.deepcopy(CAPTURED_BODY).items() if k not in dropped}
-    cfg = Config.model_validate(data)
-    body = cfg.registration_body(ip="127.0.0.1")
+    body = Config.model_validate(data).registration_body(ip="127.0.0.1")
+    assert sorted(body) == sorted(CAPTURED_BODY)
     assert body == CAPTURED_BODY
     assert json.loads(json.dumps(body)) == body
 
 
+def test_captured_body_from_python_names() -> None:
+    cfg = Config(
+        name="hello",
+        description="holdout hello",
+        type="service",
+        sub_type="soajs",
+        group="Holdout",
+        port=4381,
+        version=1,
+        tenant_profile=True,
+        provision_acl=True,
+        ext_key_required=True,
+        request_timeout=30,
+        request_timeout_renewal=5,
+        inter_connect=[{"name": "hello", "version": "1"}],
+        apiList=CAPTURED_BODY["apiList"],
+        maintenance={
+            "port": {"type": "maintenance"},
+            "readiness": "/heartbeat",
+            "commands": [
+                {"label": "Reload Registry", "path": "/reloadRegistry", "icon": "fas fa-undo"}
+            ],
+        },
+    )
+    assert cfg.registration_body(ip="127.0.0.1") == CAPTURED_BODY
+
+
 def test_captured_body_details() -> None:
-    body = Config.model_validate(CAPTURED_BODY).registration_body(ip="127.0.0.1")
+    body = _captured_config().registration_body(ip="127.0.0.1")
     assert body["mw"] is True
     assert body["ip"] == "127.0.0.1"
     assert body["interConnect"] == [{"name": "hello", "version": "1"}]
+    assert type(body["interConnect"]) is list
     assert type(body["interConnect"][0]) is dict
-    assert body["maintenance"]["commands"] == [
-        {"label": "Reload Registry", "path": "/reloadRegistry", "icon": "fas fa-undo"}
-    ]
+    assert body["maintenance"] == {
+        "port": {"type": "maintenance"},
+        "readiness": "/heartbeat",
+        "commands": [
+            {"label": "Reload Registry", "path": "/reloadRegistry", "icon": "fas fa-undo"}
+        ],
+    }
     assert body["apiList"] == CAPTURED_BODY["apiList"]
 
 
@@ -426,6 +588,7 @@ REGISTER_IP = [
     pytest.param({"ip": "10.0.0.7"}, None, "10.0.0.7", id="from-config"),
     pytest.param({}, "10.0.0.9", "10.0.0.9", id="from-argument"),
     pytest.param({"ip": "10.0.0.7"}, "10.0.0.9", "10.0.0.9", id="argument-wins"),
+    pytest.param({"ip": "10.0.0.7"}, "", "10.0.0.7", id="empty-argument-is-no-argument"),
 ]
 
 
@@ -438,12 +601,17 @@ UNKNOWN_KEYS = [
     pytest.param({"apiList": [{"l": "x", "v": "/x", "m": "get"}]}, id="apiList"),
     pytest.param({"prerequisites": {"cpu": "", "memory": ""}}, id="prerequisites"),
     pytest.param({"swagger": False}, id="swagger"),
+    pytest.param({"schema": {"commonFields": {}}}, id="schema"),
+    pytest.param(
+        {"self": "x"},
+        id="self",
+    ),
 ]
 
 
 @pytest.mark.parametrize("extra", UNKNOWN_KEYS)
 def test_unknown_keys_are_kept(extra: dict[str, Any]) -> None:
-    body = make(**extra).registration_body()
+    body = Config.model_validate({**BASE, **extra}).registration_body()
     for key, value in extra.items():
         assert body[key] == value
 
@@ -452,9 +620,61 @@ def test_mw_is_always_true() -> None:
     assert make(mw=False).registration_body()["mw"] is True
 
 
-def test_custom_port_value_is_sent() -> None:
-    body = make(maintenance={"port": {"type": "custom", "value": 4999}}).registration_body()
-    assert body["maintenance"]["port"] == {"type": "custom", "value": 4999}
+OPTIONAL_IN_BODY = [
+    pytest.param({}, [], ["interConnect", "subType", "description", "requestTimeout"], id="none"),
+    pytest.param({"interConnect": []}, [], ["interConnect"], id="empty-inter-connect"),
+    pytest.param({"subType": "soajs"}, ["subType"], [], id="sub-type"),
+    pytest.param({"requestTimeout": 0}, ["requestTimeout"], [], id="request-timeout-zero"),
+]
+
+
+@pytest.mark.parametrize(("changes", "present", "absent"), OPTIONAL_IN_BODY)
+def test_optional_keys_in_body(
+    changes: dict[str, Any], present: list[str], absent: list[str]
+) -> None:
+    body = make(**changes).registration_body()
+    for key in present:
+        assert key in body
+    for key in absent:
+        assert key not in body
+
+
+BODY_MAINTENANCE = [
+    pytest.param({}, {"port": {"type": "maintenance"}, "readiness": "/heartbeat"}, id="default"),
+    pytest.param(
+        {"port": {"type": "custom", "value": 4999}},
+        {"port": {"type": "custom", "value": 4999}, "readiness": "/heartbeat"},
+        id="custom-value-sent",
+    ),
+    pytest.param(
+        {"commands": []},
+        {"port": {"type": "maintenance"}, "readiness": "/heartbeat"},
+        id="no-commands-key-when-empty",
+    ),
+    pytest.param(
+        {"commands": [{"label": "L", "path": "/p"}]},
+        {
+            "port": {"type": "maintenance"},
+            "readiness": "/heartbeat",
+            "commands": [{"label": "L", "path": "/p"}],
+        },
+        id="command-without-icon",
+    ),
+]
+
+
+@pytest.mark.parametrize(("maintenance", "expected"), BODY_MAINTENANCE)
+def test_maintenance_in_body(maintenance: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert make(maintenance=maintenance).registration_body()["maintenance"] == expected
+
+
+def test_registration_body_is_a_fresh_copy() -> None:
+    cfg = _captured_config()
+    body = cfg.registration_body()
+    body["maintenance"]["readiness"] = "/changed"
+    body["apiList"].append({"l": "x"})
+    body["interConnect"][0]["version"] = "9"
+    assert cfg.registration_body() == CAPTURED_BODY
 
 
 # -- maintenance port ------------------------------------------------------------------
@@ -462,10 +682,19 @@ def test_custom_port_value_is_sent() -> None:
 MAINTENANCE_PORTS = [
     pytest.param({"port": {"type": "maintenance"}}, 1000, 5000, id="maintenance-plus-inc"),
     pytest.param({"port": {"type": "maintenance"}}, 1, 4001, id="maintenance-plus-other-inc"),
+    pytest.param({"port": {"type": "maintenance"}}, 0, 4000, id="maintenance-inc-zero"),
     pytest.param({"port": {"type": "maintenance"}}, None, 5000, id="maintenance-default-inc"),
     pytest.param({}, 1000, 5000, id="default-is-maintenance"),
     pytest.param({"port": {"type": "inherit"}}, 1000, 4000, id="inherit"),
+    pytest.param({"port": {"type": "inherit"}}, None, 4000, id="inherit-no-inc"),
     pytest.param({"port": {"type": "custom", "value": 4999}}, 1000, 4999, id="custom"),
+    pytest.param({"port": {"type": "custom", "value": 4999}}, None, 4999, id="custom-no-inc"),
+    pytest.param(
+        {"port": {"type": "maintenance", "value": 4999}},
+        1000,
+        5000,
+        id="value-ignored-unless-custom",
+    ),
 ]
 
 
@@ -476,12 +705,34 @@ def test_maintenance_port(maintenance: dict[str, Any], inc: int | None, expected
 
 # -- frozen ----------------------------------------------------------------------------
 
+ASSIGNMENTS = [
+    pytest.param(lambda c: setattr(c, "port", 5000), id="field"),
+    pytest.param(lambda c: setattr(c, "ext_key_required", False), id="aliased-field"),
+    pytest.param(lambda c: setattr(c, "apiList", []), id="unknown-field"),
+    pytest.param(lambda c: setattr(c, "brand_new", 1), id="new-attribute"),
+    pytest.param(lambda c: setattr(c.maintenance, "readiness", "/x"), id="maintenance"),
+    pytest.param(lambda c: setattr(c.maintenance.port, "type", "inherit"), id="maintenance-port"),
+    pytest.param(lambda c: setattr(c.inter_connect[0], "version", "2"), id="inter-connect"),
+]
 
-def test_config_is_frozen() -> None:
-    cfg = make()
+
+@pytest.mark.parametrize("assign", ASSIGNMENTS)
+def test_config_is_frozen(assign: Any) -> None:
+    cfg = _captured_config()
     with pytest.raises(ValidationError, match="frozen"):
-        cfg.port = 5000  # type: ignore[misc]
-    with pytest.raises(ValidationError, match="frozen"):
-        cfg.maintenance.readiness = "/x"  # type: ignore[misc]
-    assert cfg.port == 4000
-    assert cfg.maintenance.readiness == "/heartbeat"
+        assign(cfg)
+    assert cfg.registration_body() == CAPTURED_BODY
+
+
+def test_frozen_config_is_hashable_and_comparable() -> None:
+    assert _captured_config() == _captured_config()
+    assert hash(make()) == hash(make())
+    assert make() != make(port=4001)
+
+
+def test_config_does_not_share_the_callers_values() -> None:
+    data = copy.deepcopy(CAPTURED_BODY)
+    cfg = Config.model_validate(data)
+    data["apiList"].append({"l": "added later", "v": "/later", "m": "get"})
+    data["apiList"][0]["v"] = "/changed"
+    assert cfg.registration_body(ip="127.0.0.1") == CAPTURED_BODY
