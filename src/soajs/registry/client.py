@@ -62,11 +62,12 @@ class RegistryClient:
     ) -> Registry:
         """``GET /getRegistry``: the registry of ``env`` filtered for ``service_name``."""
         params = {"env": env.lower(), "serviceName": service_name, "type": service_type}
-        data = self._call("GET", "/getRegistry", params=params)
+        data, status = self._call_with_status("GET", "/getRegistry", params=params)
         if not isinstance(data, dict):
             raise ControlPlaneError(
                 f"data is not a registry object (got {type(data).__name__})",
                 route="/getRegistry",
+                status=status,
             )
         try:
             return Registry.model_validate(data)
@@ -74,6 +75,7 @@ class RegistryClient:
             raise ControlPlaneError(
                 f"the registry does not have the expected shape: {_first_problem(exc)}",
                 route="/getRegistry",
+                status=status,
             ) from None
 
     def register(self, body: dict[str, Any]) -> Any:
@@ -102,6 +104,9 @@ class RegistryClient:
 
     # -- the envelope -----------------------------------------------------
     def _call(self, method: str, route: str, **kwargs: Any) -> Any:
+        return self._call_with_status(method, route, **kwargs)[0]
+
+    def _call_with_status(self, method: str, route: str, **kwargs: Any) -> tuple[Any, int]:
         try:
             response = self._http.request(method, route, **kwargs)
         except httpx.TimeoutException as exc:
@@ -111,9 +116,9 @@ class RegistryClient:
             ) from exc
         except httpx.HTTPError as exc:
             raise ControlPlaneError(
-                f"cannot reach {self.base_url}: {exc or type(exc).__name__}", route=route
+                f"cannot reach {self.base_url}: {str(exc) or type(exc).__name__}", route=route
             ) from exc
-        return parse_envelope(response, route)
+        return parse_envelope(response, route), response.status_code
 
 
 def parse_envelope(response: httpx.Response, route: str) -> Any:
