@@ -36,14 +36,17 @@ from pydantic import (
 )
 
 __all__ = [
+    "MASK",
     "FrozenDict",
     "JsonMap",
     "Secret",
     "SoajsModel",
     "freeze",
+    "mask_credentials",
+    "reveals",
 ]
 
-_MASK = "**********"
+MASK = "**********"
 
 
 class FrozenDict(dict[str, Any]):
@@ -109,11 +112,26 @@ JsonMap = Annotated[
 """A free-form JSON object (ACL, config, custom value...), deep-frozen."""
 
 
-def _serialize_secret(value: SecretStr, info: SerializationInfo) -> str:
+def reveals(info: SerializationInfo) -> bool:
+    """True when the dump was asked with ``context={"reveal_secrets": True}``."""
     ctx = info.context
-    if isinstance(ctx, Mapping) and ctx.get("reveal_secrets"):
-        return value.get_secret_value()
-    return _MASK
+    return isinstance(ctx, Mapping) and bool(ctx.get("reveal_secrets"))
+
+
+def mask_credentials(value: Any) -> Any:
+    """A copy of JSON data with every non-null ``credentials`` value masked."""
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if k == "credentials" and v is not None else mask_credentials(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_credentials(v) for v in value]
+    return value
+
+
+def _serialize_secret(value: SecretStr, info: SerializationInfo) -> str:
+    return value.get_secret_value() if reveals(info) else MASK
 
 
 Secret = Annotated[SecretStr, PlainSerializer(_serialize_secret, return_type=str)]

@@ -9,9 +9,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AliasChoices, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    model_serializer,
+)
 
-from soajs.models._base import FrozenDict, JsonMap, Secret, SoajsModel, freeze
+from soajs.models._base import (
+    MASK,
+    FrozenDict,
+    JsonMap,
+    Secret,
+    SoajsModel,
+    freeze,
+    mask_credentials,
+    reveals,
+)
 
 __all__ = [
     "Awareness",
@@ -61,7 +78,16 @@ class Credentials(SoajsModel):
         # (authSource is not, but a token might be): show none of them.
         for name in ("username", "password"):
             value = getattr(self, name)
-            yield name, None if value is None else "**********"
+            yield name, None if value is None else MASK
+
+    @model_serializer(mode="wrap")
+    def _mask_extras(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not reveals(info):
+            for key in self.model_extra or ():
+                if key in data and data[key] is not None:
+                    data[key] = MASK
+        return data
 
 
 class RegistryLocation(SoajsModel):
@@ -178,7 +204,16 @@ class Resource(SoajsModel):
     locked: bool | None = None
     plugged: bool | None = None
     shared: bool | None = None
-    config: JsonMap | None = None
+    # A resource's config may carry credentials (a cluster's, for instance):
+    # hidden from repr, masked in dumps unless revealed on purpose.
+    config: JsonMap | None = Field(default=None, repr=False)
+
+    @field_serializer("config", mode="wrap")
+    def _mask_config(
+        self, value: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(value)
+        return data if reveals(info) else mask_credentials(data)
 
 
 class ServiceEntry(SoajsModel):
