@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -73,13 +74,11 @@ class ControlPlaneServer:
             daemon=True,
         )
         self._thread.start()
-        waited = threading.Event()
-        for _ in range(int(timeout / 0.01)):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._thread.is_alive():
             if self._server.started:
                 return self
-            if not self._thread.is_alive():
-                break
-            waited.wait(0.01)
+            time.sleep(0.01)
         raise RuntimeError(f"local control plane did not start on {self.address}")
 
     def stop(self, timeout: float = 10.0) -> None:
