@@ -649,3 +649,18 @@ def test_connection_refused_on_a_real_closed_port() -> None:
     assert len(error.message) > len(f"cannot reach {base}: ")
     assert isinstance(error.__cause__, httpx.ConnectError)
     assert elapsed < 3.0, "a refused connection must fail at once, not after the timeout"
+
+
+def test_absurdly_deep_answers_are_control_plane_errors(httpx_mock: HTTPXMock) -> None:
+    """Even a hostile control plane cannot make a failure escape as RecursionError."""
+    deep_body = b'{"result": true, "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    httpx_mock.add_response(content=deep_body)
+    deep_value = b'{"v": ' * 600 + b"1" + b"}" * 600
+    httpx_mock.add_response(
+        content=b'{"result": true, "data": {"custom": {"c": {"value": ' + deep_value + b"}}}}"
+    )
+    with RegistryClient("http://cp.test") as client:
+        with pytest.raises(ControlPlaneError, match="not JSON"):
+            client.get_registry("dev", "hello")
+        with pytest.raises(ControlPlaneError, match="nested too deeply"):
+            client.get_registry("dev", "hello")

@@ -71,6 +71,10 @@ class RegistryClient:
             )
         try:
             return Registry.model_validate(data)
+        except RecursionError:
+            raise ControlPlaneError(
+                "the registry is nested too deeply", route="/getRegistry", status=status
+            ) from None
         except ValidationError as exc:
             raise ControlPlaneError(
                 f"the registry does not have the expected shape: {_first_problem(exc)}",
@@ -126,7 +130,7 @@ def parse_envelope(response: httpx.Response, route: str) -> Any:
     status = response.status_code
     try:
         payload = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         kind = response.headers.get("content-type", "no content type")
         raise ControlPlaneError(
             f"answered with a body that is not JSON ({kind}, {len(response.content)} bytes)",
