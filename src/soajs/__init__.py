@@ -8,6 +8,15 @@ The public surface::
 """
 
 from soajs.config import Config
+from soajs.connector import (
+    AsyncServiceConnector,
+    CircuitOpenError,
+    Connection,
+    ConnectorError,
+    NoRouteError,
+    ServiceConnector,
+    ServiceUnavailableError,
+)
 from soajs.context import current_context
 from soajs.errors import (
     ConfigurationError,
@@ -27,18 +36,25 @@ from soajs.settings import Settings
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncServiceConnector",
+    "CircuitOpenError",
     "Config",
     "ConfigurationError",
+    "Connection",
+    "ConnectorError",
     "ControlPlaneError",
     "CustomNotFoundError",
     "DatabaseNotFoundError",
+    "NoRouteError",
     "NotFoundError",
     "RegistryClient",
     "RegistryError",
     "RegistryManager",
     "RegistryNotLoadedError",
     "ResourceNotFoundError",
+    "ServiceConnector",
     "ServiceNotFoundError",
+    "ServiceUnavailableError",
     "Settings",
     "SoajsError",
     "__version__",

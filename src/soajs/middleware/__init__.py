@@ -5,6 +5,15 @@
 parsing core in :mod:`soajs.context`.
 """
 
+from soajs.connector import (
+    AsyncServiceConnector,
+    CircuitOpenError,
+    Connection,
+    ConnectorError,
+    NoRouteError,
+    ServiceConnector,
+    ServiceUnavailableError,
+)
 from soajs.middleware.accessors import ENVIRON_KEY, get_soajs_context
 from soajs.middleware.asgi import SOAJSMiddleware
 from soajs.middleware.health import HealthEndpoints
@@ -13,9 +22,16 @@ from soajs.middleware.wsgi import SOAJSWSGIMiddleware
 
 __all__ = [
     "ENVIRON_KEY",
+    "AsyncServiceConnector",
+    "CircuitOpenError",
+    "Connection",
+    "ConnectorError",
     "HealthEndpoints",
     "MaintenanceListener",
+    "NoRouteError",
     "SOAJSMiddleware",
     "SOAJSWSGIMiddleware",
+    "ServiceConnector",
+    "ServiceUnavailableError",
     "get_soajs_context",
 ]

@@ -1,0 +1,59 @@
+"""The errors a service call can end in; all are :class:`~soajs.errors.SoajsError`.
+
+Each message names the service (and version) that was called and says why
+the call could not be made, so a handler can log it as is.
+"""
+
+from __future__ import annotations
+
+from soajs.errors import SoajsError
+
+__all__ = ["CircuitOpenError", "ConnectorError", "NoRouteError", "ServiceUnavailableError"]
+
+
+def describe(name: str, version: str | None) -> str:
+    """``service 'auth' v1`` / ``service 'auth' (latest)``."""
+    return f"service {name!r} " + (f"v{version}" if version else "(latest)")
+
+
+class ConnectorError(SoajsError):
+    """Base class of the connector's errors; ``service`` and ``version`` say what was called."""
+
+    def __init__(self, message: str, *, service: str, version: str | None) -> None:
+        self.service = service
+        self.version = version
+        super().__init__(message)
+
+
+class NoRouteError(ConnectorError, LookupError):
+    """No way to reach the service: not in the mesh and no gateway to go through."""
+
+
+class CircuitOpenError(ConnectorError):
+    """Every target the call could use has an open circuit; nothing was sent.
+
+    ``target`` is the ``host:port`` whose circuit refused the call and
+    ``retry_in`` the seconds until it lets a probe through.
+    """
+
+    def __init__(
+        self, message: str, *, service: str, version: str | None, target: str, retry_in: float
+    ) -> None:
+        self.target = target
+        self.retry_in = retry_in
+        super().__init__(message, service=service, version=version)
+
+
+class ServiceUnavailableError(ConnectorError):
+    """The call failed at the transport level (refused, timed out, dropped) after retries.
+
+    ``attempts`` is how many requests were sent, ``target`` the ``host:port``
+    tried last; the httpx exception is the ``__cause__``.
+    """
+
+    def __init__(
+        self, message: str, *, service: str, version: str | None, target: str, attempts: int
+    ) -> None:
+        self.target = target
+        self.attempts = attempts
+        super().__init__(message, service=service, version=version)

@@ -1,0 +1,290 @@
+"""Where a call goes: request context (or registry awareness) -> :class:`Connection`.
+
+Pure: no I/O, no framework. PROTOCOL.md, "Calling another service":
+
+1. **Mesh.** An ``awareness.interConnect`` entry with that name and either
+   the version asked, or (no version asked) ``version == latest``: call it
+   directly and forward the original ``soajsinjectobj`` bytes unchanged.
+2. **Gateway.** Otherwise ``http://{awareness.host}:{awareness.port}/{name}/v{version}``
+   (``/{name}`` with no version), with the tenant's external key in header
+   ``key`` and the caller's ``access_token`` or ``Authorization``; never the
+   inject header. (The Go and Python reference middlewares drop the
+   ``/{name}`` part; the gateway's URL parser shows they are wrong.)
+
+Contexts are immutable and shared between requests, so everything derived
+from one (the interConnect index, the routes) is built once and kept in a
+table keyed on the context object, dropped when the context is collected.
+A warm :func:`route` is two dict look-ups.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
+
+import httpx
+
+from soajs.connector.errors import NoRouteError, describe
+from soajs.connector.propagation import Inbound
+
+if TYPE_CHECKING:
+    from soajs.models.context import ContextData
+    from soajs.models.registry import Awareness, InterConnect
+
+__all__ = ["Connection", "Mode", "RouteTable", "normalize_version", "route_for_context"]
+
+Mode = Literal["mesh", "gateway"]
+Pairs = tuple[tuple[bytes, bytes], ...]
+
+INJECT_HEADER = b"soajsinjectobj"
+_KEY_HEADER = b"key"
+_WHOLE = re.compile(r"^(\d+)(?:\.0+)?$")
+
+
+def normalize_version(version: object) -> str | None:
+    """``1``, ``"1"``, ``"1.0"`` and ``"v1"`` are one version, ``"1"``; ``None`` stays ``None``."""
+    if version is None:
+        return None
+    text = str(version).strip()
+    if text[:1] in ("v", "V"):
+        text = text[1:]
+    if not text:
+        return None
+    match = _WHOLE.match(text)
+    return match.group(1) if match else text
+
+
+class Connection:
+    """Where to send a call to one service, and with which headers.
+
+    ``mode`` is ``"mesh"`` or ``"gateway"``; ``host`` is what the seed's
+    ``f"http://{connection.host}/endpoint"`` needs (for the gateway it
+    includes the ``/{name}/v{version}`` route); ``base_url`` is the same with
+    the scheme; ``headers`` a fresh :class:`httpx.Headers` on each access
+    (change it freely); ``params`` the query parameters a call must carry
+    (the caller's ``access_token`` when it came in the query string).
+    ``fallback`` is the gateway route a mesh call fails over to, if any;
+    ``target`` the ``host:port`` the circuit breaker watches.
+
+    Treat it as read-only: it is cached and shared.
+    """
+
+    __slots__ = (
+        "base_url",
+        "fallback",
+        "host",
+        "mode",
+        "params",
+        "raw_headers",
+        "service",
+        "target",
+        "version",
+    )
+
+    def __init__(
+        self,
+        *,
+        mode: Mode,
+        service: str,
+        version: str | None,
+        host: str,
+        target: str,
+        raw_headers: Pairs,
+        params: tuple[tuple[str, str], ...] = (),
+        fallback: Connection | None = None,
+    ) -> None:
+        self.mode: Mode = mode
+        self.service = service
+        self.version = version
+        self.host = host
+        self.base_url = "http://" + host
+        self.target = target
+        self.raw_headers = raw_headers
+        self.params = params
+        self.fallback = fallback
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The headers to send (a new object on every access)."""
+        return httpx.Headers(list(self.raw_headers))
+
+    def url(self, path: str = "/") -> str:
+        """``base_url`` joined with ``path``."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.base_url + path
+
+    def with_inbound(self, inbound: Inbound) -> Connection:
+        """This route plus what the inbound request makes it carry (trace, credentials)."""
+        if self.mode == "mesh":
+            extra = inbound.mesh_pairs
+            params: tuple[tuple[str, str], ...] = ()
+        else:
+            extra = inbound.gateway_pairs
+            token = inbound.query_token
+            params = (("access_token", token),) if token is not None else ()
+        fallback = self.fallback.with_inbound(inbound) if self.fallback is not None else None
+        if not extra and not params and fallback is self.fallback:
+            return self
+        return Connection(
+            mode=self.mode,
+            service=self.service,
+            version=self.version,
+            host=self.host,
+            target=self.target,
+            raw_headers=self.raw_headers + extra,
+            params=params,
+            fallback=fallback,
+        )
+
+    def __repr__(self) -> str:  # no headers: they hold the tenant key and the user
+        fallback = f", fallback={self.fallback.host!r}" if self.fallback is not None else ""
+        return f"Connection(mode={self.mode!r}, host={self.host!r}{fallback})"
+
+
+class RouteTable:
+    """Every route one context (or one awareness + tenant key) can produce, built lazily.
+
+    Thread-safe: look-ups are plain dict reads; a miss builds the route and
+    stores it (two threads may build the same route; both results are equal).
+    """
+
+    __slots__ = ("__weakref__", "_gateway", "_inject", "_key", "_latest", "_mesh", "_routes")
+
+    def __init__(
+        self,
+        *,
+        inter_connect: Iterable[InterConnect] = (),
+        gateway: tuple[str, int] | None = None,
+        tenant_key: str | None = None,
+        inject: bytes | None = None,
+    ) -> None:
+        mesh: dict[tuple[str, str | None], InterConnect] = {}
+        latest: dict[str, InterConnect] = {}
+        for entry in inter_connect:
+            if not entry.name or not entry.host or entry.port is None:
+                continue
+            version = normalize_version(entry.version)
+            mesh.setdefault((entry.name, version), entry)
+            if version is not None and version == normalize_version(entry.latest):
+                latest.setdefault(entry.name, entry)
+        self._mesh = mesh
+        self._latest = latest
+        self._gateway = gateway
+        self._key = tenant_key
+        self._inject = inject
+        self._routes: dict[tuple[str, object], Connection] = {}
+
+    def route(self, name: str, version: object = None) -> Connection:
+        """The :class:`Connection` for ``name`` (and ``version``); raises :class:`NoRouteError`."""
+        try:
+            return self._routes[(name, version)]
+        except KeyError:
+            pass
+        built = self._build(name, normalize_version(version))
+        self._routes[(name, version)] = built
+        return built
+
+    def _build(self, name: str, version: str | None) -> Connection:
+        gateway = self._gateway_route(name, version)
+        entry = self._latest.get(name) if version is None else self._mesh.get((name, version))
+        if entry is not None and self._inject is not None:
+            host = f"{entry.host}:{entry.port}"
+            return Connection(
+                mode="mesh",
+                service=name,
+                version=normalize_version(entry.version),
+                host=host,
+                target=host,
+                raw_headers=((INJECT_HEADER, self._inject),),
+                fallback=gateway,
+            )
+        if gateway is not None:
+            return gateway
+        raise NoRouteError(self._why_not(name, version), service=name, version=version)
+
+    def _gateway_route(self, name: str, version: str | None) -> Connection | None:
+        if self._gateway is None:
+            return None
+        target = f"{self._gateway[0]}:{self._gateway[1]}"
+        path = f"/{name}/v{version}" if version is not None else f"/{name}"
+        headers: Pairs = ()
+        if self._key:
+            headers = ((_KEY_HEADER, self._key.encode("latin-1", "replace")),)
+        return Connection(
+            mode="gateway",
+            service=name,
+            version=version,
+            host=target + path,
+            target=target,
+            raw_headers=headers,
+        )
+
+    def _why_not(self, name: str, version: str | None) -> str:
+        known = sorted(f"{n} v{v}" for n, v in self._mesh)
+        mesh = (
+            f"not in awareness.interConnect (it has: {', '.join(known)})"
+            if known
+            else "no awareness.interConnect entries"
+        )
+        if self._inject is None and known:
+            mesh = "no soajsinjectobj to forward mesh-direct"
+        what = describe(name, version)
+        return f"cannot call {what}: {mesh}, and no gateway address to go through"
+
+
+# -- one table per context ----------------------------------------------------
+
+_TABLES: dict[int, tuple[weakref.ref[ContextData], RouteTable]] = {}
+_TABLES_LOCK = threading.Lock()
+
+
+def _awareness_gateway(awareness: Awareness | None) -> tuple[str, int] | None:
+    if awareness is None or not awareness.host or awareness.port is None:
+        return None
+    return (awareness.host, int(awareness.port))
+
+
+def table_for_context(context: ContextData) -> RouteTable:
+    """The route table of ``context``: built on first use, then one dict look-up."""
+    entry = _TABLES.get(id(context))
+    if entry is not None and entry[0]() is context:
+        return entry[1]
+    awareness = context.awareness
+    table = RouteTable(
+        inter_connect=(awareness.inter_connect or ()) if awareness is not None else (),
+        gateway=_awareness_gateway(awareness),
+        tenant_key=context.tenant.key.e_key,
+        inject=context.raw_header,
+    )
+    key = id(context)
+    with _TABLES_LOCK:
+        entry = _TABLES.get(key)
+        if entry is not None and entry[0]() is context:
+            return entry[1]
+        _TABLES[key] = (weakref.ref(context, functools.partial(_forget, key)), table)
+    return table
+
+
+def _forget(key: int, ref: weakref.ref[ContextData]) -> None:
+    with _TABLES_LOCK:
+        entry = _TABLES.get(key)
+        if entry is not None and entry[0] is ref:
+            del _TABLES[key]
+
+
+def route_for_context(context: ContextData, name: str, version: object = None) -> Connection:
+    """Route a call made while handling the request ``context`` belongs to."""
+    return table_for_context(context).route(name, version)
+
+
+def gateway_table(awareness: Awareness | None, tenant_key: str) -> RouteTable | None:
+    """A gateway-only table (background jobs): ``None`` when ``awareness`` has no address."""
+    gateway = _awareness_gateway(awareness)
+    if gateway is None:
+        return None
+    return RouteTable(gateway=gateway, tenant_key=tenant_key)
