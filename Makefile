@@ -1,13 +1,14 @@
 # One-command entry points. Needs only python3 and make.
 #   make test   - create .venv if missing, install -e .[dev], ruff, mypy --strict, pytest
 #   make demo   - same setup, then run the demo (examples/demo.py); it ends on its own
+#   make bench-connector - connect() cost and pooled vs per-call clients (benchmarks/bench_connector.py)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install lint typecheck pytest test demo bench bench-middleware interop clean
+.PHONY: install lint typecheck pytest test demo bench bench-middleware bench-connector interop clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +38,9 @@ bench: install
 bench-middleware: install
 	$(BIN)/python benchmarks/bench_middleware.py
 	$(BIN)/python benchmarks/bench_middleware.py --e2e
+
+bench-connector: install
+	$(BIN)/python benchmarks/bench_connector.py
 
 interop: install
 	$(BIN)/pytest -m interop tests/interop

@@ -60,7 +60,7 @@ class Inbound:
     instance serves every call a handler makes).
     """
 
-    __slots__ = ("_headers", "_mesh", "_parsed", "_query", "_token", "_via")
+    __slots__ = ("_headers", "_mesh", "_parsed", "_query", "_token", "_via", "routes")
 
     def __init__(self, headers: Any, query: bytes | str, *, via: str) -> None:
         self._headers = headers
@@ -69,6 +69,8 @@ class Inbound:
         self._parsed = False
         self._mesh: Pairs = ()
         self._token: Pairs = ()
+        #: Routes of this request, keyed by the shared route they extend (see routing.py).
+        self.routes: dict[Any, Any] = {}
 
     @property
     def mesh_pairs(self) -> Pairs:

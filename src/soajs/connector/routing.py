@@ -119,7 +119,20 @@ class Connection:
         return self.base_url + path
 
     def with_inbound(self, inbound: Inbound) -> Connection:
-        """This route plus what the inbound request makes it carry (trace, credentials)."""
+        """This route plus what the inbound request makes it carry (trace, credentials).
+
+        Built once per request and route, then reused for the request's other calls.
+        """
+        routes = inbound.routes
+        try:
+            return routes[self]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        built = self._extend(inbound)
+        routes[self] = built
+        return built
+
+    def _extend(self, inbound: Inbound) -> Connection:
         if self.mode == "mesh":
             extra = inbound.mesh_pairs
             params: tuple[tuple[str, str], ...] = ()
