@@ -13,7 +13,11 @@ It runs on its own and ends on its own:
 6. run the FastAPI, Flask and Django examples behind the middleware and send
    each the gateway's header (from the trusted gateway address), a forged one
    from an untrusted peer, and a malformed one, printing what the handler saw;
-7. shut everything down.
+7. service ``a`` calls service ``b`` through the ServiceConnector: mesh-direct
+   first (b sees the same tenant), then b's instance in a's interConnect is
+   stopped and the call fails over to the gateway route (a small gateway
+   stand-in, examples/gateway_standin.py), which reaches b's other instance;
+8. shut everything down.
 """
 
 from __future__ import annotations
@@ -181,6 +185,102 @@ def show_examples(registry_api: str) -> None:
     outsider.close()
 
 
+MESH_ENV = {
+    "SOAJS_ENV": "dev",
+    "SOAJS_DEPLOY_MANUAL": "true",
+    # a mesh callee is called by its peers, not only by the gateway: trust the service network
+    "SOAJS_TRUSTED_GATEWAYS": "127.0.0.1,127.0.0.2,127.0.0.3",
+    "PYTHONPATH": str(HERE.parent),
+}
+
+
+def start_mesh_service(
+    registry_api: str, name: str, instance: str, ip: str, port: int
+) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        **MESH_ENV,
+        SOAJS_REGISTRY_API=registry_api,
+        SOAJS_SERVICE_NAME=name,
+        SOAJS_SERVICE_PORT=str(port),
+        SOAJS_SRVIP=ip,
+        DEMO_INSTANCE=instance,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "examples.mesh_app:app", "--host", ip,
+         "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def stop(proc: subprocess.Popen[bytes]) -> str:
+    """Stop a child with SIGINT; returns its stderr (its log lines)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    return err.decode(errors="replace")
+
+
+def show_connector(registry_api: str) -> None:
+    """a -> b mesh-direct, then b's mesh instance stops and a's call fails over to the gateway."""
+    if str(HERE.parent) not in sys.path:  # run as a script: make `examples` importable
+        sys.path.insert(0, str(HERE.parent))
+    from examples.gateway_standin import GatewayStandIn
+
+    gateway = GatewayStandIn(registry_api, source_ip=GATEWAY_IP).start()
+    port_a, port_b = free_port(), free_port()
+    procs = {
+        "a": start_mesh_service(registry_api, "a", "a", "127.0.0.1", port_a),
+        "b-1": start_mesh_service(registry_api, "b", "b-1", "127.0.0.1", port_b),
+        "b-2": start_mesh_service(registry_api, "b", "b-2", "127.0.0.3", port_b),
+    }
+    try:
+
+        def registered() -> bool:
+            try:
+                services = gateway.services()
+            except (httpx.HTTPError, KeyError, ValueError):
+                return False
+            hosts = services.get("b", {}).get("hosts", {}).get("1", [])
+            return "a" in services and len(hosts) == 2
+
+        if not wait_for(registered, 30):
+            say("the mesh services did not register")
+            return
+        say(f"gateway stand-in on {gateway.address}; registered: a on 127.0.0.1:{port_a}, "
+            f"b v1 on 127.0.0.1:{port_b} (b-1) and 127.0.0.3:{port_b} (b-2)")  # fmt: skip
+        client = httpx.Client(timeout=10)
+        url = f"http://{gateway.address}/a/v1/call-b"
+        key = {"key": gateway.e_key}
+
+        for label in ("both b instances up", "b-1 (a's mesh target) stopped"):
+            if label.startswith("b-1"):
+                stop(procs["b-1"])
+                say("b-1 stopped")
+            answer = client.get(url, headers=key).json()
+            b = answer["b"]
+            say(f"{label}:")
+            say(f"  a planned: {answer['planned']['mode']} -> {answer['planned']['host']}")
+            say(f"  answered via {answer['answered_via']} by {b['instance']}, "
+                f"which saw tenant {b['tenant']['code']} ({b['tenant']['name']})")  # fmt: skip
+        client.close()
+        routed = [s for s in gateway.seen if s.path.startswith("/b/")]
+        for seen in routed:
+            say(f"  the gateway got {seen.path}: key {'ok' if seen.had_key else 'MISSING'}, "
+                f"soajsinjectobj {'PRESENT' if seen.had_inject_header else 'absent'}, "
+                f"routed to {seen.routed_to}")  # fmt: skip
+    finally:
+        logs = {name: stop(proc) for name, proc in procs.items()}
+        gateway.stop()
+    for line in logs["a"].splitlines():
+        if "soajs.connector" in line or "fails over" in line or "circuit" in line:
+            say(f"  a's log: {line.strip()}")
+
+
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=0.5).status_code == 200
@@ -247,9 +347,12 @@ def main() -> int:
 
         step("6. the FastAPI, Flask and Django examples behind the middleware")
         show_examples(plane.address)
+
+        step("7. service a calls service b: mesh-direct, then failover to the gateway")
+        show_connector(plane.address)
         return 0
     finally:
-        step("7. shutdown")
+        step("8. shutdown")
         if manager is not None:
             manager.stop()
             say("registry manager stopped (poller joined)")
