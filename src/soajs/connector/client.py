@@ -270,13 +270,7 @@ class _Call:
 
     def retrying_kwargs(self) -> dict[str, Any]:
         policy = self.connector.retry
-        if not self.idempotent or policy.attempts == 1:
-            retry: tenacity.retry_base = tenacity.retry_never
-        else:
-            statuses = policy.statuses
-            retry = tenacity.retry_if_exception_type(RETRYABLE_ERRORS) | tenacity.retry_if_result(
-                lambda r: isinstance(r, httpx.Response) and r.status_code in statuses
-            )
+        retry = policy.retry() if self.idempotent else tenacity.retry_never
         return {
             "stop": policy.stop(),
             "wait": policy.wait(),

@@ -20,6 +20,7 @@ caller checks ``status_code``); on a transport failure,
 from __future__ import annotations
 
 import email.utils
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,12 +71,32 @@ class RetryPolicy:
             raise ValueError(f"total must be > 0 seconds, got {self.total}")
 
     def stop(self) -> tenacity.stop.stop_base:
-        return tenacity.stop_after_attempt(self.attempts) | tenacity.stop_before_delay(self.total)
+        return _strategies(self)[0]
 
     def wait(self) -> tenacity.wait.wait_base:
-        return WaitRetryAfter(
-            tenacity.wait_random_exponential(multiplier=self.backoff, max=self.max_backoff)
-        )
+        return _strategies(self)[1]
+
+    def retry(self) -> tenacity.retry_base:
+        """Retry transport failures and the ``statuses`` (for idempotent calls only)."""
+        return _strategies(self)[2]
+
+
+@functools.lru_cache(maxsize=64)
+def _strategies(
+    policy: RetryPolicy,
+) -> tuple[tenacity.stop.stop_base, tenacity.wait.wait_base, tenacity.retry_base]:
+    # tenacity strategies are stateless: built once per policy, shared by every call
+    statuses = policy.statuses
+    return (
+        tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_before_delay(policy.total),
+        WaitRetryAfter(
+            tenacity.wait_random_exponential(multiplier=policy.backoff, max=policy.max_backoff)
+        ),
+        tenacity.retry_if_exception_type(RETRYABLE_ERRORS)
+        | tenacity.retry_if_result(
+            lambda r: isinstance(r, httpx.Response) and r.status_code in statuses
+        ),
+    )
 
 
 class WaitRetryAfter(tenacity.wait.wait_base):
