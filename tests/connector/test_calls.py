@@ -9,6 +9,7 @@ attempts is counted on the server side. No assertion depends on timing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import httpx
@@ -263,3 +264,24 @@ def test_mesh_and_gateway_both_open(servers: Servers, clock: FakeClock) -> None:
     assert first.value.attempts == 2
     with pytest.raises(CircuitOpenError, match="is open too"):
         connector.get("b", "/", version="1")
+
+
+def test_threads_share_the_pool_and_the_breakers(servers: Servers) -> None:
+    gateway = servers("gateway")
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(5):
+            code = gateway_connector(gateway.address).get("b", "/").status_code
+            with lock:
+                statuses.append(code)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 30
+    assert gateway.connections <= 6  # kept alive and reused, never one per call
+    assert breakers.get(gateway.address, BreakerPolicy()).state == "closed"
