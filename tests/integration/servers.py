@@ -1,0 +1,118 @@
+"""Real servers on loopback for the middleware tests: uvicorn, werkzeug, a raw HTTP client.
+
+Every server binds port 0 (no race for a "free" port) and is stopped, and its
+thread joined, when the context manager exits.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from werkzeug.serving import make_server
+
+from tests.support import wait_until
+
+
+@dataclass
+class Served:
+    """A running server: its base URL and port."""
+
+    port: int
+    server: Any = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def uvicorn_server(app: Any, **config: Any) -> Iterator[Served]:
+    """``app`` under a real uvicorn server (own thread and event loop)."""
+    config.setdefault("log_level", "error")
+    config.setdefault("ws", "websockets-sansio")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **config))
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: server.started or not thread.is_alive(), timeout=15)
+        assert server.started, "uvicorn did not start"
+        port = int(server.servers[0].sockets[0].getsockname()[1])
+        yield Served(port, server)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@contextmanager
+def werkzeug_server(app: Any, *, threaded: bool = True) -> Iterator[Served]:
+    """``app`` under werkzeug's real (threaded by default) WSGI server."""
+    server = make_server("127.0.0.1", 0, app, threaded=threaded)
+    thread = threading.Thread(target=server.serve_forever, name="test-werkzeug", daemon=True)
+    thread.start()
+    try:
+        yield Served(server.server_port, server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(15)
+        assert not thread.is_alive(), "werkzeug did not stop"
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    raw: bytes
+
+
+def raw_get(
+    port: int, path: str, headers: list[tuple[bytes, bytes]], *, timeout: float = 10.0
+) -> RawResponse:
+    """``GET path`` over a plain socket, headers sent byte for byte (no client-side checks).
+
+    HTTP/1.0 with ``Connection: close``: the server answers without chunking and
+    closes, so the whole answer is what is read until EOF.
+    """
+    lines = [b"GET " + path.encode() + b" HTTP/1.0", b"Host: 127.0.0.1", b"Connection: close"]
+    lines += [name + b": " + value for name, value in headers]
+    request = b"\r\n".join(lines) + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.split(b"\r\n")
+    parsed: dict[str, str] = {}
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        parsed[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    return RawResponse(int(status_line.split()[1]), parsed, body, raw)
+
+
+def port_is_closed(port: int) -> bool:
+    """True when nothing accepts connections on ``127.0.0.1:port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return False
+    except OSError:
+        return True
+
+
+def maintenance_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("soajs-maintenance-")]
