@@ -6,16 +6,22 @@ thread joined, when the context manager exits.
 
 from __future__ import annotations
 
+import json
+import select
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from werkzeug.serving import make_server
 
+from tests.conftest import ROOT
 from tests.support import wait_until
 
 
@@ -102,7 +108,21 @@ def raw_get(
     for line in header_lines:
         name, _, value = line.partition(b":")
         parsed[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    if parsed.get("transfer-encoding", "").lower() == "chunked":
+        body = _dechunk(body)
     return RawResponse(int(status_line.split()[1]), parsed, body, raw)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = []
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out.append(data[:size])
+        data = data[size + 2 :]
+    return b"".join(out)
 
 
 def port_is_closed(port: int) -> bool:
@@ -116,3 +136,29 @@ def port_is_closed(port: int) -> bool:
 
 def maintenance_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("soajs-maintenance-")]
+
+
+@contextmanager
+def django_servers(option_sets: list[dict[str, Any]], log: Any) -> Iterator[list[Served]]:
+    """Django (tests/integration/django_server.py) in a child process, one server per option set.
+
+    ``log`` is a path for the child's stderr (Django logs handler errors there).
+    """
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.django_server", json.dumps(option_sets)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        line = proc.stdout.readline() if ready else b""
+        assert line, f"the Django server did not start: {Path(log).read_text()[-2000:]}"
+        yield [Served(int(port), proc) for port in json.loads(line)]
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
