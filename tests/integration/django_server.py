@@ -17,31 +17,22 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from examples.django_app.urls import who
 
-from soajs import current_context
 from soajs.middleware import get_soajs_context
-
-BEFORE = "test.context_before_middleware"
+from tests.integration.servers import BEFORE, probe_body, wsgi_record_before
 
 
 def probe(request: HttpRequest) -> JsonResponse:
     ctx = request.soajs
-    return JsonResponse(
-        {
-            "tenant": None if ctx is None else {"id": ctx.tenant.id, "code": ctx.tenant.code},
-            "accessor_is_ctx": get_soajs_context(request) is ctx,
-            "current_is_ctx": current_context() is ctx,
-            "header_seen": "soajsinjectobj" in request.headers,
-            "meta_seen": "HTTP_SOAJSINJECTOBJ" in request.META,
-            "before": request.META.get(BEFORE),
-        }
-    )
+    body = probe_body(ctx, request.META.get(BEFORE))
+    body["accessor_is_ctx"] = get_soajs_context(request) is ctx
+    body["header_seen"] = "soajsinjectobj" in request.headers
+    body["meta_seen"] = "HTTP_SOAJSINJECTOBJ" in request.META
+    return JsonResponse(body)
 
 
 def boom(request: HttpRequest) -> JsonResponse:
@@ -49,17 +40,6 @@ def boom(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [path("whoami", who), path("probe", probe), path("boom", boom)]
-
-
-def record_context_before(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """What ``current_context()`` is before the middleware runs (must be None: no leak)."""
-
-    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        before = current_context()
-        environ[BEFORE] = None if before is None else f"LEAKED {before.tenant.code}"
-        return app(environ, start_response)
-
-    return wrapped
 
 
 def main(argv: list[str]) -> None:
@@ -84,7 +64,7 @@ def main(argv: list[str]) -> None:
     for options in json.loads(argv[1]):
         threaded = options.pop("_threaded", True)  # False: one thread serves every request
         settings.SOAJS = options  # read by the middleware when the handler is built
-        app = record_context_before(WSGIHandler())
+        app = wsgi_record_before(WSGIHandler())
         servers.append(make_server("127.0.0.1", 0, app, threaded=threaded))
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()

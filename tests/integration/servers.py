@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 from werkzeug.serving import make_server
 
+from soajs import current_context
 from tests.conftest import ROOT
 from tests.support import wait_until
 
@@ -162,3 +163,45 @@ def django_servers(option_sets: list[dict[str, Any]], log: Any) -> Iterator[list
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+#: Where the wrappers below leave what ``current_context()`` was before the middleware ran.
+BEFORE = "test.context_before_middleware"
+
+
+def _before() -> str | None:
+    ctx = current_context()
+    return None if ctx is None else f"LEAKED {ctx.tenant.code}"
+
+
+def wsgi_record_before(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """Outside the middleware: ``environ[BEFORE]`` must be None (no context left by a request)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ[BEFORE] = _before()
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def asgi_record_before(app: Any) -> Any:
+    """Outside the middleware: ``scope[BEFORE]`` must be None (no context left by a request)."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            scope[BEFORE] = _before()
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def probe_body(ctx: Any, before: str | None) -> dict[str, Any]:
+    """What every test app's ``/probe`` answers about the request it handled."""
+    return {
+        "tenant": None if ctx is None else ctx.tenant.code,
+        "name": None if ctx is None else ctx.tenant.name,
+        "first_name": None if ctx is None or ctx.urac is None else ctx.urac.first_name,
+        "current_is_ctx": current_context() is ctx,
+        "before": before,
+        "geo": None if ctx is None else ctx.geo,  # what a handler might well echo
+    }
