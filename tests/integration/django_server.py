@@ -8,8 +8,8 @@ in the pytest process::
 serves one WSGI handler per option set (``settings.SOAJS``; ``"_threaded":
 false`` for a single-threaded server), each on its own loopback port, prints
 the ports as one JSON line, and serves until killed.
-Routes: ``/whoami`` (the example's view), ``/probe`` (what the request saw)
-and ``/boom`` (raises).
+Routes: ``/whoami`` (the example's view), ``/probe`` (what the request saw),
+``/stream`` (a streaming body) and ``/boom`` (raises).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Iterator
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.urls import path
 from examples.django_app.urls import who
 
+from soajs import current_context
 from soajs.middleware import get_soajs_context
 from tests.integration.servers import BEFORE, probe_body, wsgi_record_before
 
@@ -35,11 +37,27 @@ def probe(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body)
 
 
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    """A streaming body: produced after the middleware has returned."""
+
+    def chunks() -> Iterator[str]:
+        for step in ("start", "later"):
+            ctx = current_context()
+            yield f"{step}={'none' if ctx is None else ctx.tenant.code};"
+
+    return StreamingHttpResponse(chunks())
+
+
 def boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError("handler failed")
 
 
-urlpatterns = [path("whoami", who), path("probe", probe), path("boom", boom)]
+urlpatterns = [
+    path("whoami", who),
+    path("probe", probe),
+    path("stream", stream),
+    path("boom", boom),
+]
 
 
 def main(argv: list[str]) -> None:

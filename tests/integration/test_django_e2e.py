@@ -132,6 +132,18 @@ def test_strict_mode_lets_good_requests_and_health_checks_through(
     assert heartbeat["result"] is True
 
 
+def test_a_streaming_body_sees_the_context_while_it_is_produced(
+    django: dict[str, Served],
+) -> None:
+    single = django["single_thread"]
+    response = get(single, "/stream", RAW)
+    assert response.status == 200
+    assert response.body == b"start=TST1;later=TST1;"
+    # and nothing is left behind on the thread afterwards
+    assert get(single, "/stream").body == b"start=none;later=none;"
+    assert as_json(get(single, "/probe"))["before"] is None
+
+
 def test_the_context_var_is_reset_after_a_handler_raises(django: dict[str, Served]) -> None:
     single = django["single_thread"]  # one thread serves both requests
     failed = get(single, "/boom", RAW)
