@@ -305,3 +305,32 @@ def test_health_paths_are_exempt_from_strict_mode(
     finally:
         close()
     assert maintenance_threads() == []
+
+
+def test_the_listener_moves_to_the_registry_port_once_the_registry_loads(
+    registry_file: Path, registry_data: dict[str, Any], make_manager: MakeManager
+) -> None:
+    """Built before the registry loads, the listener cannot know maintenanceInc yet.
+
+    It answers on the gateway's default (port + 1000) meanwhile, and on port +
+    maintenanceInc once the registry says so: that is where the gateway probes.
+    """
+    service, listener = plan_ports(registry_file, registry_data)
+    plane = ControlPlaneServer(registry_file)  # bound, not answering yet
+    try:
+        manager = make_manager("hello", registry_api=plane.address, config=config(service),
+                               start_degraded=True, max_backoff=0.2)  # fmt: skip
+        assert not manager.is_ready
+        middleware = SOAJSWSGIMiddleware(lambda e, s: [], registry=manager)
+        try:
+            plane.start()
+            assert wait_until(lambda: manager.is_ready, timeout=10)
+            assert wait_until(lambda: not port_is_closed(listener), timeout=10)
+            assert envelope(get(listener, READY))["result"] is True
+            assert [t.name for t in maintenance_threads()] == [f"soajs-maintenance-{listener}"]
+        finally:
+            middleware.close()
+        assert port_is_closed(listener)
+        assert maintenance_threads() == []
+    finally:
+        plane.stop()
