@@ -61,7 +61,9 @@ def uvicorn_server(app: Any, **config: Any) -> Iterator[Served]:
 def werkzeug_server(app: Any, *, threaded: bool = True) -> Iterator[Served]:
     """``app`` under werkzeug's real (threaded by default) WSGI server."""
     server = make_server("127.0.0.1", 0, app, threaded=threaded)
-    thread = threading.Thread(target=server.serve_forever, name="test-werkzeug", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="test-werkzeug", daemon=True
+    )
     thread.start()
     try:
         yield Served(server.server_port, server)
