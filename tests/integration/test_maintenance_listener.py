@@ -10,6 +10,10 @@ the WSGI middleware and its ``close()``.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from soajs.contrib.fastapi import setup
 from soajs.contrib.flask import SOAJS
 from soajs.controlplane import ControlPlaneServer
 from soajs.middleware import SOAJSWSGIMiddleware, get_soajs_context
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 from tests.integration.servers import (
     maintenance_threads,
     port_is_closed,
@@ -334,3 +338,63 @@ def test_the_listener_moves_to_the_registry_port_once_the_registry_loads(
         assert maintenance_threads() == []
     finally:
         plane.stop()
+
+
+@pytest.mark.slow
+def test_uvicorn_with_two_worker_processes_shares_one_listener(
+    control_plane: ControlPlaneServer,
+    registry_file: Path,
+    registry_data: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """The real thing: ``uvicorn examples.fastapi_app:app --workers 2``. Both workers try
+    to bind port + maintenanceInc; one does, the other goes on, and all requests work."""
+    service, listener = plan_ports(registry_file, registry_data)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SOAJS_")},
+        "SOAJS_REGISTRY_API": control_plane.address,
+        "SOAJS_ENV": "dev",
+        "SOAJS_SERVICE_PORT": str(service),
+        "SOAJS_TRUSTED_GATEWAYS": "127.0.0.1",
+    }
+    log, log_config = tmp_path / "uvicorn.log", tmp_path / "logging.json"
+    log_config.write_text(json.dumps({  # soajs's INFO lines too, to see who bound the port
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"level": "INFO", "handlers": ["err"]},
+    }))  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "examples.fastapi_app:app", "--workers", "2",
+             "--host", "127.0.0.1", "--port", str(service), "--log-config", str(log_config)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+
+        def both_workers_up() -> bool:
+            return log.read_text().count("Application startup complete") == 2
+
+        assert wait_until(both_workers_up, timeout=30), log.read_text()[-3000:]
+        assert envelope(get(listener, "/heartbeat"))["result"] is True
+        with httpx.Client(base_url=f"http://127.0.0.1:{service}", timeout=10) as client:
+            for _ in range(20):  # new connections, spread over both workers
+                response = client.get("/whoami", headers=[(b"soajsinjectobj", RAW),
+                                                          (b"connection", b"close")])  # fmt: skip
+                assert response.status_code == 200
+                assert response.json()["tenant"]["code"] == "TST1"
+            assert envelope(client.get("/heartbeat"))["result"] is True
+        text = log.read_text()
+        assert text.count(f"maintenance listener on 0.0.0.0:{listener}") == 1
+        assert "another worker serves it" in text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]
+    assert port_is_closed(listener)
+    assert port_is_closed(service)
