@@ -123,7 +123,7 @@ def test_websocket_from_an_untrusted_peer_ignores_and_strips_the_header(untruste
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: asgi.py applies strict mode only to 'http' scopes: a websocket without a "
+    reason="BUG: asgi.py:82 applies strict mode only to 'http' scopes: a websocket without a "
     "context is let through to the app in strict mode",
 )
 def test_strict_mode_refuses_a_websocket_without_context() -> None:
