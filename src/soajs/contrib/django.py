@@ -3,12 +3,14 @@
 Configured from ``settings.SOAJS`` (a dict): ``registry`` (a RegistryManager
 or the dotted path of one) and any of the
 :class:`~soajs.middleware.core.MiddlewareOptions` (``trusted_gateways``,
-``strict``, ``public_service``...). The context is ``request.soajs``.
+``strict``, ``public_service``...). The context is ``request.soajs``; it is also
+:func:`soajs.current_context` while the view runs and while a streaming body
+(``StreamingHttpResponse``) is produced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +21,7 @@ from soajs.context.current import reset_context, set_context
 from soajs.middleware.core import STRICT_BODY, AdapterCore
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 from soajs.middleware.wsgi import ENVIRON_HEADER, header_bytes
+from soajs.models.context import ContextData
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -58,6 +61,43 @@ class SOAJSMiddleware:
         request.soajs = context
         token = set_context(context)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
         finally:
             reset_context(token)
+        if context is not None and getattr(response, "streaming", False):
+            # A streaming body is produced after this returns, by the server: make the
+            # context current around each chunk too (and only then).
+            content = response.streaming_content
+            if getattr(response, "is_async", False):
+                response.streaming_content = _async_with_context(content, context)
+            else:
+                response.streaming_content = _with_context(content, context)
+        return response
+
+
+def _with_context(chunks: Iterable[Any], context: ContextData) -> Iterator[Any]:
+    iterator = iter(chunks)
+    while True:
+        token = set_context(context)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            reset_context(token)
+        yield chunk
+
+
+async def _async_with_context(
+    chunks: AsyncIterable[Any], context: ContextData
+) -> AsyncIterator[Any]:
+    iterator = aiter(chunks)
+    while True:
+        token = set_context(context)
+        try:
+            chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        finally:
+            reset_context(token)
+        yield chunk

@@ -36,7 +36,8 @@ class SOAJS:
         merged: Any = {**self.options, **options}
         self.middleware = SOAJSWSGIMiddleware(app.wsgi_app, registry or self.registry, **merged)
         app.wsgi_app = self.middleware  # type: ignore[method-assign]
-        app.before_request(_expose_on_g)
+        # first of the app's hooks: the ones registered earlier (audit, login...) see it too
+        app.before_request_funcs.setdefault(None, []).insert(0, _expose_on_g)
         app.extensions["soajs"] = self
 
 
