@@ -59,6 +59,7 @@ SERVICE_NAMES = (
     "meshcaller",
     "meshcallee",
     "outage",
+    "echopublic",
 )
 
 _NETWORK_ERRORS = (
