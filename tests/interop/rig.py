@@ -59,6 +59,7 @@ SERVICE_NAMES = (
     "meshcaller",
     "meshcallee",
     "outage",
+    "selfreg",
     "echopublic",
 )
 
@@ -148,9 +149,11 @@ _HANDED_OUT: set[int] = set()
 
 
 def port_is_free(port: int) -> bool:
-    """Nobody listens on ``port`` on any interface (we bind as the gateway would)."""
+    """Nobody listens on ``port`` on any interface (we bind as node would: SO_REUSEADDR,
+    so connections in TIME_WAIT after a restart do not count)."""
     for host in ("0.0.0.0", "127.0.0.1"):
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
             except OSError:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.interop
 def test_self_registration_then_health_check_then_routing(
     gateway: Gateway, start_service: Callable[..., Service]
 ) -> None:
-    name = "hellofastapi"
+    name = "selfreg"  # no other test uses it: the session gateway has never heard of it
     assert gateway.registered_hosts(name) == []  # nobody registered it by hand
 
     service = start_service("fastapi", name)  # returns once it answers /heartbeat
