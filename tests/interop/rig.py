@@ -61,6 +61,7 @@ SERVICE_NAMES = (
     "outage",
     "selfreg",
     "echopublic",
+    "recorder",
 )
 
 _NETWORK_ERRORS = (
