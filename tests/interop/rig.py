@@ -429,6 +429,15 @@ class Gateway:
         hosts = entry.get("hosts") or {}
         return [h for key, value in hosts.items() if key != "latest" for h in value]
 
+    def host_health(self, service: str) -> dict[str, bool]:
+        """The gateway's last health verdict on each host of ``service``."""
+        try:
+            entry = (self.awareness().get("services") or {}).get(service) or {}
+        except (httpx.HTTPError, ValueError):
+            return {}
+        stats = entry.get("awarenessStats") or {}
+        return {host: bool(s.get("healthy")) for host, s in stats.items()}
+
     def healthy(self, service: str) -> bool | None:
         """What the gateway's last health check of ``service`` said (None: never checked)."""
         try:
@@ -467,13 +476,19 @@ class Service:
         trusted_gateways: str = "127.0.0.1",
         inter_connect: str | None = None,
         app: str | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
         self.gateway = gateway
-        self.port = free_port_pair(gateway.maintenance_inc)
-        argv = [part.replace("{port}", str(self.port)) for part in SERVERS[kind]]
+        self.host = host  # also the address it registers (SOAJS_SRVIP)
+        self.port = port or free_port_pair(gateway.maintenance_inc)
+        argv = [
+            part.replace("{port}", str(self.port)).replace("127.0.0.1", host)
+            for part in SERVERS[kind]
+        ]
         if app is not None:  # another app module, served the same way
             first = next(i for i, part in enumerate(argv) if part.startswith("examples."))
             argv[first] = app
@@ -484,7 +499,7 @@ class Service:
             SOAJS_REGISTRY_API=gateway.registry_api,
             SOAJS_ENV="dev",
             SOAJS_DEPLOY_MANUAL="1",
-            SOAJS_SRVIP="127.0.0.1",
+            SOAJS_SRVIP=host,
             SOAJS_TRUSTED_GATEWAYS=trusted_gateways,
             SOAJS_SERVICE_NAME=name,
             SOAJS_SERVICE_PORT=str(self.port),
@@ -498,7 +513,7 @@ class Service:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def maintenance_port(self) -> int:
