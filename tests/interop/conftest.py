@@ -6,6 +6,7 @@ interop test is skipped with one line saying why.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,35 @@ import pytest
 from tests.interop.rig import Gateway, RigUnavailable, Service, install_gateway
 
 
-@pytest.fixture(scope="session")
-def gateway_controller() -> Path:
-    """The installed ``soajs.controller`` (installed on first use, then cached)."""
+@functools.cache
+def _installed() -> Path | str:
+    """The installed ``soajs.controller``, or why the rig cannot run here."""
     try:
         return install_gateway()
     except RigUnavailable as exc:
-        pytest.skip(f"interop tests skipped: {exc}")
+        return str(exc)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip every interop test for the same reason, from this one place.
+
+    (Raised here rather than in a fixture so ``-ra`` reports it on one line:
+    a fixture's skip is reported at each test's own location.)
+    """
+    if item.get_closest_marker("interop") is None:
+        return
+    installed = _installed()
+    if isinstance(installed, str):
+        pytest.skip(f"interop tests skipped: {installed}")
+
+
+@pytest.fixture(scope="session")
+def gateway_controller() -> Path:
+    """The installed ``soajs.controller`` (installed on first use, then cached)."""
+    installed = _installed()
+    if isinstance(installed, str):
+        pytest.skip(f"interop tests skipped: {installed}")
+    return installed
 
 
 @pytest.fixture(scope="session")

@@ -133,10 +133,12 @@ def install_gateway(timeout: float = 600.0) -> Path:
         if done.returncode != 0:
             output = (done.stdout + done.stderr).strip()
             if any(word in output for word in _NETWORK_ERRORS):
-                first = next((line for line in output.splitlines() if "ERR" in line), output[:200])
+                lines = [line.strip() for line in output.splitlines() if line.strip()]
+                errors = [line for line in lines if "npm error" in line or "ERR!" in line]
+                detail = " ".join((errors or lines)[:3])[:200]
                 raise RigUnavailable(
                     f"npm could not install soajs.controller@{GATEWAY_VERSION} "
-                    f"(no network to the npm registry?): {first.strip()}"
+                    f"(no network to the npm registry?): {detail}"
                 )
             raise RuntimeError(f"npm ci failed in {target} (exit {done.returncode}):\n{output}")
         if not (controller / "index.js").exists():
