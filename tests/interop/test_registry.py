@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from soajs import Config, RegistryManager
 from soajs.models import Registry
-from tests.interop.rig import Gateway, free_port_pair
+from tests.interop.rig import Gateway, free_port_pair, wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -89,5 +90,34 @@ def test_registry_of_an_unregistered_service(gateway: Gateway) -> None:
     try:
         assert "nosuchservice" not in manager.registry.services
         assert "controller" in manager.registry.services
+    finally:
+        manager.stop()
+
+
+def test_awareness_host_is_null_until_the_gateway_has_checked_itself(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    """Right after a start, 4.3.4 answers ``awareness: {host: null, port}``.
+
+    Its first self health check fails (it probes itself before its maintenance
+    port listens), so it has no healthy host of its own for one interval. A
+    service that loads its registry then (at start, or re-registering after an
+    outage) gets no gateway host until its next reload.
+    """
+    gateway = make_gateway(health_check_ms=1000)
+    gateway.start()
+    manager = RegistryManager(
+        "nosuchservice", env_code="dev", registry_api=gateway.registry_api, auto_reload=False
+    )
+    try:
+        assert manager.awareness is not None
+        assert manager.awareness.host is None
+        assert manager.awareness.port == gateway.port
+
+        def host_known() -> bool:
+            awareness = manager.reload().awareness
+            return awareness is not None and awareness.host == "127.0.0.1"
+
+        assert wait_until(host_known, timeout=3 * gateway.health_check_ms / 1000 + 2, step=0.2)
     finally:
         manager.stop()
