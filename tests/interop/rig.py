@@ -511,7 +511,8 @@ class Service:
             env["SOAJS_SERVICE_INTERCONNECT"] = inter_connect
         env.update(extra_env or {})
         workdir.mkdir(parents=True, exist_ok=True)
-        self.process = Proc(f"{kind} service {name!r}", argv, env, ROOT, workdir / f"{name}.log")
+        log = workdir / (f"{name}.log" if host == "127.0.0.1" else f"{name}-{host}.log")
+        self.process = Proc(f"{kind} service {name!r} on {host}", argv, env, ROOT, log)
 
     @property
     def url(self) -> str:
