@@ -301,7 +301,13 @@ def ext_key() -> str:
 
 
 class Gateway:
-    """``soajs.controller`` in solo mode on loopback ports of its own."""
+    """``soajs.controller`` in solo mode on loopback ports of its own.
+
+    ``auto_reload_ms`` (the services' poll period) defaults to a minute: every
+    ``/getRegistry`` call starts one more perpetual health-check loop in 4.3.4,
+    so fast polling makes the gateway busier the longer it runs. Tests that need
+    fast polling (the outage) use a private gateway.
+    """
 
     def __init__(
         self,
@@ -309,7 +315,7 @@ class Gateway:
         workdir: Path,
         *,
         health_check_ms: int = 1000,
-        auto_reload_ms: int = 2000,
+        auto_reload_ms: int = 60_000,
         seed: dict[str, Any] | None = None,
     ) -> None:
         self.controller_dir = controller_dir
