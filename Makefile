@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install lint typecheck pytest test demo bench bench-middleware bench-connector interop clean
+.PHONY: install lint typecheck pytest test demo bench bench-middleware bench-connector interop interop-captures clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-connector: install
 
 interop: install
 	$(BIN)/pytest -m interop tests/interop
+
+# refresh tests/interop/captures/ from the live gateway (then read the diff)
+interop-captures: install
+	$(BIN)/python -m tests.interop.refresh_captures
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist src/*.egg-info

@@ -1,8 +1,11 @@
 """What the three examples share: a RegistryManager and a /whoami answer, from SOAJS_* alone.
 
 Variables (besides the library's own SOAJS_REGISTRY_API, SOAJS_ENV, ...):
-``SOAJS_SERVICE_NAME`` (default ``hello``) and ``SOAJS_SERVICE_PORT``
-(default ``4381``). Without ``SOAJS_REGISTRY_API`` the examples run with no
+``SOAJS_SERVICE_NAME`` (default ``hello``), ``SOAJS_SERVICE_PORT``
+(default ``4381``), ``SOAJS_SERVICE_EXT_KEY_REQUIRED`` (default ``true``; ``false``
+makes a public service, which ignores ``soajsinjectobj``) and
+``SOAJS_SERVICE_INTERCONNECT`` (``name:version,...``, the services called
+mesh-direct). Without ``SOAJS_REGISTRY_API`` the examples run with no
 registry (contexts still work; ``context.registry`` is ``None``).
 """
 
@@ -18,13 +21,21 @@ from soajs.models import ContextData
 logger = logging.getLogger("soajs.examples")
 
 
+def _inter_connect() -> list[dict[str, str]]:
+    items = os.environ.get("SOAJS_SERVICE_INTERCONNECT", "").split(",")
+    pairs = [item.strip().partition(":") for item in items if item.strip()]
+    return [{"name": name, "version": version or "1"} for name, _, version in pairs]
+
+
 def service_config() -> Config:
     return Config(
         name=os.environ.get("SOAJS_SERVICE_NAME", "hello"),
         group="Examples",
         port=int(os.environ.get("SOAJS_SERVICE_PORT", "4381")),
         version="1",
-        extKeyRequired=True,
+        extKeyRequired=os.environ.get("SOAJS_SERVICE_EXT_KEY_REQUIRED", "true").lower()
+        not in ("false", "0"),
+        interConnect=_inter_connect(),
         tenant_Profile=True,
         provision_ACL=True,
         maintenance={"port": {"type": "maintenance"}, "readiness": "/heartbeat"},
