@@ -7,8 +7,6 @@ directly, carrying the caller's header, so the callee sees the same tenant. Then
 that instance is stopped and, with the same (now stale) request context, the next
 call cannot reach it: it fails over to the gateway route, which the gateway sends
 to the instance still up.
-
-Needs the ServiceConnector (issue 6, branch conn6): skipped until it is merged.
 """
 
 from __future__ import annotations
@@ -25,13 +23,6 @@ import pytest
 from tests.interop.rig import Gateway, Service, ext_key, free_port_pair, wait_until
 
 pytestmark = pytest.mark.interop
-
-soajs = pytest.importorskip("soajs")
-if not hasattr(soajs, "ServiceConnector"):
-    pytest.skip(
-        "scenario 5 needs soajs.ServiceConnector (issue 6, branch conn6), not merged yet",
-        allow_module_level=True,
-    )
 
 MESH_APP = "tests.interop.apps.mesh_app:app"
 
