@@ -384,3 +384,32 @@ def test_loads_the_real_gateway_capture(tmp_path: Path, make_manager: Make) -> N
         assert key.password is not None
         assert "holdout" not in repr(key)
         assert key.password.get_secret_value() == "soajs-python holdout rig key"
+
+
+def test_reloads_soon_while_the_gateway_address_is_unknown(
+    tmp_path: Path, registry_data: dict[str, Any], make_manager: Make
+) -> None:
+    """Gateway 4.3.4 answers ``awareness.host: null`` until its first self-check passes.
+
+    A service that loaded then must not wait a whole reload period (an hour
+    here) to learn where the gateway is: it asks again after two
+    health-check intervals.
+    """
+    registry_data["serviceConfig"]["awareness"]["autoRelaodRegistry"] = 3_600_000
+    registry_data["serviceConfig"]["awareness"]["healthCheckInterval"] = 500
+    registry_data["awareness"] = {"host": None, "port": 4000}
+    path = tmp_path / "registry.json"
+    write_json(path, registry_data)
+    with ControlPlaneServer(path) as plane:
+        manager = make_manager("hello", registry_api=plane.address)
+        assert manager.awareness is not None
+        assert manager.awareness.host is None
+        assert manager.next_interval() <= 1.0 * (1 + manager.jitter)
+        registry_data["awareness"] = {"host": "127.0.0.1", "port": 4000}
+        write_json(path, registry_data)
+        assert wait_until(
+            lambda: manager.awareness is not None and manager.awareness.host == "127.0.0.1",
+            timeout=10,
+        )
+        # known now: back to the control plane's own period
+        assert manager.next_interval() >= 3600 * (1 - manager.jitter)

@@ -69,6 +69,8 @@ logger = logging.getLogger("soajs.registry")
 
 #: Shortest period between two polls, whatever the control plane asks for.
 MIN_RELOAD_INTERVAL = 1.0
+#: Gateway default for ``serviceConfig.awareness.healthCheckInterval`` (5 s).
+DEFAULT_HEALTH_CHECK_MS = 5000
 
 _MANAGERS: weakref.WeakSet[RegistryManager] = weakref.WeakSet()
 
@@ -433,6 +435,12 @@ class RegistryManager:
         """Seconds until the next poll: the control plane's period, floored, jittered."""
         snap = self._current
         base = snap.registry.auto_reload_ms / 1000 if snap else MIN_RELOAD_INTERVAL
+        if snap is not None and _gateway_unknown(snap.registry):
+            # Gateway 4.3.4 answers awareness.host = null until its first health
+            # check of itself passes (one interval after it starts, or restarts):
+            # ask again after two health-check intervals, not after an hour.
+            checks = snap.registry.service_config.awareness.health_check_interval
+            base = min(base, 2 * (checks or DEFAULT_HEALTH_CHECK_MS) / 1000)
         base = max(MIN_RELOAD_INTERVAL, base)
         return max(MIN_RELOAD_INTERVAL, base * (1 + random.uniform(-self.jitter, self.jitter)))  # noqa: S311
 
@@ -529,6 +537,11 @@ class RegistryManager:
             f"<RegistryManager {self.service_name!r} env={self.env_code!r} "
             f"control_plane={self._base_url} {state}>"
         )
+
+
+def _gateway_unknown(registry: Registry) -> bool:
+    awareness = registry.awareness
+    return awareness is None or not awareness.host
 
 
 def _after_fork_in_child() -> None:
