@@ -128,10 +128,10 @@ def _dechunk(data: bytes) -> bytes:
     return b"".join(out)
 
 
-def port_is_closed(port: int) -> bool:
-    """True when nothing accepts connections on ``127.0.0.1:port``."""
+def port_is_closed(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing accepts connections on ``host:port``."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
+        with socket.create_connection((host, port), timeout=2):
             return False
     except OSError:
         return True

@@ -398,3 +398,36 @@ def test_uvicorn_with_two_worker_processes_shares_one_listener(
     assert "Traceback" not in text, text[-3000:]
     assert port_is_closed(listener)
     assert port_is_closed(service)
+
+
+# -- where it binds -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("srv_ip", "expected_host"),
+    [
+        pytest.param("127.0.0.2", "127.0.0.2", id="the-advertised-ip"),
+        pytest.param("192.0.2.10", "0.0.0.0", id="not-a-local-address-falls-back-to-any"),
+    ],
+)
+def test_a_self_registering_service_listens_on_the_ip_it_advertises(
+    control_plane: ControlPlaneServer,
+    registry_file: Path,
+    registry_data: dict[str, Any],
+    make_manager: MakeManager,
+    srv_ip: str,
+    expected_host: str,
+) -> None:
+    """Two instances on two IPs of one machine must not answer each other's health checks."""
+    service, listener = plan_ports(registry_file, registry_data)
+    manager = make_manager("hello", registry_api=control_plane.address, config=config(service),
+                           auto_reload=False, deploy_manual=True, srv_ip=srv_ip)  # fmt: skip
+    middleware = wsgi_middleware(flask_app(manager, trusted_gateways="*"))
+    try:
+        assert middleware.core.listener is not None
+        assert middleware.core.listener.host == expected_host
+        answer = httpx.get(f"http://{srv_ip if expected_host != '0.0.0.0' else '127.0.0.1'}"
+                           f":{listener}/heartbeat", timeout=10)  # fmt: skip
+        assert answer.status_code == 200
+        if expected_host == "127.0.0.2":  # not on another loopback address
+            assert port_is_closed(listener, "127.0.0.1")
+    finally:
+        middleware.close()

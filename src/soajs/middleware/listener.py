@@ -6,6 +6,10 @@ stdlib HTTP server on a daemon thread answering through the same
 :class:`~soajs.middleware.health.HealthEndpoints`. Under several workers only
 one process can bind the port; the others log it at INFO and go on.
 
+A service that registers itself (manual deployment) listens on the IP it
+advertises, since that is the address the gateway probes; else (or when that
+IP is not on this machine) on every interface.
+
 The port may depend on the registry (``maintenanceInc``). A listener started
 before the registry is loaded serves the gateway's default meanwhile and moves
 to the registry's port once it is loaded (a ``soajs-maintenance-wait`` thread
@@ -14,6 +18,7 @@ watches for that, and ends with :meth:`MaintenanceListener.stop`).
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable
@@ -26,6 +31,18 @@ __all__ = ["MaintenanceListener"]
 
 logger = logging.getLogger("soajs.middleware")
 
+#: Every interface.
+ANY_HOST = "0.0.0.0"
+
+
+def _advertised_ip(registry: Any, config: Any) -> str | None:
+    """The IP the service registers with, when it registers itself (manual deployment)."""
+    settings = getattr(registry, "settings", None)
+    if settings is None or not getattr(settings, "deploy_manual", False):
+        return None
+    ip = getattr(config, "ip", None) or getattr(settings, "srv_ip", None)
+    return ip if isinstance(ip, str) and ip else None
+
 
 class MaintenanceListener:
     """Serves the health endpoints on ``host:port`` until :meth:`stop`."""
@@ -37,7 +54,7 @@ class MaintenanceListener:
         self,
         health: HealthEndpoints,
         port: int | Callable[[], int | None],
-        host: str = "0.0.0.0",
+        host: str = ANY_HOST,
         settled: Callable[[], bool] | None = None,
     ) -> None:
         """``port``: a number, or a function giving it (``None``: do not serve).
@@ -59,16 +76,22 @@ class MaintenanceListener:
 
     @classmethod
     def for_registry(
-        cls, registry: Any, health: HealthEndpoints | None, host: str = "0.0.0.0"
+        cls, registry: Any, health: HealthEndpoints | None, host: str | None = None
     ) -> MaintenanceListener | None:
         """A listener on the registry Config's maintenance port, or ``None`` without a Config.
 
         The port is worked out at :meth:`start`, once the registry (and its
-        ``serviceConfig.ports.maintenanceInc``) is loaded.
+        ``serviceConfig.ports.maintenanceInc``) is loaded. ``host`` defaults to
+        the IP the service registers itself with (manual deployment: the
+        gateway probes exactly that address, and another instance on another
+        IP of the same machine must not answer for this one), else all
+        interfaces.
         """
         config = getattr(registry, "config", None)
         if config is None or health is None:
             return None
+        if host is None:
+            host = _advertised_ip(registry, config) or ANY_HOST
 
         def port() -> int | None:
             try:
@@ -167,7 +190,15 @@ class MaintenanceListener:
                 logger.debug("maintenance listener: " + format, *args)
 
         try:
-            server = ThreadingHTTPServer((self.host, port), Handler)
+            try:
+                server = ThreadingHTTPServer((self.host, port), Handler)
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL or self.host == ANY_HOST:
+                    raise
+                # the advertised IP is not on this machine (NAT, a proxy): every interface
+                logger.info("maintenance listener: %s is not a local address", self.host)
+                self.host = ANY_HOST
+                server = ThreadingHTTPServer((self.host, port), Handler)
         except OSError as exc:
             logger.info(
                 "maintenance listener not started on %s:%d (%s); another worker serves it",
