@@ -206,7 +206,8 @@ def test_breaker_opens_fails_over_and_recovers(
     for _ in range(5):
         assert connector.get("b", "/", version="1").json()["server"] == "gateway"
     messages = [r.getMessage() for r in caplog.records]
-    assert sum("fails over" in m for m in messages) == 2  # then the circuit is open
+    # one WARNING for the first failure of the streak, then the breaker's own when it opens
+    assert sum("fails over" in m for m in messages) == 1
     assert sum("opened after 2" in m for m in messages) == 1
     assert breakers.get(f"127.0.0.1:{port}", BreakerPolicy()).state == "open"
 
@@ -221,6 +222,20 @@ def test_breaker_opens_fails_over_and_recovers(
     messages = [r.getMessage() for r in caplog.records]
     assert sum("half-open" in m for m in messages) == 1
     assert sum("closed" in m for m in messages) == 1
+
+
+def test_a_call_that_failed_over_retries_on_the_gateway_not_the_dead_target(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="soajs.connector")
+    gateway = servers("gateway", script=[status(503)])  # then 200
+    dead = f"127.0.0.1:{free_port()}"
+    connector = mesh_connector(gateway.address, dead, breaker=BreakerPolicy(5))
+    assert connector.get("b", "/", version="1").json()["server"] == "gateway"
+    assert len(gateway.requests) == 2
+    # the retry after the gateway's 503 did not go back to the dead mesh target
+    assert breakers.get(dead, BreakerPolicy()).failures == 1
+    assert sum("fails over" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_mesh_503s_open_the_breaker_but_gateway_503s_do_not(

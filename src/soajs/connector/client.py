@@ -150,6 +150,7 @@ class _Call:
 
     __slots__ = (
         "connector",
+        "failed_over",
         "idempotent",
         "kwargs",
         "last",
@@ -183,6 +184,8 @@ class _Call:
         self.kwargs = kwargs
         self.sent = 0
         self.last = connection
+        #: Once a call fails over to the gateway, its later attempts stay there.
+        self.failed_over: Connection | None = None
 
     # -- targets and breakers ---------------------------------------------
     def _breaker(self, connection: Connection) -> CircuitBreaker:
@@ -195,6 +198,8 @@ class _Call:
 
     def pick(self) -> Connection:
         """The target for the next attempt: the primary route unless its circuit is open."""
+        if self.failed_over is not None:
+            return self.failed_over
         primary = self.primary
         breaker = self._breaker(primary)
         if breaker.allow():
@@ -224,14 +229,18 @@ class _Call:
 
     def failed(self, connection: Connection, exc: Exception) -> Connection | None:
         """Book a transport failure; returns the gateway route to fail over to, if any."""
+        breaker = self._breaker(connection)
         if isinstance(exc, RETRYABLE_ERRORS):
-            self._breaker(connection).record_failure()
+            breaker.record_failure()
         fallback = connection.fallback
         if fallback is None or connection.mode != "mesh" or not isinstance(exc, NOT_SENT_ERRORS):
             return None
         if not self._breaker(fallback).allow():
             return None
-        logger.warning(
+        self.failed_over = fallback
+        # WARNING for the first failure of a streak; the breaker logs when it opens
+        log = logger.warning if breaker.failures <= 1 else logger.debug
+        log(
             "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s",
             self._what(),
             connection.target,
