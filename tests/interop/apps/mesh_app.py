@@ -28,11 +28,10 @@ SERVICE = os.environ.get("SOAJS_SERVICE_NAME", "hello")
 
 registry = make_registry(autostart=False)
 app = FastAPI(title="soajs-python interop mesh service")
-# No maintenance listener: it binds 0.0.0.0:port+maintenanceInc, so of two instances
-# sharing a port on 127.0.0.1 and 127.0.0.2 the first would answer the gateway's
-# health checks for both. Without it the gateway falls back to each instance's own
-# port, and a stopped instance is seen as down.
-setup(app, registry=registry, maintenance_listener=False)
+# Two instances share a port on 127.0.0.1 and 127.0.0.2: each maintenance listener
+# binds the IP its instance registers (SOAJS_SRVIP), so a stopped instance is seen
+# as down by the gateway's health checks instead of answered for by the other.
+setup(app, registry=registry)
 
 
 def _arrived_via(raw: str | None) -> str:
