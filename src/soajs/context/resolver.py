@@ -73,17 +73,21 @@ class ContextResolver:
         self.max_size = self.settings.max_inject_header_size
         self.cache = ContextCache(self.settings.context_cache_size)
         self.log_reason = ReasonLog(log_interval)
+        # Computed once: with any peer trusted and a non-public service, the
+        # per-request checks before the cache are one attribute test.
+        self._gated = not self.trust.any or self.public_service
 
     def resolve(self, values: list[bytes], peer: str | None) -> ParseResult:
         """The context of one request; never raises."""
         if not values:
             return _MISSING
-        if not self.trust.any and not self.trust.is_trusted(peer):
-            self.log_reason(Reason.UNTRUSTED)
-            return _UNTRUSTED
-        if self.public_service:
-            self.log_reason(Reason.PUBLIC_SERVICE)
-            return _PUBLIC
+        if self._gated:
+            if not self.trust.any and not self.trust.is_trusted(peer):
+                self.log_reason(Reason.UNTRUSTED)
+                return _UNTRUSTED
+            if self.public_service:
+                self.log_reason(Reason.PUBLIC_SERVICE)
+                return _PUBLIC
         single = len(values) == 1
         if single:
             cached = self.cache.get(values[0])
@@ -105,4 +109,4 @@ class ContextResolver:
 
     def ignores_header(self, result: ParseResult) -> bool:
         """True when the app must not see the header at all (untrusted peer, public service)."""
-        return result.reason in (Reason.UNTRUSTED, Reason.PUBLIC_SERVICE)
+        return result.reason is Reason.UNTRUSTED or result.reason is Reason.PUBLIC_SERVICE
