@@ -73,21 +73,17 @@ class ContextResolver:
         self.max_size = self.settings.max_inject_header_size
         self.cache = ContextCache(self.settings.context_cache_size)
         self.log_reason = ReasonLog(log_interval)
-        # Computed once: with any peer trusted and a non-public service, the
-        # per-request checks before the cache are one attribute test.
-        self._gated = not self.trust.any or self.public_service
 
     def resolve(self, values: list[bytes], peer: str | None) -> ParseResult:
         """The context of one request; never raises."""
         if not values:
             return _MISSING
-        if self._gated:
-            if not self.trust.any and not self.trust.is_trusted(peer):
-                self.log_reason(Reason.UNTRUSTED)
-                return _UNTRUSTED
-            if self.public_service:
-                self.log_reason(Reason.PUBLIC_SERVICE)
-                return _PUBLIC
+        if not self.trust.any and not self.trust.is_trusted(peer):
+            self.log_reason(Reason.UNTRUSTED)
+            return _UNTRUSTED
+        if self.public_service:
+            self.log_reason(Reason.PUBLIC_SERVICE)
+            return _PUBLIC
         single = len(values) == 1
         if single:
             cached = self.cache.get(values[0])
