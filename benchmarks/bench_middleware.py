@@ -224,7 +224,8 @@ def load(port: int, header: bytes, seconds: float, connections: int) -> float:
 
 
 def serve(which: str, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, SOAJS_TRUSTED_GATEWAYS="*", PYTHONPATH=str(ROOT))
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, SOAJS_TRUSTED_GATEWAYS="*", PYTHONPATH=path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", f"benchmarks._apps:{which}", "--port", str(port),
          "--log-level", "error", "--no-access-log"],
