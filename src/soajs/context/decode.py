@@ -114,22 +114,27 @@ def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
        left to right, as ``bytes.replace`` does), so every remaining ``"``
        opens or closes a string;
     2. keep only quotes and brackets, brackets as ``(`` / ``)``;
-    3. drop the strings: a string without brackets is now ``""``, and removing
-       every ``""`` leaves no quote at all exactly when no string holds a
-       bracket (the first string holding one keeps its opening quote); if
-       quotes remain, cut at every quote and keep the pieces outside strings;
+    3. drop the strings: a string without brackets is now ``""``, and pairing
+       quotes left to right (as ``bytes.count`` does) pairs them all exactly
+       when no string holds a bracket (the first string holding one leaves its
+       opening quote unpaired): then deleting the quotes leaves the structure;
+       otherwise cut at every quote and keep the pieces outside strings;
     4. what is left is the balanced bracket structure: each pass removing
        every ``()`` removes exactly the innermost level, so the structure is
-       deeper than the limit iff something is left after ``limit`` passes.
+       deeper than the limit iff something is left after ``limit`` passes;
+       and since the depth is at most the passes done plus the containers
+       left, the loop stops early, usually after a pass or two.
     """
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     marks = raw.translate(_BRACKETS_TO_PARENS, _ALL_BUT_BRACKETS_AND_QUOTES)
-    structure = marks.replace(b'""', b"")
-    if b'"' in structure:
+    if marks.count(b'""') * 2 == marks.count(b'"'):
+        structure = marks.translate(None, b'"')  # every string was a bare ""
+    else:
         structure = b"".join(marks.split(b'"')[::2])
-    for _ in range(limit):
-        if not structure:
+    for done in range(limit):
+        # depth <= passes done + containers left: stop as soon as that is small
+        if done + len(structure) // 2 <= limit:
             return False
         structure = structure.replace(b"()", b"")
     return bool(structure)
