@@ -137,3 +137,35 @@ def test_a_cached_context_cannot_be_mutated_through_copies() -> None:
     dumped = ctx.model_dump()["tenant"]["application"]["package_acl"]
     dumped["hello"]["get"] = "changed"  # a dump is a copy
     assert acl["hello"]["get"][1] == (1, (2,))
+
+
+def test_a_dump_is_the_same_whatever_was_read_before() -> None:
+    header = json.dumps(
+        {
+            "tenant": {
+                "id": "t",
+                "code": "T",
+                "profile": {"p": [1, {"q": [2]}]},
+                "x": [{"y": [3]}],
+            },
+            "package": DATA,
+            "urac": {"config": {"c": [4]}, "extra": {"e": [5]}},
+            "param": {"a": [[6]]},
+        }
+    ).encode()
+    fresh = parse_inject_header([header], 65536).context
+    read = parse_inject_header([header], 65536).context
+    assert fresh is not None and read is not None
+    assert read.tenant.application.package_acl is not None
+    assert_deeply_frozen(read.tenant.application.package_acl)
+    assert read.tenant.profile is not None
+    assert_deeply_frozen(read.tenant.profile)
+    assert read.param is not None
+    assert_deeply_frozen(read.param)
+    before = fresh.model_dump()
+    assert before == read.model_dump()
+    assert before["tenant"]["application"]["package_acl"]["hello"]["get"][1] == (1, (2,))
+    assert before["tenant"]["profile"]["p"] == (1, {"q": (2,)})
+    assert before["tenant"]["x"] == ({"y": (3,)},)
+    assert before["urac"]["extra"] == {"e": (5,)}
+    assert fresh.model_dump_json() == read.model_dump_json()

@@ -26,15 +26,16 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote, unquote_to_bytes
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from soajs.context.decode import MAX_DEPTH, DecodeError, decode_object
 from soajs.context.reasons import Reason
+from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
-from soajs.models.context import ContextData
+from soajs.models.context import Application, ContextData, Tenant, Urac
 
 __all__ = ["HEADER", "MAX_DEPTH", "ParseResult", "parse_inject_header"]
 
@@ -83,9 +84,26 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if type(value) is dict else {}
 
 
-def _frozen_members(obj: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a decoded object with its nested objects and arrays frozen (lazily)."""
-    return {k: freeze_lazily(v) for k, v in obj.items()}
+def _json_map_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The input keys (names and aliases) of ``model``'s JSON-map fields."""
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        choices = (info.annotation, *get_args(info.annotation))
+        if any(c is FrozenDict or get_args(c)[:1] == (FrozenDict,) for c in choices):
+            keys.update(k for k in (name, info.alias) if k)
+    return frozenset(keys)
+
+
+_LAZY_KEYS: dict[type[BaseModel], frozenset[str]] = {
+    model: _json_map_keys(model) for model in (Tenant, Application, Urac)
+}
+
+
+def _frozen_members(obj: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """A copy of a decoded object with its nested objects and arrays frozen: lazily
+    for the model's JSON-map fields (ACLs, configs: the bulk), eagerly otherwise."""
+    lazy = _LAZY_KEYS[model]
+    return {k: (freeze_lazily(v) if k in lazy else freeze(v)) for k, v in obj.items()}
 
 
 def _to_context(data: dict[str, Any]) -> ParseResult:
@@ -98,15 +116,15 @@ def _to_context(data: dict[str, Any]) -> ParseResult:
         return ParseResult(None, Reason.NO_TENANT, "tenant id and code must be non-empty strings")
     key = _obj(data.get("key"))
     package = _obj(data.get("package"))
-    application = _frozen_members(_obj(data.get("application")))
+    application = _frozen_members(_obj(data.get("application")), Application)
     application["package_acl"] = freeze_lazily(package.get("acl"))
     application["package_acl_all_env"] = freeze_lazily(package.get("acl_all_env"))
-    folded = _frozen_members(tenant)
+    folded = _frozen_members(tenant, Tenant)
     folded["key"] = {"iKey": key.get("iKey"), "eKey": key.get("eKey")}
     folded["application"] = application
     urac = data.get("urac")
     if type(urac) is dict:
-        urac = _decode_names(_frozen_members(urac))
+        urac = _decode_names(_frozen_members(urac, Urac))
     config = key.get("config")
     fields = {
         "tenant": folded,

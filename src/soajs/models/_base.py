@@ -84,6 +84,10 @@ class FrozenDict(dict[str, Any]):
     def __repr__(self) -> str:
         return dict.__repr__(self)
 
+    def freeze_all(self) -> FrozenDict:
+        """This mapping with every level frozen (already so; see ``LazyFrozenDict``)."""
+        return self
+
 
 def freeze(value: Any) -> Any:
     """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples."""
@@ -107,7 +111,8 @@ def _validate_json_map(value: Any) -> FrozenDict:
 JsonMap = Annotated[
     FrozenDict,
     PlainValidator(_validate_json_map),
-    PlainSerializer(lambda v: v, return_type=dict[str, Any]),
+    # freeze_all: a lazily frozen map dumps the same (tuples) whatever was read
+    PlainSerializer(lambda v: v.freeze_all(), return_type=dict[str, Any]),
     WithJsonSchema({"type": "object"}),
 ]
 """A free-form JSON object (ACL, config, custom value...), deep-frozen."""

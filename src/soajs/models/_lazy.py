@@ -15,9 +15,14 @@ Nothing mutable ever gets out:
 * ``__iter__`` is overridden, which makes CPython's ``dict(x)``, ``{**x}``,
   ``f(**x)``, ``x | y`` and ``dict.copy`` take their generic path (``keys()``
   then ``x[key]``) instead of reading the storage directly;
-* ``json.dumps`` calls ``items()`` on a dict subclass; pydantic's ``model_dump``
-  copies what it reads. Only a deliberate ``dict.__getitem__(x, k)`` bypasses
-  the freezing.
+* ``json.dumps`` calls ``items()`` on a dict subclass; ``model_dump`` freezes
+  every level first (:meth:`LazyFrozenDict.freeze_all`, so a dump is the same,
+  tuples included, whatever was read before) and copies what it reads. Only a
+  deliberate ``dict.__getitem__(x, k)`` bypasses the freezing.
+
+Only fields typed as a JSON map are frozen lazily; the parser freezes other
+free-form values (unknown fields, ``Any`` fields) eagerly, as they are small
+and serialized without a JSON-map serializer.
 
 Thread safety: a read stores the frozen value back in place of the raw one
 (an existing key: the dict does not change size or order). Two threads may
@@ -65,6 +70,18 @@ class LazyFrozenDict(FrozenDict):
             kind = type(value)
             if kind is dict or kind is list:
                 _setitem(self, key, freeze_lazily(value))
+
+    def freeze_all(self) -> LazyFrozenDict:
+        """Freeze every level now (before a dump, so it is the same whatever was read)."""
+        stack: list[Any] = [self]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, LazyFrozenDict):
+                node._level()
+                stack.extend(dict.values(node))
+            elif type(node) is tuple:
+                stack.extend(node)
+        return self
 
     def __getitem__(self, key: str) -> Any:
         value = _getitem(self, key)
