@@ -9,39 +9,38 @@ Order of checks (cheapest first, nothing decoded before the size cap):
 2. more bytes than ``max_size`` -> ``TOO_LARGE``;
 3. percent-decoding when the value starts with ``%7B`` -> ``BAD_PERCENT_ENCODING``;
 4. UTF-8 decoding -> ``NOT_UTF8``;
-5. JSON with ``NaN``/``Infinity`` refused -> ``NOT_JSON`` / ``NON_FINITE_NUMBER``,
-   two values glued by a comma (what WSGI servers make of a repeated header)
-   -> ``DUPLICATE``, not an object -> ``NOT_AN_OBJECT``, nesting deeper than
-   :data:`MAX_DEPTH` -> ``TOO_DEEP`` (checked on the decoded data);
+5. JSON (:mod:`soajs.context.decode`) with ``NaN``/``Infinity`` refused ->
+   ``NOT_JSON`` / ``NON_FINITE_NUMBER``, two values glued by a comma (what WSGI
+   servers make of a repeated header) -> ``DUPLICATE``, not an object ->
+   ``NOT_AN_OBJECT``, nesting deeper than :data:`MAX_DEPTH` -> ``TOO_DEEP``;
 6. the mapping of PROTOCOL.md into :class:`~soajs.models.ContextData`
    -> ``NO_TENANT`` / ``BAD_SHAPE``.
 
-Objects are frozen while JSON is decoded (the decoder's ``object_hook``), so
-building the immutable context does not walk the data a second time.
+The decoded JSON is frozen lazily (:mod:`soajs.models._lazy`): the free-form
+parts of the context (ACLs, configs, profiles...) are immutable from the start
+but only frozen, level by level, when something reads them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote, unquote_to_bytes
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from soajs.context.decode import MAX_DEPTH, DecodeError, decode_object
 from soajs.context.reasons import Reason
-from soajs.models._base import FrozenDict
-from soajs.models.context import ContextData
+from soajs.models._base import FrozenDict, freeze
+from soajs.models._lazy import freeze_lazily
+from soajs.models.context import Application, ContextData, Tenant, Urac
 
 __all__ = ["HEADER", "MAX_DEPTH", "ParseResult", "parse_inject_header"]
 
 #: The header's name as ASGI gives it (lower-case bytes).
 HEADER = b"soajsinjectobj"
-#: Deeper nesting than this is refused (a real header is about 10 deep). The exact
-#: check runs only when the header has more opening brackets than this.
-MAX_DEPTH = 64
 
 _PERCENT_START = (b"%7b", b"%7B")
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
@@ -54,24 +53,6 @@ class ParseResult:
     context: ContextData | None
     reason: Reason
     detail: str = ""
-
-
-class _NonFinite(ValueError):
-    pass
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NonFinite(name)
-
-
-def _freeze_object(pairs: dict[str, Any]) -> FrozenDict:
-    for key, value in pairs.items():
-        if type(value) is list:
-            pairs[key] = tuple(value)
-    return FrozenDict(pairs)
-
-
-_DECODER = json.JSONDecoder(object_hook=_freeze_object, parse_constant=_refuse_constant)
 
 
 def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
@@ -92,77 +73,42 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return ParseResult(None, Reason.NOT_UTF8)
-    result = _decode_json(text)
-    if isinstance(result, ParseResult):
-        return result
-    return _to_context(result)
-
-
-def _decode_json(text: str) -> FrozenDict | ParseResult:
     try:
-        data, end = _DECODER.raw_decode(text)
-    except _NonFinite:
-        return ParseResult(None, Reason.NON_FINITE_NUMBER)
-    except RecursionError:
-        return ParseResult(None, Reason.TOO_DEEP)
-    except ValueError as exc:
-        return ParseResult(None, Reason.NOT_JSON, _json_position(exc))
-    rest = text[end:].lstrip()
-    if rest:
-        reason = Reason.DUPLICATE if rest.startswith(",") else Reason.NOT_JSON
-        return ParseResult(None, reason, "data after the JSON value")
-    if not isinstance(data, FrozenDict):
-        return ParseResult(None, Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
-    if text.count("{") + text.count("[") > MAX_DEPTH and _too_deep(data):
-        return ParseResult(None, Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
-    return data
+        data = decode_object(raw, text)
+    except DecodeError as exc:
+        return ParseResult(None, exc.reason, exc.detail)
+    return _to_context(data)
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, tuple | list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    return "number"
+def _obj(value: Any) -> dict[str, Any]:
+    return value if type(value) is dict else {}
 
 
-def _too_deep(root: FrozenDict) -> bool:
-    """True when decoded ``root`` nests containers deeper than :data:`MAX_DEPTH`.
-
-    Runs after decoding (the decoder itself refuses nesting past the
-    interpreter's recursion limit) and only when the bracket count says the
-    limit could be exceeded; an explicit stack, so no recursion.
-    """
-    stack: list[tuple[Any, int]] = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        for value in node.values() if type(node) is FrozenDict else node:
-            kind = type(value)
-            if kind is FrozenDict or kind is tuple:
-                stack.append((value, depth + 1))
-    return False
+def _json_map_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The input keys (names and aliases) of ``model``'s JSON-map fields."""
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        choices = (info.annotation, *get_args(info.annotation))
+        if any(c is FrozenDict or get_args(c)[:1] == (FrozenDict,) for c in choices):
+            keys.update(k for k in (name, info.alias) if k)
+    return frozenset(keys)
 
 
-def _json_position(exc: ValueError) -> str:
-    # JSONDecodeError's msg and position say where, never what: no content leaks.
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at position {exc.pos}"
-    return type(exc).__name__
+_LAZY_KEYS: dict[type[BaseModel], frozenset[str]] = {
+    model: _json_map_keys(model) for model in (Tenant, Application, Urac)
+}
 
 
-def _obj(value: Any) -> FrozenDict:
-    return value if isinstance(value, FrozenDict) else FrozenDict()
+def _frozen_members(obj: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """A copy of a decoded object with its nested objects and arrays frozen: lazily
+    for the model's JSON-map fields (ACLs, configs: the bulk), eagerly otherwise."""
+    lazy = _LAZY_KEYS[model]
+    return {k: (freeze_lazily(v) if k in lazy else freeze(v)) for k, v in obj.items()}
 
 
-def _to_context(data: FrozenDict) -> ParseResult:
+def _to_context(data: dict[str, Any]) -> ParseResult:
     tenant = data.get("tenant")
-    if not isinstance(tenant, FrozenDict):
+    if type(tenant) is not dict:
         return ParseResult(None, Reason.NO_TENANT, "no tenant object")
     tenant_id, tenant_code = tenant.get("id"), tenant.get("code")
     if not (isinstance(tenant_id, str) and tenant_id and isinstance(tenant_code, str)
@@ -170,23 +116,24 @@ def _to_context(data: FrozenDict) -> ParseResult:
         return ParseResult(None, Reason.NO_TENANT, "tenant id and code must be non-empty strings")
     key = _obj(data.get("key"))
     package = _obj(data.get("package"))
-    application = dict(_obj(data.get("application")))
-    application["package_acl"] = package.get("acl")
-    application["package_acl_all_env"] = package.get("acl_all_env")
-    folded = dict(tenant)
+    application = _frozen_members(_obj(data.get("application")), Application)
+    application["package_acl"] = freeze_lazily(package.get("acl"))
+    application["package_acl_all_env"] = freeze_lazily(package.get("acl_all_env"))
+    folded = _frozen_members(tenant, Tenant)
     folded["key"] = {"iKey": key.get("iKey"), "eKey": key.get("eKey")}
     folded["application"] = application
     urac = data.get("urac")
-    if isinstance(urac, FrozenDict):
-        urac = _decode_names(urac)
+    if type(urac) is dict:
+        urac = _decode_names(_frozen_members(urac, Urac))
+    config = key.get("config")
     fields = {
         "tenant": folded,
         "urac": urac,
-        "services_config": key.get("config") if key.get("config") is not None else FrozenDict(),
-        "device": data.get("device"),
-        "geo": data.get("geo"),
+        "services_config": freeze_lazily(config) if config is not None else {},
+        "device": freeze_lazily(data.get("device")),
+        "geo": freeze_lazily(data.get("geo")),
         "awareness": data.get("awareness"),
-        "param": data.get("param"),
+        "param": freeze_lazily(data.get("param")),
     }
     try:
         context = ContextData.model_validate(fields)
@@ -199,13 +146,12 @@ def _to_context(data: FrozenDict) -> ParseResult:
     return ParseResult(context, Reason.OK)
 
 
-def _decode_names(urac: FrozenDict) -> dict[str, Any]:
+def _decode_names(urac: dict[str, Any]) -> dict[str, Any]:
     """``urac.firstName`` / ``lastName`` arrive percent-encoded (PROTOCOL.md)."""
-    out = dict(urac)
     for name in ("firstName", "lastName"):
-        value = out.get(name)
+        value = urac.get(name)
         if isinstance(value, str) and "%" in value:
             # not percent-encoding after all: keep it as sent
             with contextlib.suppress(UnicodeDecodeError):
-                out[name] = unquote(value, errors="strict")
-    return out
+                urac[name] = unquote(value, errors="strict")
+    return urac

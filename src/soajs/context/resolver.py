@@ -105,4 +105,4 @@ class ContextResolver:
 
     def ignores_header(self, result: ParseResult) -> bool:
         """True when the app must not see the header at all (untrusted peer, public service)."""
-        return result.reason in (Reason.UNTRUSTED, Reason.PUBLIC_SERVICE)
+        return result.reason is Reason.UNTRUSTED or result.reason is Reason.PUBLIC_SERVICE

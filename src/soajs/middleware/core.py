@@ -86,4 +86,4 @@ class AdapterCore:
     def resolve(self, values: list[bytes], peer: str | None) -> tuple[ParseResult, bool]:
         """The request's parse result, and whether to strip the header from the request."""
         result = self.resolver.resolve(values, peer)
-        return result, self.resolver.ignores_header(result)
+        return result, result.context is None and self.resolver.ignores_header(result)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Unpack
 
-from soajs.context.current import reset_context, set_context
+from soajs.context.current import CURRENT
 from soajs.middleware.accessors import ENVIRON_KEY
 from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
@@ -81,10 +81,11 @@ class SOAJSWSGIMiddleware:
         raw = environ.get(ENVIRON_HEADER)
         context = None
         if raw is not None:
-            result, strip = core.resolve([header_bytes(raw)], environ.get("REMOTE_ADDR"))
-            if strip:
-                del environ[ENVIRON_HEADER]
+            resolver = core.resolver
+            result = resolver.resolve([header_bytes(raw)], environ.get("REMOTE_ADDR"))
             context = result.context
+            if context is None and resolver.ignores_header(result):
+                del environ[ENVIRON_HEADER]
         if context is None and core.strict:
             start_response(
                 "400 Bad Request",
@@ -95,11 +96,11 @@ class SOAJSWSGIMiddleware:
             )
             return [STRICT_BODY]
         environ[ENVIRON_KEY] = context
-        token = set_context(context)
+        token = CURRENT.set(context)
         try:
             return self.wsgi_app(environ, start_response)
         finally:
-            reset_context(token)
+            CURRENT.reset(token)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 501: "Not Implemented", 503: "Service Unavailable"}

@@ -28,6 +28,7 @@ from typing import Annotated, Any, ClassVar, NoReturn
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     PlainSerializer,
     PlainValidator,
     SecretStr,
@@ -83,6 +84,10 @@ class FrozenDict(dict[str, Any]):
     def __repr__(self) -> str:
         return dict.__repr__(self)
 
+    def freeze_all(self) -> FrozenDict:
+        """This mapping with every level frozen (already so; see ``LazyFrozenDict``)."""
+        return self
+
 
 def freeze(value: Any) -> Any:
     """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples."""
@@ -106,7 +111,8 @@ def _validate_json_map(value: Any) -> FrozenDict:
 JsonMap = Annotated[
     FrozenDict,
     PlainValidator(_validate_json_map),
-    PlainSerializer(lambda v: v, return_type=dict[str, Any]),
+    # freeze_all: a lazily frozen map dumps the same (tuples) whatever was read
+    PlainSerializer(lambda v: v.freeze_all(), return_type=dict[str, Any]),
     WithJsonSchema({"type": "object"}),
 ]
 """A free-form JSON object (ACL, config, custom value...), deep-frozen."""
@@ -138,6 +144,9 @@ Secret = Annotated[SecretStr, PlainSerializer(_serialize_secret, return_type=str
 """A secret string: masked everywhere unless revealed on purpose."""
 
 
+_FrozenAny = Annotated[Any, PlainValidator(freeze)]
+
+
 class SoajsModel(BaseModel):
     """Base of all SOAJS models (see the module docstring)."""
 
@@ -166,12 +175,10 @@ class SoajsModel(BaseModel):
         names.update(cls._synonyms)
         cls._attr_names = names
 
-    def model_post_init(self, context: Any, /) -> None:
-        extra = self.__pydantic_extra__
-        if extra:
-            for key, value in extra.items():
-                if isinstance(value, dict | list):
-                    extra[key] = freeze(value)
+    # Unknown fields are kept, deep-frozen as they are validated: a typed
+    # ``__pydantic_extra__`` costs nothing when there are none, where a
+    # ``model_post_init`` would be a Python call for every instance.
+    __pydantic_extra__: dict[str, _FrozenAny] = Field(init=False)
 
     def __getattr__(self, name: str) -> Any:
         target = type(self)._attr_names.get(name)
