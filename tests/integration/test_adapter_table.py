@@ -81,23 +81,11 @@ CASES = [
         [b'{"tenant": {"id": "' + MARKER.encode() + b'", "code": "X", "name": "\\ud800"}}'],
         None,
         id="lone-surrogate",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: parser.py accepts a JSON escape of a lone surrogate (\\ud800): "
-            "valid ASCII, but the tenant name cannot be encoded to UTF-8, so a FastAPI "
-            "handler answering with it fails with a 500",
-        ),
     ),
     pytest.param(
         [obj()[:-1] + b', "geo": {"lat": 1e999}}'],
         None,
         id="overflowing-float",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: parser.py accepts 1e999 (json makes it float inf; parse_constant "
-            "only sees the literals NaN/Infinity): the context carries inf, Flask and Django "
-            "answer it as invalid JSON (Infinity), a Starlette JSONResponse raises (500)",
-        ),
     ),
 ]
 

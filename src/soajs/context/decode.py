@@ -12,6 +12,10 @@ the fast path existed, and which also accepts the few inputs jiter refuses
 but JSON allows (lone surrogate escapes). So the fast path changes speed,
 never outcomes.
 
+Two values that decode but cannot be sent back by a handler are refused: a
+number too large for a float (``1e999`` becomes ``inf``: ``NON_FINITE_NUMBER``,
+like ``NaN``) and the escape of a lone surrogate (``\\ud800``: ``NOT_UTF8``).
+
 Depth (:data:`MAX_DEPTH`) is checked on the text, only when it has more
 opening brackets than the limit: see :func:`_too_deep`.
 """
@@ -19,6 +23,7 @@ opening brackets than the limit: see :func:`_too_deep`.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pydantic_core import from_json
@@ -49,7 +54,14 @@ def _refuse_constant(name: str) -> Any:
     raise _NonFinite(name)
 
 
-_STDLIB = json.JSONDecoder(parse_constant=_refuse_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: a number too large for a float
+        raise _NonFinite(text)
+    return value
+
+
+_STDLIB = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def decode_object(raw: bytes, text: str) -> dict[str, Any]:
@@ -58,6 +70,11 @@ def decode_object(raw: bytes, text: str) -> dict[str, Any]:
         data = from_json(text, allow_inf_nan=False)
     except ValueError:
         data = _stdlib_decode(text)  # says why, or accepts what jiter alone refuses
+    else:
+        # jiter turns a number too large for a float (1e999) into inf: when the text
+        # may hold one, the standard library decoder, which sees every number, decides
+        if _may_overflow(raw):
+            data = _stdlib_decode(text)
     if type(data) is not dict:
         raise DecodeError(Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(raw):
@@ -78,7 +95,38 @@ def _stdlib_decode(text: str) -> Any:
     if rest:
         reason = Reason.DUPLICATE if rest.startswith(",") else Reason.NOT_JSON
         raise DecodeError(reason, "data after the JSON value")
+    if "\\u" in text:
+        # JSON allows the escape of a lone surrogate (\ud800), which jiter refuses;
+        # the str it gives cannot be encoded again, so a handler echoing it would fail.
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DecodeError(Reason.NOT_UTF8, "a lone surrogate escape") from None
     return data
+
+
+# Digits (and the decimal point) become "0", "E" becomes "e", white space goes:
+# a number that overflows a float is then ``[:,[]0+e+?000`` or has 309+ digits.
+_NUMBERS = bytes.maketrans(b"0123456789.E", b"00000000000e")
+_TOO_MANY_DIGITS = b"0" * 309
+
+
+def _may_overflow(raw: bytes) -> bool:
+    """False when no number in the JSON ``raw`` can be too large for a float.
+
+    C-level bytes operations only; a true answer (rare: an exponent of three
+    digits or more right after ``:``, ``,``, ``[`` or ``-``, or a run of 309 digits)
+    is settled by the standard library decoder.
+    """
+    marks = raw.translate(_NUMBERS, b" \t\r\n")
+    for pattern in (b"e000", b"e+000"):
+        at = marks.find(pattern)
+        while at != -1:
+            start = len(marks[:at].rstrip(b"0"))
+            if start < at and marks[start - 1 : start] in (b":", b",", b"[", b"-"):
+                return True
+            at = marks.find(pattern, at + 1)
+    return _TOO_MANY_DIGITS in marks
 
 
 def _json_kind(value: Any) -> str:
