@@ -31,12 +31,6 @@ def current_code() -> str:
     return "none" if ctx is None else ctx.tenant.code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: wsgi.py:100-102 resets the ContextVar as soon as wsgi_app() returns its "
-    "iterable, before the server iterates the body: a streaming response (generator) sees "
-    "current_context() None",
-)
 def test_a_streaming_wsgi_body_still_sees_the_context() -> None:
     app = Flask(__name__)
     SOAJS(app, trusted_gateways="*")
@@ -73,12 +67,6 @@ async def no_lifespan_app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: asgi.py:103-112 starts the registry and the maintenance listener only when "
-    "the wrapped app itself receives lifespan.startup; an app without lifespan support "
-    "(Django's ASGIHandler) raises first, so neither is ever started",
-)
 def test_lifespan_starts_the_registry_even_if_the_app_has_no_lifespan(
     lazy_manager: RegistryManager,
 ) -> None:

@@ -10,18 +10,17 @@ or the dotted path of one) and any of the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-from soajs.context.current import reset_context, set_context
+from soajs.context.current import CURRENT, ContextIterable, Current
 from soajs.middleware.core import STRICT_BODY, AdapterCore
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 from soajs.middleware.wsgi import ENVIRON_HEADER, header_bytes
-from soajs.models.context import ContextData
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -59,45 +58,31 @@ class SOAJSMiddleware:
         if context is None and core.strict:
             return HttpResponse(STRICT_BODY, status=400, content_type=PROBLEM_CONTENT_TYPE)
         request.soajs = context
-        token = set_context(context)
+        current = (context, request.META)
+        token = CURRENT.set(current)
         try:
             response = self.get_response(request)
         finally:
-            reset_context(token)
+            CURRENT.reset(token)
         if context is not None and getattr(response, "streaming", False):
             # A streaming body is produced after this returns, by the server: make the
             # context current around each chunk too (and only then).
             content = response.streaming_content
             if getattr(response, "is_async", False):
-                response.streaming_content = _async_with_context(content, context)
+                response.streaming_content = _async_with_context(content, current)
             else:
-                response.streaming_content = _with_context(content, context)
+                response.streaming_content = ContextIterable(content, current)
         return response
 
 
-def _with_context(chunks: Iterable[Any], context: ContextData) -> Iterator[Any]:
-    iterator = iter(chunks)
-    while True:
-        token = set_context(context)
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return
-        finally:
-            reset_context(token)
-        yield chunk
-
-
-async def _async_with_context(
-    chunks: AsyncIterable[Any], context: ContextData
-) -> AsyncIterator[Any]:
+async def _async_with_context(chunks: AsyncIterable[Any], current: Current) -> AsyncIterator[Any]:
     iterator = aiter(chunks)
     while True:
-        token = set_context(context)
+        token = CURRENT.set(current)
         try:
             chunk = await anext(iterator)
         except StopAsyncIteration:
             return
         finally:
-            reset_context(token)
+            CURRENT.reset(token)
         yield chunk

@@ -89,8 +89,11 @@ class SOAJSMiddleware:
             context = result.context
             if context is None and resolver.ignores_header(result):
                 scope["headers"] = [(n, v) for n, v in headers if n != HEADER]
-        if context is None and core.strict and kind == "http":
-            await _respond(send, 400, PROBLEM_CONTENT_TYPE, STRICT_BODY)
+        if context is None and core.strict:
+            if kind == "http":
+                await _respond(send, 400, PROBLEM_CONTENT_TYPE, STRICT_BODY)
+            else:
+                await _refuse_websocket(scope, receive, send)
             return
         scope["soajs"] = context
         state = scope.get("state")
@@ -98,7 +101,7 @@ class SOAJSMiddleware:
             scope["state"] = {"soajs": context}
         else:
             state["soajs"] = context
-        token = CURRENT.set(context)
+        token = CURRENT.set((context, scope))
         try:
             await self.app(scope, receive, send)
         finally:
@@ -111,7 +114,11 @@ class SOAJSMiddleware:
 
     # -- lifespan -----------------------------------------------------------
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = False
+
         async def wrapped_receive() -> Message:
+            nonlocal received
+            received = True
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.startup()
@@ -119,7 +126,29 @@ class SOAJSMiddleware:
                 await self.shutdown()
             return message
 
-        await self.app(scope, wrapped_receive, send)
+        try:
+            await self.app(scope, wrapped_receive, send)
+        except Exception:
+            if received:  # the app's own lifespan failed: the server reports it
+                raise
+            # An app that does not speak lifespan (Django's ASGIHandler raises):
+            # the registry and the listener must start all the same.
+            logger.debug("the app refused the lifespan scope; SOAJSMiddleware answers it")
+            await self._own_lifespan(receive, send)
+
+    async def _own_lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            phase = "startup" if message["type"] == "lifespan.startup" else "shutdown"
+            try:
+                await (self.startup() if phase == "startup" else self.shutdown())
+            except Exception as exc:
+                logger.exception("SOAJSMiddleware %s failed", phase)
+                await send({"type": f"lifespan.{phase}.failed", "message": type(exc).__name__})
+                return
+            await send({"type": f"lifespan.{phase}.complete"})
+            if phase == "shutdown":
+                return
 
     async def startup(self) -> None:
         """Start the registry (if nobody did) and the maintenance listener."""
@@ -152,3 +181,22 @@ async def _respond(send: Send, status: int, content_type: str, body: bytes) -> N
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """Strict mode: refuse the handshake, with the problem+json body where the server can."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                    (b"content-length", str(len(STRICT_BODY)).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": STRICT_BODY})
+    else:
+        await send({"type": "websocket.close", "code": 1008})  # policy violation: HTTP 403

@@ -2,7 +2,7 @@
 
 ``app.wsgi_app = SOAJSWSGIMiddleware(app.wsgi_app, registry)``. The context
 lands in ``environ["soajs.context"]`` and :func:`soajs.current_context`
-(reset in ``finally``); parsing is the shared
+(reset in ``finally``, and current again while a lazy body is iterated); parsing is the shared
 :class:`~soajs.context.ContextResolver`, so it behaves as the ASGI middleware
 does. Safe under threaded servers: no per-request state lives on ``self``.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Unpack
 
-from soajs.context.current import CURRENT
+from soajs.context.current import CURRENT, ContextIterable
 from soajs.middleware.accessors import ENVIRON_KEY
 from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
@@ -96,11 +96,16 @@ class SOAJSWSGIMiddleware:
             )
             return [STRICT_BODY]
         environ[ENVIRON_KEY] = context
-        token = CURRENT.set(context)
+        current = (context, environ)
+        token = CURRENT.set(current)
         try:
-            return self.wsgi_app(environ, start_response)
+            body = self.wsgi_app(environ, start_response)
         finally:
             CURRENT.reset(token)
+        if context is None or type(body) is list or type(body) is tuple:
+            return body
+        # produced lazily, by the server, after this returns: keep the context current
+        return ContextIterable(body, current)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 501: "Not Implemented", 503: "Service Unavailable"}
