@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from soajs.connector import NoRouteError, ServiceConnector
-from soajs.connector.propagation import capture_asgi, capture_wsgi, inbound
+from soajs.connector.propagation import inbound
 from soajs.connector.routing import _TABLES, INJECT_HEADER, normalize_version
 from soajs.context.current import reset_context, set_context
 from soajs.models.registry import Awareness
@@ -226,23 +226,34 @@ def test_inbound_request(
 TRACE_NAMES = {"traceparent", "tracestate", "x-request-id"}
 
 
-def test_capture_asgi_and_wsgi() -> None:
-    connector = ServiceConnector(make_context(awareness(GW)))
+def test_the_current_request_is_carried_over_asgi_and_wsgi() -> None:
+    """The middlewares make (context, scope/environ) current; calls read the request from it."""
+    context = make_context(awareness(GW))
+    connector = ServiceConnector()
     scope = {
         "type": "http",
         "headers": [(b"traceparent", b"tp"), (b"authorization", b"Bearer z"), (b"x", b"y")],
         "query_string": b"",
     }
-    capture_asgi(scope)
-    assert dict(connector.connect("a").headers) == {
-        "key": E_KEY,
-        "traceparent": "tp",
-        "authorization": "Bearer z",
-    }
-    capture_wsgi({"HTTP_X_REQUEST_ID": "r-9", "QUERY_STRING": "access_token=q"})
-    connection = connector.connect("a")
-    assert dict(connection.headers) == {"key": E_KEY, "x-request-id": "r-9"}
-    assert connection.params == (("access_token", "q"),)
+    token = set_context(context, scope)
+    try:
+        assert dict(connector.connect("a").headers) == {
+            "key": E_KEY,
+            "traceparent": "tp",
+            "authorization": "Bearer z",
+        }
+    finally:
+        reset_context(token)
+    environ = {"HTTP_X_REQUEST_ID": "r-9", "QUERY_STRING": "access_token=q"}
+    token = set_context(context, environ)
+    try:
+        connection = connector.connect("a")
+        assert dict(connection.headers) == {"key": E_KEY, "x-request-id": "r-9"}
+        assert connection.params == (("access_token", "q"),)
+    finally:
+        reset_context(token)
+    # after the request: nothing is carried over any more
+    assert dict(ServiceConnector(context).connect("a").headers) == {"key": E_KEY}
 
 
 def test_routes_are_built_once_per_context_and_dropped_with_it() -> None:

@@ -27,7 +27,7 @@ from soajs.connector.errors import (
     ServiceUnavailableError,
 )
 from soajs.connector.policy import DEFAULT_TIMEOUT, RetryPolicy
-from soajs.connector.propagation import capture_asgi, capture_wsgi, inbound
+from soajs.connector.propagation import inbound
 from soajs.connector.routing import Connection
 from soajs.connector.transport import aclose, close
 
@@ -45,8 +45,6 @@ __all__ = [
     "ServiceUnavailableError",
     "aclose",
     "breakers",
-    "capture_asgi",
-    "capture_wsgi",
     "close",
     "inbound",
 ]

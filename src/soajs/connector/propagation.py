@@ -1,9 +1,10 @@
 """What an outbound call carries over from the inbound request it is made for.
 
-The middlewares hand the inbound request to this module with one call per
-request (:func:`capture_asgi` / :func:`capture_wsgi`); nothing is parsed
-then. Only when a handler calls another service does the connector read,
-from that request:
+The middlewares do nothing for this: the ASGI scope or WSGI environ of the
+request is current next to its context (:func:`soajs.context.current.current_request`),
+and reset with it. Only when a handler calls another service does the
+connector read, from that request (once; the result is kept in the scope or
+environ under ``"soajs.inbound"``):
 
 * ``traceparent``, ``tracestate`` and ``x-request-id``, forwarded on every
   call (mesh and gateway), so a trace crosses services;
@@ -12,10 +13,8 @@ from that request:
   gateway can authenticate the user again. A mesh call carries the user in
   ``soajsinjectobj`` instead and gets no credentials.
 
-The value lives in a :class:`~contextvars.ContextVar` of its own. ASGI runs
-each request in a task with its own context; a WSGI worker thread gets a new
-value on every request, so a call never sees the previous request's headers.
-Code outside a request (a background job) can set one with :func:`inbound`.
+Code outside a request (a background job, a test) can give the headers to
+carry with :func:`inbound`, which wins over the current request.
 """
 
 from __future__ import annotations
@@ -26,13 +25,15 @@ from contextvars import ContextVar, Token
 from typing import Any
 from urllib.parse import parse_qsl
 
+from soajs.context.current import current_request
+
 __all__ = [
+    "INBOUND_KEY",
     "TRACE_HEADERS",
     "Inbound",
-    "capture_asgi",
-    "capture_wsgi",
     "current_inbound",
     "inbound",
+    "inbound_of",
     "reset_inbound",
     "set_inbound",
 ]
@@ -133,19 +134,30 @@ def _wsgi_bytes(value: str) -> bytes:
 _INBOUND: ContextVar[Inbound | None] = ContextVar("soajs_inbound", default=None)
 
 
-def capture_asgi(scope: MutableMapping[str, Any]) -> None:
-    """Middleware hook (ASGI): remember this request for outbound calls. O(1), no parsing."""
-    _INBOUND.set(Inbound(scope["headers"], scope.get("query_string", b""), via="asgi"))
+#: Where an Inbound built from a request is kept (in its scope or environ).
+INBOUND_KEY = "soajs.inbound"
 
 
-def capture_wsgi(environ: Mapping[str, Any]) -> None:
-    """Middleware hook (WSGI/Django ``request.META``): same as :func:`capture_asgi`."""
-    _INBOUND.set(Inbound(environ, environ.get("QUERY_STRING", ""), via="wsgi"))
+def inbound_of(request: MutableMapping[str, Any]) -> Inbound:
+    """The :class:`Inbound` of an ASGI scope or WSGI environ (built once, kept in it)."""
+    found = request.get(INBOUND_KEY)
+    if isinstance(found, Inbound):
+        return found
+    if "type" in request and "headers" in request:  # an ASGI scope
+        built = Inbound(request["headers"], request.get("query_string", b""), via="asgi")
+    else:  # a WSGI environ, or Django's request.META
+        built = Inbound(request, request.get("QUERY_STRING", ""), via="wsgi")
+    request[INBOUND_KEY] = built
+    return built
 
 
 def current_inbound() -> Inbound | None:
-    """The inbound request of the current task/thread, or ``None``."""
-    return _INBOUND.get()
+    """What calls made now carry over: :func:`inbound`'s headers, else the current request's."""
+    given = _INBOUND.get()
+    if given is not None:
+        return given
+    request = current_request()
+    return inbound_of(request) if request is not None else None
 
 
 def set_inbound(headers: Mapping[str, str] | None = None, query: str = "") -> Token[Inbound | None]:
