@@ -105,27 +105,32 @@ def _stdlib_decode(text: str) -> Any:
     return data
 
 
-# Digits (and the decimal point) become "0", "E" becomes "e", white space goes:
-# a number that overflows a float is then ``[:,[]0+e+?000`` or has 309+ digits.
-_NUMBERS = bytes.maketrans(b"0123456789.E", b"00000000000e")
+# Digits, the decimal point and "+" become "0", "E" becomes "e", white space
+# becomes ":" (a separator, like the ":" , "[" and "-" a number can follow): a
+# number too large for a float then reads ``[:,[-]0+e000`` or has 309+ digits.
+_NUMBERS = bytes.maketrans(b"0123456789.+E \t\r\n", b"000000000000e::::")
 _TOO_MANY_DIGITS = b"0" * 309
+_ZERO = ord("0")
+_BEFORE_A_NUMBER = b":,[-"
 
 
 def _may_overflow(raw: bytes) -> bool:
     """False when no number in the JSON ``raw`` can be too large for a float.
 
-    C-level bytes operations only; a true answer (rare: an exponent of three
-    digits or more right after ``:``, ``,``, ``[`` or ``-``, or a run of 309 digits)
-    is settled by the standard library decoder.
+    C-level bytes operations, plus a short walk back over the digits of each
+    ``e000`` found; a true answer (rare: an exponent of three digits or more
+    in a number, a run of 309 digits, or such a run inside a string) is
+    settled by the standard library decoder.
     """
-    marks = raw.translate(_NUMBERS, b" \t\r\n")
-    for pattern in (b"e000", b"e+000"):
-        at = marks.find(pattern)
-        while at != -1:
-            start = len(marks[:at].rstrip(b"0"))
-            if start < at and marks[start - 1 : start] in (b":", b",", b"[", b"-"):
-                return True
-            at = marks.find(pattern, at + 1)
+    marks = raw.translate(_NUMBERS)
+    at = marks.find(b"e000")
+    while at != -1:
+        start = at
+        while start and marks[start - 1] == _ZERO:
+            start -= 1
+        if start < at and start and marks[start - 1] in _BEFORE_A_NUMBER:
+            return True
+        at = marks.find(b"e000", at + 4)
     return _TOO_MANY_DIGITS in marks
 
 
