@@ -30,8 +30,8 @@ def connector(*mesh: tuple[str, str, str, str]) -> ServiceConnector:
 def test_gateway_request_as_sent(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(
         method="PUT",
-        url="http://10.0.0.1:4000/b/v2/items/7?x=1&access_token=tok",
-        match_headers={"key": E_KEY, "X-Extra": "yes", "traceparent": "tp"},
+        url="http://10.0.0.1:4000/b/v2/items/7?x=1",  # the token is a header, not in the URL
+        match_headers={"key": E_KEY, "X-Extra": "yes", "traceparent": "tp", "access_token": "tok"},
         json={"ok": True},
     )
     with inbound({"traceparent": "tp"}, query="access_token=tok"):

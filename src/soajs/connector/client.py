@@ -48,6 +48,8 @@ __all__ = ["AsyncServiceConnector", "ServiceConnector"]
 
 logger = logging.getLogger("soajs.connector")
 
+_INJECT_NAME = INJECT_HEADER.decode()
+
 _R = TypeVar("_R")
 
 
@@ -56,6 +58,15 @@ class AwarenessSource(Protocol):
 
     @property
     def awareness(self) -> Awareness | None: ...
+
+
+def _outside_request(name: str, version: str | int | None, why: str) -> NoRouteError:
+    normalized = normalize_version(version)
+    return NoRouteError(
+        f"cannot call {describe(name, normalized)} outside a request: {why}",
+        service=name,
+        version=normalized,
+    )
 
 
 class _BaseConnector:
@@ -92,43 +103,35 @@ class _BaseConnector:
             connection = route_for_context(context, name, version)
         else:
             connection = self._background_route(name, version)
-        inbound = current_inbound()
+        inbound = current_inbound(context)
         if inbound is not None:
             return connection.with_inbound(inbound)
         return connection
 
     def _background_route(self, name: str, version: str | int | None) -> Connection:
-        why = f"cannot call {describe(name, normalize_version(version))} outside a request"
         if self.registry is None:
-            raise NoRouteError(
-                f"{why}: there is no request context; pass registry= (the RegistryManager) "
-                "and tenant_key= so the call can go through the gateway",
-                service=name,
-                version=normalize_version(version),
-            )
+            raise _outside_request(
+                name, version, "there is no request context; pass registry= (the "
+                "RegistryManager) and tenant_key= so the call can go through the gateway"
+            )  # fmt: skip
         if not self.tenant_key:
-            raise NoRouteError(
-                f"{why}: pass tenant_key= (the tenant's external key) to call through the gateway",
-                service=name,
-                version=normalize_version(version),
-            )
+            raise _outside_request(
+                name, version, "pass tenant_key= (the tenant's external key) to call through "
+                "the gateway"
+            )  # fmt: skip
         try:
             awareness = self.registry.awareness
         except Exception as exc:  # RegistryNotLoadedError and friends
-            raise NoRouteError(
-                f"{why}: the registry has no gateway address yet ({exc})",
-                service=name,
-                version=normalize_version(version),
+            raise _outside_request(
+                name, version, f"the registry has no gateway address yet ({exc})"
             ) from exc
         cached = self._background
         if cached is not None and cached[0] is awareness:
             return cached[1].route(name, version)
         table = gateway_table(awareness, self.tenant_key)
         if table is None or awareness is None:
-            raise NoRouteError(
-                f"{why}: the registry's awareness has no gateway host and port",
-                service=name,
-                version=normalize_version(version),
+            raise _outside_request(
+                name, version, "the registry's awareness has no gateway host and port"
             )
         self._background = (awareness, table)
         return table.route(name, version)
@@ -189,12 +192,7 @@ class _Call:
 
     # -- targets and breakers ---------------------------------------------
     def _breaker(self, connection: Connection) -> CircuitBreaker:
-        label = (
-            f"mesh target {connection.target} (service {connection.service!r})"
-            if connection.mode == "mesh"
-            else f"gateway {connection.target}"
-        )
-        return breakers.get(connection.target, self.connector.breaker, label)
+        return breakers.get(connection.target, self.connector.breaker, connection.breaker_label)
 
     def pick(self) -> Connection:
         """The target for the next attempt: the primary route unless its circuit is open."""
@@ -264,16 +262,13 @@ class _Call:
         headers = httpx.Headers(list(connection.raw_headers))
         if self.user_headers:
             headers.update(self.user_headers)
-            if connection.mode == "gateway" and INJECT_HEADER.decode() in headers:
-                del headers[INJECT_HEADER.decode()]  # never to the gateway
-        params: Any = self.user_params
-        if connection.params:
-            params = httpx.QueryParams(params).merge(dict(connection.params))
+            if connection.mode == "gateway" and _INJECT_NAME in headers:
+                del headers[_INJECT_NAME]  # never to the gateway
         return {
             "method": self.method,
             "url": connection.url(self.path),
             "headers": headers,
-            "params": params,
+            "params": self.user_params,
             **self.kwargs,
         }
 

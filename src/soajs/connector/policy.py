@@ -23,7 +23,6 @@ import email.utils
 import functools
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import tenacity
@@ -130,11 +129,3 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def is_retryable_error(exc: BaseException) -> bool:
-    return isinstance(exc, RETRYABLE_ERRORS)
-
-
-def response_status(value: Any) -> int | None:
-    return value.status_code if isinstance(value, httpx.Response) else None

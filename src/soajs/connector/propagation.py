@@ -8,9 +8,9 @@ environ under ``"soajs.inbound"``):
 
 * ``traceparent``, ``tracestate`` and ``x-request-id``, forwarded on every
   call (mesh and gateway), so a trace crosses services;
-* the caller's ``access_token`` (query string first, then header) or else
-  its ``Authorization`` header, forwarded to the *gateway only*, so the
-  gateway can authenticate the user again. A mesh call carries the user in
+* the caller's ``access_token`` (query string first, then header; sent on as
+  a header) or else its ``Authorization`` header, forwarded to the *gateway
+  only*, so the gateway can authenticate the user again. A mesh call carries the user in
   ``soajsinjectobj`` instead and gets no credentials.
 
 Code outside a request (a background job, a test) can give the headers to
@@ -22,10 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from soajs.context.current import current_request
+from soajs.context.current import CURRENT
+from soajs.context.parser import wsgi_header_bytes
+
+if TYPE_CHECKING:
+    from soajs.models.context import ContextData
 
 __all__ = [
     "INBOUND_KEY",
@@ -87,20 +91,6 @@ class Inbound:
             self._parse()
         return self._mesh + self._token
 
-    @property
-    def query_token(self) -> str | None:
-        """The ``access_token`` of the query string, if the caller sent one there."""
-        query = self._query
-        if not query:
-            return None
-        text = query.decode("latin-1") if isinstance(query, bytes) else query
-        if "access_token" not in text:
-            return None
-        for name, value in parse_qsl(text, keep_blank_values=False):
-            if name == "access_token":
-                return value
-        return None
-
     def _parse(self) -> None:
         found: dict[bytes, bytes] = {}
         if self._via == "wsgi":
@@ -108,15 +98,18 @@ class Inbound:
             for key, name in _WSGI_NAMES.items():
                 value = environ.get(key)
                 if value:
-                    found[name] = _wsgi_bytes(value)
+                    found[name] = wsgi_header_bytes(value)
         else:
             for name, value in self._headers:
                 lname = name.lower()
                 if lname in _WANTED and lname not in found:
                     found[lname] = value
         self._mesh = tuple((n, found[n]) for n in TRACE_HEADERS if n in found)
-        if self.query_token is not None:
-            self._token = ()  # goes in the query string (Connection.params)
+        query_token = _query_token(self._query)
+        if query_token is not None:
+            # Sent on as a header, never in a URL (httpx and the gateway log URLs);
+            # gateway 4.3.4 reads the access_token header when the query has none.
+            self._token = ((_ACCESS_TOKEN, query_token),)
         elif _ACCESS_TOKEN in found:
             self._token = ((_ACCESS_TOKEN, found[_ACCESS_TOKEN]),)
         elif _AUTHORIZATION in found:
@@ -124,11 +117,17 @@ class Inbound:
         self._parsed = True
 
 
-def _wsgi_bytes(value: str) -> bytes:
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape")
+def _query_token(query: bytes | str) -> bytes | None:
+    """The ``access_token`` of a query string, if the caller sent one there."""
+    if not query:
+        return None
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    if "access_token" not in text:
+        return None
+    for name, value in parse_qsl(text, keep_blank_values=False):
+        if name == "access_token":
+            return value.encode("latin-1", "replace")
+    return None
 
 
 _INBOUND: ContextVar[Inbound | None] = ContextVar("soajs_inbound", default=None)
@@ -151,13 +150,20 @@ def inbound_of(request: MutableMapping[str, Any]) -> Inbound:
     return built
 
 
-def current_inbound() -> Inbound | None:
-    """What calls made now carry over: :func:`inbound`'s headers, else the current request's."""
+def current_inbound(context: ContextData | None = None) -> Inbound | None:
+    """What calls made now carry over: :func:`inbound`'s headers, else the current request's.
+
+    With ``context``, the current request's only when it is that request's own
+    context (a call made for another request's tenant must not carry this
+    request's user).
+    """
     given = _INBOUND.get()
     if given is not None:
         return given
-    request = current_request()
-    return inbound_of(request) if request is not None else None
+    current, request = CURRENT.get()
+    if request is None or (context is not None and context is not current):
+        return None
+    return inbound_of(request)
 
 
 def set_inbound(headers: Mapping[str, str] | None = None, query: str = "") -> Token[Inbound | None]:

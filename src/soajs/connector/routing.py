@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
@@ -30,6 +29,7 @@ import httpx
 
 from soajs.connector.errors import NoRouteError, describe
 from soajs.connector.propagation import Inbound
+from soajs.context.parser import HEADER
 
 if TYPE_CHECKING:
     from soajs.models.context import ContextData
@@ -40,7 +40,7 @@ __all__ = ["Connection", "Mode", "RouteTable", "normalize_version", "route_for_c
 Mode = Literal["mesh", "gateway"]
 Pairs = tuple[tuple[bytes, bytes], ...]
 
-INJECT_HEADER = b"soajsinjectobj"
+INJECT_HEADER = HEADER
 _KEY_HEADER = b"key"
 _WHOLE = re.compile(r"^(\d+)(?:\.0+)?$")
 
@@ -65,8 +65,7 @@ class Connection:
     ``f"http://{connection.host}/endpoint"`` needs (for the gateway it
     includes the ``/{name}/v{version}`` route); ``base_url`` is the same with
     the scheme; ``headers`` a fresh :class:`httpx.Headers` on each access
-    (change it freely); ``params`` the query parameters a call must carry
-    (the caller's ``access_token`` when it came in the query string).
+    (change it freely).
     ``fallback`` is the gateway route a mesh call fails over to, if any;
     ``target`` the ``host:port`` the circuit breaker watches.
 
@@ -75,10 +74,10 @@ class Connection:
 
     __slots__ = (
         "base_url",
+        "breaker_label",
         "fallback",
         "host",
         "mode",
-        "params",
         "raw_headers",
         "service",
         "target",
@@ -94,7 +93,6 @@ class Connection:
         host: str,
         target: str,
         raw_headers: Pairs,
-        params: tuple[tuple[str, str], ...] = (),
         fallback: Connection | None = None,
     ) -> None:
         self.mode: Mode = mode
@@ -103,8 +101,11 @@ class Connection:
         self.host = host
         self.base_url = "http://" + host
         self.target = target
+        #: How logs and errors name the circuit breaker of ``target``.
+        self.breaker_label = (
+            f"mesh target {target} (service {service!r})" if mode == "mesh" else f"gateway {target}"
+        )
         self.raw_headers = raw_headers
-        self.params = params
         self.fallback = fallback
 
     @property
@@ -133,15 +134,9 @@ class Connection:
         return built
 
     def _extend(self, inbound: Inbound) -> Connection:
-        if self.mode == "mesh":
-            extra = inbound.mesh_pairs
-            params: tuple[tuple[str, str], ...] = ()
-        else:
-            extra = inbound.gateway_pairs
-            token = inbound.query_token
-            params = (("access_token", token),) if token is not None else ()
+        extra = inbound.mesh_pairs if self.mode == "mesh" else inbound.gateway_pairs
         fallback = self.fallback.with_inbound(inbound) if self.fallback is not None else None
-        if not extra and not params and fallback is self.fallback:
+        if not extra and fallback is self.fallback:
             return self
         return Connection(
             mode=self.mode,
@@ -150,7 +145,6 @@ class Connection:
             host=self.host,
             target=self.target,
             raw_headers=self.raw_headers + extra,
-            params=params,
             fallback=fallback,
         )
 
@@ -166,7 +160,7 @@ class RouteTable:
     stores it (two threads may build the same route; both results are equal).
     """
 
-    __slots__ = ("__weakref__", "_gateway", "_inject", "_key", "_latest", "_mesh", "_routes")
+    __slots__ = ("_gateway", "_inject", "_key", "_latest", "_mesh", "_routes")
 
     def __init__(
         self,
@@ -252,8 +246,10 @@ class RouteTable:
 
 # -- one table per context ----------------------------------------------------
 
+# No lock: a weakref callback runs in whichever thread the garbage collector
+# happens to run in, possibly one inside this code; each step below is a single
+# dict operation (atomic), and a race only builds an equal table twice.
 _TABLES: dict[int, tuple[weakref.ref[ContextData], RouteTable]] = {}
-_TABLES_LOCK = threading.Lock()
 
 
 def _awareness_gateway(awareness: Awareness | None) -> tuple[str, int] | None:
@@ -264,7 +260,8 @@ def _awareness_gateway(awareness: Awareness | None) -> tuple[str, int] | None:
 
 def table_for_context(context: ContextData) -> RouteTable:
     """The route table of ``context``: built on first use, then one dict look-up."""
-    entry = _TABLES.get(id(context))
+    key = id(context)
+    entry = _TABLES.get(key)
     if entry is not None and entry[0]() is context:
         return entry[1]
     awareness = context.awareness
@@ -274,20 +271,14 @@ def table_for_context(context: ContextData) -> RouteTable:
         tenant_key=context.tenant.key.e_key,
         inject=context.raw_header,
     )
-    key = id(context)
-    with _TABLES_LOCK:
-        entry = _TABLES.get(key)
-        if entry is not None and entry[0]() is context:
-            return entry[1]
-        _TABLES[key] = (weakref.ref(context, functools.partial(_forget, key)), table)
+    _TABLES[key] = (weakref.ref(context, functools.partial(_forget, key)), table)
     return table
 
 
 def _forget(key: int, ref: weakref.ref[ContextData]) -> None:
-    with _TABLES_LOCK:
-        entry = _TABLES.get(key)
-        if entry is not None and entry[0] is ref:
-            del _TABLES[key]
+    entry = _TABLES.get(key)
+    if entry is not None and entry[0] is ref:
+        _TABLES.pop(key, None)
 
 
 def route_for_context(context: ContextData, name: str, version: object = None) -> Connection:

@@ -37,13 +37,21 @@ from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
 from soajs.models.context import Application, ContextData, Tenant, Urac
 
-__all__ = ["HEADER", "MAX_DEPTH", "ParseResult", "parse_inject_header"]
+__all__ = ["HEADER", "MAX_DEPTH", "ParseResult", "parse_inject_header", "wsgi_header_bytes"]
 
 #: The header's name as ASGI gives it (lower-case bytes).
 HEADER = b"soajsinjectobj"
 
 _PERCENT_START = (b"%7b", b"%7B")
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def wsgi_header_bytes(value: str) -> bytes:
+    """The raw bytes behind a WSGI header value (PEP 3333: a latin-1 ``str``)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # a server that already decoded UTF-8
+        return value.encode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Unpack
 
 from soajs.context.current import CURRENT, ContextIterable
+from soajs.context.parser import wsgi_header_bytes
 from soajs.middleware.accessors import ENVIRON_KEY
 from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
@@ -32,12 +33,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ENVIRON_HEADER = "HTTP_SOAJSINJECTOBJ"
 
 
-def header_bytes(value: str) -> bytes:
-    """The raw header bytes behind a WSGI (latin-1) ``str`` value."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:  # a server that already decoded UTF-8
-        return value.encode("utf-8", "surrogateescape")
+#: The raw header bytes behind a WSGI (latin-1) ``str`` value.
+header_bytes = wsgi_header_bytes
 
 
 class SOAJSWSGIMiddleware:
