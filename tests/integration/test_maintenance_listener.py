@@ -431,3 +431,32 @@ def test_a_self_registering_service_listens_on_the_ip_it_advertises(
             assert port_is_closed(listener, "127.0.0.1")
     finally:
         middleware.close()
+
+
+def test_a_kept_alive_connection_does_not_outlive_stop() -> None:
+    """The gateway's agent keeps connections alive: after stop() nothing may answer."""
+    import socket
+
+    from soajs.middleware import HealthEndpoints, MaintenanceListener
+
+    listener = MaintenanceListener(HealthEndpoints(), free_port(), host="127.0.0.1")
+    assert listener.start()
+    assert listener.port is not None
+    probe = b"GET /heartbeat HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=5) as sock:
+        sock.sendall(probe)
+        first = b""
+        while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            first += chunk
+        assert first.startswith(b"HTTP/1.1 200")
+        listener.stop()
+        try:
+            sock.sendall(probe)
+            second = sock.recv(4096)
+        except OSError:
+            second = b""
+        assert second == b""  # closed after the one answer, not served by a leftover thread
+    assert maintenance_threads() == []

@@ -169,14 +169,20 @@ class MaintenanceListener:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 10  # an idle client does not hold a thread for ever
 
             def _serve(self) -> None:
+                # One answer per connection: a kept-alive connection would go on
+                # answering after stop() (server_close only closes the listening
+                # socket), and the gateway would see a stopped service as healthy.
+                self.close_connection = True
                 path = self.path.split("?", 1)[0]
                 answer = health.answer("GET", path)
                 if answer is None:
                     self.send_error(404)
                     return
                 self.send_response(answer.status)
+                self.send_header("Connection", "close")
                 self.send_header("Content-Type", answer.content_type)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
