@@ -113,3 +113,32 @@ def test_head_heartbeat_is_200_without_a_body(kind: str) -> None:
         assert response.status_code == 200
         assert response.content == b""
         assert response.headers["content-type"] == "application/json"
+
+
+def test_lifespan_shutdown_closes_the_loops_pooled_connector_client() -> None:
+    """Issue 6: one pooled client per loop, closed on shutdown (no unclosed sockets)."""
+    import asyncio
+
+    from soajs.connector import transport
+
+    async def run() -> None:
+        client = transport.async_client()
+        assert transport.async_client() is client  # pooled: one per loop
+        middleware = SOAJSMiddleware(no_lifespan_app, health=False)
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        sent: list[str] = []
+
+        async def receive() -> Any:
+            return next(messages)
+
+        async def send(message: Any) -> None:
+            sent.append(message["type"])
+
+        await middleware({"type": "lifespan"}, receive, send)
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        assert client.is_closed
+        assert transport.async_client() is not client  # a new one if the loop goes on
+        await transport.aclose()
+
+    asyncio.run(run())
+    transport.close()

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Unpack
 
+from soajs.connector import transport as connector_transport
 from soajs.context.current import CURRENT
 from soajs.context.parser import HEADER
 from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
@@ -128,12 +129,16 @@ class SOAJSMiddleware:
 
         try:
             await self.app(scope, wrapped_receive, send)
-        except Exception:
+        except Exception as exc:
             if received:  # the app's own lifespan failed: the server reports it
                 raise
             # An app that does not speak lifespan (Django's ASGIHandler raises):
             # the registry and the listener must start all the same.
-            logger.debug("the app refused the lifespan scope; SOAJSMiddleware answers it")
+            logger.info(
+                "the app refused the lifespan scope (%s: %s); SOAJSMiddleware answers it",
+                type(exc).__name__,
+                exc,
+            )
             await self._own_lifespan(receive, send)
 
     async def _own_lifespan(self, receive: Receive, send: Send) -> None:
@@ -162,7 +167,8 @@ class SOAJSMiddleware:
             await asyncio.to_thread(self.core.listener.start)
 
     async def shutdown(self) -> None:
-        """Stop what :meth:`startup` started."""
+        """Stop what :meth:`startup` started, and close this loop's pooled connector client."""
+        await connector_transport.aclose()
         if self.core.listener is not None:
             await asyncio.to_thread(self.core.listener.stop)
         if self._owns_registry and self.registry is not None:
