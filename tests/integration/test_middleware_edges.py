@@ -142,3 +142,35 @@ def test_lifespan_shutdown_closes_the_loops_pooled_connector_client() -> None:
 
     asyncio.run(run())
     transport.close()
+
+
+def test_a_file_wrapper_body_is_handed_to_the_server_untouched() -> None:
+    """The server's sendfile path (``wsgi.file_wrapper``) must survive the context wrapper."""
+    import io
+
+    from soajs.middleware import SOAJSWSGIMiddleware
+
+    class FileWrapper:
+        def __init__(self, filelike: Any, block_size: int = 8192) -> None:
+            self.filelike = filelike
+
+        def __iter__(self) -> Any:
+            return iter(lambda: self.filelike.read(8192), b"")
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        if environ["PATH_INFO"] == "/file":
+            return environ["wsgi.file_wrapper"](io.BytesIO(b"data"))
+        return (chunk for chunk in [current_code().encode()])
+
+    middleware = SOAJSWSGIMiddleware(app, trusted_gateways="*", health=False)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_SOAJSINJECTOBJ": RAW.decode("latin-1"),
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    body = middleware({**environ, "PATH_INFO": "/file"}, lambda *a: None)
+    assert isinstance(body, FileWrapper)
+    lazy = middleware({**environ, "PATH_INFO": "/gen"}, lambda *a: None)
+    assert b"".join(lazy) == b"TST1"  # a generator still runs with the context

@@ -37,29 +37,28 @@ _NOTHING: Current = (None, None)
 #: The variable itself, for the middlewares' hot paths (one call fewer per
 #: request than :func:`set_context` / :func:`reset_context`).
 CURRENT: ContextVar[Current] = ContextVar("soajs_context", default=_NOTHING)
-_CURRENT = CURRENT
 
 
 def current_context() -> ContextData | None:
     """The SOAJS context of the current request, or ``None`` outside one."""
-    return _CURRENT.get()[0]
+    return CURRENT.get()[0]
 
 
 def current_request() -> MutableMapping[str, Any] | None:
     """The ASGI scope or WSGI environ of the current request, or ``None``."""
-    return _CURRENT.get()[1]
+    return CURRENT.get()[1]
 
 
 def set_context(
     context: ContextData | None, request: MutableMapping[str, Any] | None = None
 ) -> Token[Current]:
     """Make ``context`` current; pass the token to :func:`reset_context` in ``finally``."""
-    return _CURRENT.set((context, request))
+    return CURRENT.set((context, request))
 
 
 def reset_context(token: Token[Current]) -> None:
     """Undo :func:`set_context`."""
-    _CURRENT.reset(token)
+    CURRENT.reset(token)
 
 
 class ContextIterable:
@@ -80,19 +79,19 @@ class ContextIterable:
         return self
 
     def __next__(self) -> Any:
-        token = _CURRENT.set(self._current)
+        token = CURRENT.set(self._current)
         try:
             if self._iterator is None:
                 self._iterator = iter(self._iterable)
             return next(self._iterator)
         finally:
-            _CURRENT.reset(token)
+            CURRENT.reset(token)
 
     def close(self) -> None:
         close = getattr(self._iterable, "close", None)
         if close is not None:
-            token = _CURRENT.set(self._current)
+            token = CURRENT.set(self._current)
             try:
                 close()
             finally:
-                _CURRENT.reset(token)
+                CURRENT.reset(token)

@@ -20,7 +20,6 @@ from django.utils.module_loading import import_string
 from soajs.context.current import CURRENT, ContextIterable, Current
 from soajs.middleware.core import STRICT_BODY, AdapterCore
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
-from soajs.middleware.wsgi import ENVIRON_HEADER, header_bytes
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -47,14 +46,9 @@ class SOAJSMiddleware:
                 return HttpResponse(
                     answer.body, status=answer.status, content_type=answer.content_type
                 )
-        raw = request.META.get(ENVIRON_HEADER)
-        context = None
-        if raw is not None:
-            result, strip = core.resolve([header_bytes(raw)], request.META.get("REMOTE_ADDR"))
-            if strip:
-                del request.META[ENVIRON_HEADER]
-                request.__dict__.pop("headers", None)  # rebuilt from META without it
-            context = result.context
+        context, stripped = core.environ_context(request.META)
+        if stripped:
+            request.__dict__.pop("headers", None)  # rebuilt from META without it
         if context is None and core.strict:
             return HttpResponse(STRICT_BODY, status=400, content_type=PROBLEM_CONTENT_TYPE)
         request.soajs = context
@@ -64,7 +58,11 @@ class SOAJSMiddleware:
             response = self.get_response(request)
         finally:
             CURRENT.reset(token)
-        if context is not None and getattr(response, "streaming", False):
+        if (
+            context is not None
+            and getattr(response, "streaming", False)
+            and getattr(response, "file_to_stream", None) is None  # FileResponse: sendfile
+        ):
             # A streaming body is produced after this returns, by the server: make the
             # context current around each chunk too (and only then).
             content = response.streaming_content
@@ -77,12 +75,17 @@ class SOAJSMiddleware:
 
 async def _async_with_context(chunks: AsyncIterable[Any], current: Current) -> AsyncIterator[Any]:
     iterator = aiter(chunks)
-    while True:
-        token = CURRENT.set(current)
-        try:
-            chunk = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        finally:
-            CURRENT.reset(token)
-        yield chunk
+    try:
+        while True:
+            token = CURRENT.set(current)
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            finally:
+                CURRENT.reset(token)
+            yield chunk
+    finally:  # the client went away: close the body now, not at garbage collection
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()

@@ -7,16 +7,20 @@ write a response.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any, TypedDict
 
-from soajs.context.parser import ParseResult
+from soajs.context.parser import wsgi_header_bytes
 from soajs.context.resolver import ContextResolver
 from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener import MaintenanceListener
 from soajs.middleware.problem import problem_body
+from soajs.models.context import ContextData
 
-__all__ = ["STRICT_BODY", "AdapterCore", "MiddlewareOptions"]
+__all__ = ["ENVIRON_HEADER", "STRICT_BODY", "AdapterCore", "MiddlewareOptions"]
+
+#: The header as a WSGI environ (and Django's ``request.META``) names it.
+ENVIRON_HEADER = "HTTP_SOAJSINJECTOBJ"
 
 STRICT_BODY = problem_body(
     400,
@@ -83,7 +87,15 @@ class AdapterCore:
             else None
         )
 
-    def resolve(self, values: list[bytes], peer: str | None) -> tuple[ParseResult, bool]:
-        """The request's parse result, and whether to strip the header from the request."""
-        result = self.resolver.resolve(values, peer)
-        return result, result.context is None and self.resolver.ignores_header(result)
+    def environ_context(self, environ: MutableMapping[str, Any]) -> tuple[ContextData | None, bool]:
+        """The context of a WSGI environ (or Django ``request.META``), and whether the
+        header was removed from it (untrusted peer, public service)."""
+        raw = environ.get(ENVIRON_HEADER)
+        if raw is None:
+            return None, False
+        resolver = self.resolver
+        result = resolver.resolve([wsgi_header_bytes(raw)], environ.get("REMOTE_ADDR"))
+        if result.context is None and resolver.ignores_header(result):
+            del environ[ENVIRON_HEADER]
+            return None, True
+        return result.context, False

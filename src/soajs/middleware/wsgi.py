@@ -22,19 +22,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, Unpack
 
 from soajs.context.current import CURRENT, ContextIterable
-from soajs.context.parser import wsgi_header_bytes
 from soajs.middleware.accessors import ENVIRON_KEY
-from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
+from soajs.middleware.core import ENVIRON_HEADER, STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 
-__all__ = ["SOAJSWSGIMiddleware", "header_bytes"]
+__all__ = ["ENVIRON_HEADER", "SOAJSWSGIMiddleware"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-ENVIRON_HEADER = "HTTP_SOAJSINJECTOBJ"
-
-
-#: The raw header bytes behind a WSGI (latin-1) ``str`` value.
-header_bytes = wsgi_header_bytes
 
 
 class SOAJSWSGIMiddleware:
@@ -75,14 +69,7 @@ class SOAJSWSGIMiddleware:
                     )  # fmt: skip
                     return [answer.body]
 
-        raw = environ.get(ENVIRON_HEADER)
-        context = None
-        if raw is not None:
-            resolver = core.resolver
-            result = resolver.resolve([header_bytes(raw)], environ.get("REMOTE_ADDR"))
-            context = result.context
-            if context is None and resolver.ignores_header(result):
-                del environ[ENVIRON_HEADER]
+        context = core.environ_context(environ)[0]
         if context is None and core.strict:
             start_response(
                 "400 Bad Request",
@@ -101,6 +88,9 @@ class SOAJSWSGIMiddleware:
             CURRENT.reset(token)
         if context is None or type(body) is list or type(body) is tuple:
             return body
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
+            return body  # the server's sendfile path: no handler code runs there
         # produced lazily, by the server, after this returns: keep the context current
         return ContextIterable(body, current)
 
