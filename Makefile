@@ -1,5 +1,5 @@
 # One-command entry points. Needs only python3 and make.
-#   make test   - create .venv if missing, install -e .[dev], ruff, mypy --strict, pytest
+#   make test   - create .venv if missing, install -e .[dev], ruff, mypy --strict, mkdocs --strict, pytest
 #   make demo   - same setup, then run the demo (examples/demo.py); it ends on its own
 #   make bench-connector - connect() cost and pooled vs per-call clients (benchmarks/bench_connector.py)
 PYTHON ?= python3
@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install lint typecheck pytest test demo bench bench-middleware bench-connector interop interop-captures clean
+.PHONY: install lint typecheck docs pytest test demo bench bench-middleware bench-connector interop interop-captures clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+docs: install
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
 pytest: install
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint typecheck docs pytest
 
 demo: install
 	$(BIN)/python examples/demo.py
