@@ -15,26 +15,39 @@ never outcomes.
 Two values that decode but cannot be sent back by a handler are refused: a
 number too large for a float (``1e999`` becomes ``inf``: ``NON_FINITE_NUMBER``,
 like ``NaN``) and the escape of a lone surrogate (``\\ud800``: ``NOT_UTF8``).
+An integer longer than Python converts (``sys.get_int_max_str_digits()``,
+4,300 digits by default) is ``INTEGER_TOO_LONG``.
 
 Depth (:data:`MAX_DEPTH`) is checked on the text, only when it has more
-opening brackets than the limit: see :func:`_too_deep`.
+opening brackets than the limit: see :func:`_too_deep`. So is the number of
+values (:data:`MAX_ELEMENTS`), only when the text has more commas and opening
+brackets than the limit: each value costs memory and CPU in the context
+(tens to hundreds of bytes for three bytes of ``{},``), so the count, not the
+byte size, is what bounds them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 from pydantic_core import from_json
 
 from soajs.context.reasons import Reason
 
-__all__ = ["MAX_DEPTH", "DecodeError", "decode_object"]
+__all__ = ["MAX_DEPTH", "MAX_ELEMENTS", "DecodeError", "count_upper_bound", "decode_object"]
 
 #: Deeper nesting than this is refused (a real header is about 10 deep). The exact
 #: check runs only when the header has more opening brackets than this.
 MAX_DEPTH = 64
+
+#: More JSON values than this (objects, arrays, strings, numbers... counted once
+#: each, keys not counted) are refused. The real gateway header holds about one
+#: value per 17 bytes (77 in 1,289 bytes), about 4,000 at the 64 KiB cap; a
+#: hostile one of ``{},`` holds 21,800.
+MAX_ELEMENTS = 16384
 
 
 class DecodeError(Exception):
@@ -50,6 +63,17 @@ class _NonFinite(ValueError):
     pass
 
 
+class _IntTooLong(ValueError):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # more digits than sys.get_int_max_str_digits()
+        raise _IntTooLong(len(text.lstrip("-"))) from None
+
+
 def _refuse_constant(name: str) -> Any:
     raise _NonFinite(name)
 
@@ -61,7 +85,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_STDLIB = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_STDLIB = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int
+)
 
 
 def decode_object(raw: bytes, text: str) -> dict[str, Any]:
@@ -77,9 +103,17 @@ def decode_object(raw: bytes, text: str) -> dict[str, Any]:
             data = _stdlib_decode(text)
     if type(data) is not dict:
         raise DecodeError(Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(raw):
+    opens = raw.count(b"{") + raw.count(b"[")
+    if opens > MAX_DEPTH and _too_deep(raw):
         raise DecodeError(Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
+    if opens + raw.count(b",") >= MAX_ELEMENTS and _count_values(raw) > MAX_ELEMENTS:
+        raise DecodeError(Reason.TOO_MANY_ELEMENTS, f"more than {MAX_ELEMENTS} values")
     return data
+
+
+def count_upper_bound(raw: bytes) -> int:
+    """At least the number of JSON values in ``raw`` (commas and opening brackets, plus one)."""
+    return 1 + raw.count(b",") + raw.count(b"{") + raw.count(b"[")
 
 
 def _stdlib_decode(text: str) -> Any:
@@ -87,6 +121,11 @@ def _stdlib_decode(text: str) -> Any:
         data, end = _STDLIB.raw_decode(text)
     except _NonFinite:
         raise DecodeError(Reason.NON_FINITE_NUMBER) from None
+    except _IntTooLong as exc:
+        raise DecodeError(
+            Reason.INTEGER_TOO_LONG,
+            f"{exc.args[0]} digits, more than {sys.get_int_max_str_digits()}",
+        ) from None
     except RecursionError:
         raise DecodeError(Reason.TOO_DEEP) from None
     except ValueError as exc:
@@ -155,6 +194,26 @@ def _json_position(exc: ValueError) -> str:
 
 _ALL_BUT_BRACKETS_AND_QUOTES = bytes(range(256)).translate(None, b'{}[]"')
 _BRACKETS_TO_PARENS = bytes.maketrans(b"{}[]", b"()()")
+
+
+_ALL_BUT_STRUCTURE = bytes(range(256)).translate(None, b'{}[]",')
+
+
+def _count_values(raw: bytes) -> int:
+    """The exact number of values in the *valid* JSON ``raw`` (keys not counted).
+
+    As :func:`_too_deep` does: drop escaped backslashes and quotes, keep only
+    quotes, brackets and commas, cut at the quotes and keep what is outside
+    strings. Every value is the root, follows a comma, or is the first item of
+    a non-empty container.
+    """
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = raw.translate(None, _ALL_BUT_STRUCTURE)
+    structure = b"".join(marks.split(b'"')[::2])
+    opens = structure.count(b"{") + structure.count(b"[")
+    empty = structure.count(b"{}") + structure.count(b"[]")
+    return 1 + structure.count(b",") + opens - empty
 
 
 def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:

@@ -43,6 +43,10 @@ class ContextResolver:
     max_header_size, cache_size:
         Default ``SOAJS_MAX_INJECT_HEADER_SIZE`` (65536) and
         ``SOAJS_CONTEXT_CACHE_SIZE`` (1024; 0 disables the cache).
+    cache_bytes:
+        The memory the cached contexts may hold (each charged an upper bound
+        of its parsed size, see :mod:`soajs.context.cache`). Default
+        ``SOAJS_CONTEXT_CACHE_BYTES`` (32 MiB; 0 disables the cache).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class ContextResolver:
         public_service: bool | None = None,
         max_header_size: int | None = None,
         cache_size: int | None = None,
+        cache_bytes: int | None = None,
         settings: Settings | None = None,
         log_interval: float = 60.0,
         component: str = "soajs middleware",
@@ -62,6 +67,7 @@ class ContextResolver:
             trusted_gateways=trusted_gateways,
             max_inject_header_size=max_header_size,
             context_cache_size=cache_size,
+            context_cache_bytes=cache_bytes,
         )
         self.registry = registry
         self.trust = TrustedGateways(self.settings.trusted_gateways)
@@ -71,7 +77,9 @@ class ContextResolver:
             public_service = config is not None and not config.ext_key_required
         self.public_service = public_service
         self.max_size = self.settings.max_inject_header_size
-        self.cache = ContextCache(self.settings.context_cache_size)
+        self.cache = ContextCache(
+            self.settings.context_cache_size, self.settings.context_cache_bytes
+        )
         self.log_reason = ReasonLog(log_interval)
 
     def resolve(self, values: list[bytes], peer: str | None) -> ParseResult:

@@ -41,8 +41,9 @@ class MiddlewareOptions(TypedDict, total=False):
     strict
         Answer 400 problem+json to requests without a valid context (health
         paths excepted).
-    max_header_size, cache_size
-        Default ``SOAJS_MAX_INJECT_HEADER_SIZE`` and ``SOAJS_CONTEXT_CACHE_SIZE``.
+    max_header_size, cache_size, cache_bytes
+        Default ``SOAJS_MAX_INJECT_HEADER_SIZE``, ``SOAJS_CONTEXT_CACHE_SIZE`` and
+        ``SOAJS_CONTEXT_CACHE_BYTES`` (32 MiB).
     health
         Answer ``/heartbeat``, the readiness path and ``/reloadRegistry``.
     readiness_path
@@ -56,6 +57,7 @@ class MiddlewareOptions(TypedDict, total=False):
     strict: bool
     max_header_size: int | None
     cache_size: int | None
+    cache_bytes: int | None
     health: bool
     readiness_path: str | None
     maintenance_listener: bool
@@ -77,6 +79,7 @@ class AdapterCore:
             public_service=opts.get("public_service"),
             max_header_size=opts.get("max_header_size"),
             cache_size=opts.get("cache_size"),
+            cache_bytes=opts.get("cache_bytes"),
             component=component,
         )
         with_health = opts.get("health", True)

@@ -89,14 +89,26 @@ class FrozenDict(dict[str, Any]):
         return self
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
-    """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples."""
+    """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples.
+
+    One call per container (scalars are not visited), so freezing a decoded
+    header costs a small multiple of decoding it.
+    """
+    kind = type(value)
+    if kind is dict:
+        return FrozenDict({k: (v if type(v) in _SCALARS else freeze(v)) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return tuple([v if type(v) in _SCALARS else freeze(v) for v in value])
     if isinstance(value, FrozenDict):
         return value
     if isinstance(value, dict):
         return FrozenDict({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+        return tuple([freeze(v) for v in value])
     return value
 
 
