@@ -64,8 +64,11 @@ _MESSAGES: dict[Reason, str] = {
     Reason.TOO_MANY_ELEMENTS: "soajsinjectobj holds too many JSON values: ignored",
     Reason.TOO_MANY_INTERCONNECT: "soajsinjectobj lists too many awareness.interConnect "
     "entries: ignored",
-    Reason.PROXY_REWRITTEN_PEER: "soajsinjectobj on a request whose peer address was rewritten "
-    "from X-Forwarded-For by the server (the transport peer is unknown): ignored",
+    Reason.PROXY_REWRITTEN_PEER: "soajsinjectobj on a request whose peer the server took from "
+    "X-Forwarded-For, so trusted_gateways cannot judge the real one: ignored. Keep the transport "
+    "peer: uvicorn --no-proxy-headers or --forwarded-allow-ips='' (gunicorn: "
+    "forwarded_allow_ips=''), or werkzeug ProxyFix (its original REMOTE_ADDR is used); "
+    "see docs/middleware.md#trust",
     Reason.NO_TENANT: "soajsinjectobj has no tenant id and code: ignored",
     Reason.BAD_SHAPE: "soajsinjectobj does not have the expected shape: ignored",
 }

@@ -22,6 +22,8 @@ __all__ = ["ContextResolver"]
 _MISSING = ParseResult(None, Reason.MISSING)
 _UNTRUSTED = ParseResult(None, Reason.UNTRUSTED)
 _PUBLIC = ParseResult(None, Reason.PUBLIC_SERVICE)
+_REWRITTEN = ParseResult(None, Reason.PROXY_REWRITTEN_PEER)
+_IGNORED = frozenset({Reason.UNTRUSTED, Reason.PUBLIC_SERVICE, Reason.PROXY_REWRITTEN_PEER})
 
 
 class ContextResolver:
@@ -82,13 +84,30 @@ class ContextResolver:
         )
         self.log_reason = ReasonLog(log_interval)
 
-    def resolve(self, values: list[bytes], peer: str | None) -> ParseResult:
-        """The context of one request; never raises."""
+    @property
+    def checks_peer(self) -> bool:
+        """True when the peer matters (``trusted_gateways`` restricts it)."""
+        return not self.trust.any
+
+    def resolve(
+        self, values: list[bytes], peer: str | None, *, peer_rewritten: bool = False
+    ) -> ParseResult:
+        """The context of one request; never raises.
+
+        ``peer`` is the transport peer's address; ``peer_rewritten`` says the
+        server replaced it with one from the forwarding headers (then the
+        transport peer is unknown and the header is refused, when
+        ``trusted_gateways`` restricts the peers).
+        """
         if not values:
             return _MISSING
-        if not self.trust.any and not self.trust.is_trusted(peer):
-            self.log_reason(Reason.UNTRUSTED)
-            return _UNTRUSTED
+        if not self.trust.any:
+            if peer_rewritten:
+                self.log_reason(Reason.PROXY_REWRITTEN_PEER)
+                return _REWRITTEN
+            if not self.trust.is_trusted(peer):
+                self.log_reason(Reason.UNTRUSTED)
+                return _UNTRUSTED
         if self.public_service:
             self.log_reason(Reason.PUBLIC_SERVICE)
             return _PUBLIC
@@ -112,5 +131,6 @@ class ContextResolver:
         return result
 
     def ignores_header(self, result: ParseResult) -> bool:
-        """True when the app must not see the header at all (untrusted peer, public service)."""
-        return result.reason is Reason.UNTRUSTED or result.reason is Reason.PUBLIC_SERVICE
+        """True when the app must not see the header at all (untrusted or rewritten
+        peer, public service)."""
+        return result.reason in _IGNORED

@@ -10,8 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TypedDict
 
-from soajs.context.parser import wsgi_header_bytes
+from soajs.context.parser import ParseResult, wsgi_header_bytes
 from soajs.context.resolver import ContextResolver
+from soajs.context.trust import (
+    FORWARDED_ENVIRON_KEY,
+    FORWARDING_HEADERS,
+    XFF_ENVIRON_KEYS,
+    peer_was_rewritten,
+)
 from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener import MaintenanceListener
 from soajs.middleware.problem import problem_body
@@ -90,15 +96,60 @@ class AdapterCore:
             else None
         )
 
+    def resolve_scope(self, values: list[bytes], scope: MutableMapping[str, Any]) -> ParseResult:
+        """The context of an ASGI request whose ``soajsinjectobj`` values are ``values``.
+
+        The peer is ``scope["client"]``; when trust is restricted, a client the
+        server took from the forwarding headers (uvicorn's proxy headers) is
+        detected and refused: see :mod:`soajs.context.trust`.
+        """
+        resolver = self.resolver
+        client = scope.get("client")
+        if not resolver.checks_peer or not client:
+            return resolver.resolve(values, client[0] if client else None)
+        xff: list[str] = []
+        forwarded: list[str] = []
+        for name, value in scope["headers"]:
+            if name in FORWARDING_HEADERS:
+                text = value.decode("latin-1")
+                (forwarded if name == b"forwarded" else xff).append(text)
+        rewritten = bool(xff or forwarded) and peer_was_rewritten(
+            client[0], client[1] if len(client) > 1 else None, xff, forwarded
+        )
+        return resolver.resolve(values, client[0], peer_rewritten=rewritten)
+
     def environ_context(self, environ: MutableMapping[str, Any]) -> tuple[ContextData | None, bool]:
         """The context of a WSGI environ (or Django ``request.META``), and whether the
-        header was removed from it (untrusted peer, public service)."""
+        header was removed from it (untrusted or rewritten peer, public service)."""
         raw = environ.get(ENVIRON_HEADER)
         if raw is None:
             return None, False
         resolver = self.resolver
-        result = resolver.resolve([wsgi_header_bytes(raw)], environ.get("REMOTE_ADDR"))
+        peer, rewritten = environ_peer(environ) if resolver.checks_peer else (None, False)
+        result = resolver.resolve([wsgi_header_bytes(raw)], peer, peer_rewritten=rewritten)
         if result.context is None and resolver.ignores_header(result):
             del environ[ENVIRON_HEADER]
             return None, True
         return result.context, False
+
+
+def environ_peer(environ: MutableMapping[str, Any]) -> tuple[str | None, bool]:
+    """The transport peer of a WSGI request, and whether it is unknown (rewritten).
+
+    Behind werkzeug's ``ProxyFix`` the original ``REMOTE_ADDR`` it keeps is the
+    peer. Otherwise ``REMOTE_ADDR`` is, unless it is one the forwarding headers
+    name (a middleware or server rewrote it from them).
+    """
+    orig = environ.get("werkzeug.proxy_fix.orig")
+    if isinstance(orig, dict) and "REMOTE_ADDR" in orig:
+        original = orig["REMOTE_ADDR"]
+        return (original if isinstance(original, str) else None), False
+    peer = environ.get("REMOTE_ADDR")
+    if not isinstance(peer, str):
+        return None, False
+    values = [environ[k] for k in XFF_ENVIRON_KEYS if isinstance(environ.get(k), str)]
+    forwarded = environ.get(FORWARDED_ENVIRON_KEY)
+    extra = [forwarded] if isinstance(forwarded, str) else []
+    if not values and not extra:
+        return peer, False
+    return peer, peer_was_rewritten(peer, None, values, extra)
