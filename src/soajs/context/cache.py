@@ -82,7 +82,12 @@ def entry_cost(key: bytes, result: ParseResult) -> int:
     context = result.context
     if context is None:  # a refusal: the key and a small result
         return 256 + len(key)
-    cost = ENTRY_OVERHEAD + len(key) + VALUE_BYTES * count_upper_bound(key)
+    # The key, then the decoded strings: one byte a character for ASCII text,
+    # up to four when a string holds one character beyond U+FFFF (an escape,
+    # ``\\ud83d\\ude80``, included) and so is stored four bytes wide.
+    text_factor = 1 if key.isascii() and b"\\" not in key else 4
+    values = result.values or count_upper_bound(key)
+    cost = ENTRY_OVERHEAD + (1 + text_factor) * len(key) + VALUE_BYTES * values
     awareness = context.awareness
     if awareness is not None and awareness.inter_connect:
         cost += INTERCONNECT_BYTES * len(awareness.inter_connect)

@@ -37,7 +37,14 @@ from pydantic_core import from_json
 
 from soajs.context.reasons import Reason
 
-__all__ = ["MAX_DEPTH", "MAX_ELEMENTS", "DecodeError", "count_upper_bound", "decode_object"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ELEMENTS",
+    "DecodeError",
+    "count_upper_bound",
+    "decode_counted",
+    "decode_object",
+]
 
 #: Deeper nesting than this is refused (a real header is about 10 deep). The exact
 #: check runs only when the header has more opening brackets than this.
@@ -92,6 +99,11 @@ _STDLIB = json.JSONDecoder(
 
 def decode_object(raw: bytes, text: str) -> dict[str, Any]:
     """The JSON object in ``text`` (``raw`` is its UTF-8 bytes); raises :class:`DecodeError`."""
+    return decode_counted(raw, text)[0]
+
+
+def decode_counted(raw: bytes, text: str) -> tuple[dict[str, Any], int]:
+    """:func:`decode_object`, and :func:`count_upper_bound` of ``raw`` (counted anyway)."""
     try:
         data = from_json(text, allow_inf_nan=False)
     except ValueError:
@@ -106,9 +118,10 @@ def decode_object(raw: bytes, text: str) -> dict[str, Any]:
     opens = raw.count(b"{") + raw.count(b"[")
     if opens > MAX_DEPTH and _too_deep(raw):
         raise DecodeError(Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
-    if opens + raw.count(b",") >= MAX_ELEMENTS and _count_values(raw) > MAX_ELEMENTS:
+    values = 1 + opens + raw.count(b",")
+    if values > MAX_ELEMENTS and _count_values(raw) > MAX_ELEMENTS:
         raise DecodeError(Reason.TOO_MANY_ELEMENTS, f"more than {MAX_ELEMENTS} values")
-    return data
+    return data, values
 
 
 def count_upper_bound(raw: bytes) -> int:
@@ -144,33 +157,55 @@ def _stdlib_decode(text: str) -> Any:
     return data
 
 
+def _number_marks() -> bytes:
+    table = bytearray(b"x" * 256)
+    for byte in b"0123456789.+":
+        table[byte] = ord("0")
+    for byte in b"eE":
+        table[byte] = ord("e")
+    for byte in b" \t\r\n":
+        table[byte] = ord(":")
+    for byte in b":,[-":
+        table[byte] = byte
+    return bytes(table)
+
+
 # Digits, the decimal point and "+" become "0", "E" becomes "e", white space
-# becomes ":" (a separator, like the ":" , "[" and "-" a number can follow): a
-# number too large for a float then reads ``[:,[-]0+e000`` or has 309+ digits.
-_NUMBERS = bytes.maketrans(b"0123456789.+E \t\r\n", b"000000000000e::::")
+# becomes ":" (a separator, like the ":" , "[" and "-" a number can follow),
+# every other byte "x": a number too large for a float then reads
+# ``[:,[-]0+e000`` or has 309+ digits. (Mapping the other bytes to one that
+# shares nothing with the needles keeps ``find`` on its fast path: a text of
+# "p" made CPython's search 6 times slower, "p" and "0" colliding in its filter.)
+_NUMBERS = _number_marks()
 _TOO_MANY_DIGITS = b"0" * 309
 _ZERO = ord("0")
 _BEFORE_A_NUMBER = b":,[-"
+#: Candidates looked at before the standard library decoder is asked instead.
+_MAX_CANDIDATES = 8
 
 
 def _may_overflow(raw: bytes) -> bool:
     """False when no number in the JSON ``raw`` can be too large for a float.
 
-    C-level bytes operations, plus a short walk back over the digits of each
-    ``e000`` found; a true answer (rare: an exponent of three digits or more
-    in a number, a run of 309 digits, or such a run inside a string) is
-    settled by the standard library decoder.
+    C-level bytes operations, plus a short walk back over the digits of at
+    most :data:`_MAX_CANDIDATES` ``0e000`` found (a text full of them, in
+    strings, says "maybe" rather than costing a Python loop per match); a true
+    answer (rare: an exponent of three digits or more in a number, a run of
+    309 digits, or such text inside a string) is settled by the standard
+    library decoder, which sees every number.
     """
     marks = raw.translate(_NUMBERS)
-    at = marks.find(b"e000")
-    while at != -1:
+    at = marks.find(b"0e000")
+    for _ in range(_MAX_CANDIDATES):
+        if at == -1:
+            return _TOO_MANY_DIGITS in marks
         start = at
         while start and marks[start - 1] == _ZERO:
             start -= 1
-        if start < at and start and marks[start - 1] in _BEFORE_A_NUMBER:
+        if start and marks[start - 1] in _BEFORE_A_NUMBER:
             return True
-        at = marks.find(b"e000", at + 4)
-    return _TOO_MANY_DIGITS in marks
+        at = marks.find(b"0e000", at + 5)
+    return True
 
 
 def _json_kind(value: Any) -> str:

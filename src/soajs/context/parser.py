@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_args
 from urllib.parse import unquote, unquote_to_bytes
 
 from pydantic import BaseModel, ValidationError
 
-from soajs.context.decode import MAX_DEPTH, DecodeError, decode_object
+from soajs.context.decode import MAX_DEPTH, DecodeError, decode_counted
 from soajs.context.reasons import Reason
 from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
@@ -52,9 +52,10 @@ __all__ = [
 HEADER = b"soajsinjectobj"
 
 #: More ``awareness.interConnect`` entries than this are refused: each becomes a
-#: typed model (about 1 KB and 1 µs), where ``{},`` is three bytes to decode. A
-#: gateway lists there the services this one may call (250 is a large mesh).
-MAX_INTERCONNECT = 1024
+#: typed model (about 1 KB and 0.8 µs), where ``{},`` is three bytes and 30 ns
+#: to decode. The gateway lists there the services this one declared it calls
+#: (its registration's ``interConnect``): a few, rarely dozens.
+MAX_INTERCONNECT = 256
 
 _PERCENT_START = (b"%7b", b"%7B")
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
@@ -75,6 +76,9 @@ class ParseResult:
     context: ContextData | None
     reason: Reason
     detail: str = ""
+    #: an upper bound of the number of JSON values in the header (0: not counted),
+    #: for the cache's accounting
+    values: int = field(default=0, compare=False, repr=False)
 
 
 def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
@@ -96,10 +100,13 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
     except UnicodeDecodeError:
         return ParseResult(None, Reason.NOT_UTF8)
     try:
-        data = decode_object(raw, text)
+        data, count = decode_counted(raw, text)
     except DecodeError as exc:
         return ParseResult(None, exc.reason, exc.detail)
-    return _to_context(data)
+    result = _to_context(data)
+    if result.context is not None:
+        return ParseResult(result.context, result.reason, result.detail, count)
+    return result
 
 
 def _obj(value: Any) -> dict[str, Any]:
