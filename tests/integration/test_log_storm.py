@@ -61,7 +61,7 @@ def test_two_thousand_bad_headers_give_one_line_per_reason(
         count = 600  # a new connection per request there
     with serving as served, httpx.Client(base_url=served.url, timeout=10) as client:
         for i in range(count):
-            assert client.get("/", headers={"soajsinjectobj": bad(i)}).status_code == 200
+            assert client.get("/", headers=[(b"soajsinjectobj", bad(i))]).status_code == 200
     lines = storm_lines(caplog)
     reasons = sorted(line.rsplit("[reason=", 1)[1].split(";")[0] for line in lines)
     assert reasons == ["integer_too_long", "not_json", "too_large"], lines
