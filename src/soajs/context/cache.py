@@ -162,9 +162,11 @@ class ContextCache:
         if cost > self.max_entry_bytes:
             return  # too big to be worth a slice of the cache
         with self._lock:
-            lru[key] = (result, cost)  # may evict (and un-mirror) the least recent entries
-            while len(lru) > self.size:
+            # make room first (a reader never sees more than ``size`` entries), then
+            # insert, which evicts (and un-mirrors) the least recent ones past max_bytes
+            while len(lru) >= self.size and key not in lru:
                 lru.popitem()
+            lru[key] = (result, cost)
             self._inserts += 1
             self._mirror[key] = (result, self._inserts)
 
