@@ -74,6 +74,21 @@ def _unknown_tenant_keys(size: int, nonce: int) -> str:
     return _fill(size, make, _UNDER // 2)
 
 
+def _unknown_key_empty_objects(size: int, nonce: int) -> str:
+    def make(n: int) -> str:
+        return "{" + _tenant(nonce) + ',"x":[' + ",".join(["{}"] * n) + "]}}"
+
+    return _fill(size, make, _UNDER)
+
+
+def _unknown_key_small_objects(size: int, nonce: int) -> str:
+    def make(n: int) -> str:
+        items = ",".join(f'{{"a":{i}}}' for i in range(n))
+        return "{" + _tenant(nonce) + ',"x":[' + items + "]}}"
+
+    return _fill(size, make, _UNDER // 2)
+
+
 def _unknown_top_keys(size: int, nonce: int) -> str:
     def make(n: int) -> str:
         members = ",".join(f'"k{i}":[{{}}]' for i in range(n))
@@ -153,6 +168,8 @@ SHAPES: dict[str, Callable[[int, int], str]] = {
     "profile_empty_objects": _profile_empty_objects,
     "profile_wide_object": _profile_wide_object,
     "unknown_tenant_keys": _unknown_tenant_keys,
+    "unknown_key_empty_objects": _unknown_key_empty_objects,
+    "unknown_key_small_objects": _unknown_key_small_objects,
     "unknown_top_keys": _unknown_top_keys,
     "param_deep_arrays": _param_deep_arrays,
     "param_long_strings": _param_long_strings,

@@ -92,6 +92,11 @@ class FrozenDict(dict[str, Any]):
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
+#: The one empty FrozenDict every frozen ``{}`` becomes (it is immutable: sharing
+#: it is safe), as every frozen ``[]`` is the one empty tuple: a header of
+#: ``{},{},...`` then costs a pointer per element, not a new object.
+EMPTY: FrozenDict = FrozenDict()
+
 
 def freeze(value: Any) -> Any:
     """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples.
@@ -101,6 +106,8 @@ def freeze(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
+        if not value:
+            return EMPTY
         return FrozenDict({k: (v if type(v) in _SCALARS else freeze(v)) for k, v in value.items()})
     if kind is list or kind is tuple:
         return tuple([v if type(v) in _SCALARS else freeze(v) for v in value])
