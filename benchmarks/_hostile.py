@@ -124,6 +124,18 @@ def _param_wide_strings(size: int, nonce: int) -> str:
     return _fill(size, make, _UNDER)
 
 
+def _param_one_string(text: str) -> Callable[[int, int], str]:
+    """One long string of ``text`` repeated: its decode is nearly a copy."""
+
+    def shape(size: int, nonce: int) -> str:
+        def make(n: int) -> str:
+            return "{" + _tenant(nonce) + '},"param":{"s":"' + text * n + '"}}'
+
+        return _fill(size, make, size)
+
+    return shape
+
+
 def _param_numbers(size: int, nonce: int) -> str:
     def make(n: int) -> str:
         items = ",".join(str(100000 + i) for i in range(n))
@@ -174,6 +186,8 @@ SHAPES: dict[str, Callable[[int, int], str]] = {
     "param_deep_arrays": _param_deep_arrays,
     "param_long_strings": _param_long_strings,
     "param_wide_strings": _param_wide_strings,
+    "string_of_exponents": _param_one_string("1e000"),
+    "string_of_p": _param_one_string("p"),
     "param_numbers": _param_numbers,
     "urac_groups": _urac_groups,
     "interconnect_max": _interconnect,

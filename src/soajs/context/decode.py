@@ -108,17 +108,21 @@ def decode_counted(raw: bytes, text: str) -> tuple[dict[str, Any], int]:
         data = from_json(text, allow_inf_nan=False)
     except ValueError:
         data = _stdlib_decode(text)  # says why, or accepts what jiter alone refuses
+        marks = None
     else:
         # jiter turns a number too large for a float (1e999) into inf: when the text
         # may hold one, the standard library decoder, which sees every number, decides
-        if _may_overflow(raw):
+        marks = raw.translate(_MARKS)
+        if _may_overflow(marks):
             data = _stdlib_decode(text)
     if type(data) is not dict:
         raise DecodeError(Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
-    opens = raw.count(b"{") + raw.count(b"[")
+    if marks is None:
+        marks = raw.translate(_MARKS)
+    opens = marks.count(b"(")  # "{" and "["
     if opens > MAX_DEPTH and _too_deep(raw):
         raise DecodeError(Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
-    values = 1 + opens + raw.count(b",")
+    values = 1 + opens + marks.count(b",")
     if values > MAX_ELEMENTS and _count_values(raw) > MAX_ELEMENTS:
         raise DecodeError(Reason.TOO_MANY_ELEMENTS, f"more than {MAX_ELEMENTS} values")
     return data, values
@@ -157,7 +161,7 @@ def _stdlib_decode(text: str) -> Any:
     return data
 
 
-def _number_marks() -> bytes:
+def _marks_table() -> bytes:
     table = bytearray(b"x" * 256)
     for byte in b"0123456789.+":
         table[byte] = ord("0")
@@ -165,27 +169,32 @@ def _number_marks() -> bytes:
         table[byte] = ord("e")
     for byte in b" \t\r\n":
         table[byte] = ord(":")
-    for byte in b":,[-":
+    for byte in b"{[":
+        table[byte] = ord("(")
+    for byte in b":,-":
         table[byte] = byte
     return bytes(table)
 
 
-# Digits, the decimal point and "+" become "0", "E" becomes "e", white space
-# becomes ":" (a separator, like the ":" , "[" and "-" a number can follow),
-# every other byte "x": a number too large for a float then reads
-# ``[:,[-]0+e000`` or has 309+ digits. (Mapping the other bytes to one that
-# shares nothing with the needles keeps ``find`` on its fast path: a text of
-# "p" made CPython's search 6 times slower, "p" and "0" colliding in its filter.)
-_NUMBERS = _number_marks()
+# One translation of the text serves the overflow check and the counts of
+# opening brackets and commas. Digits, the decimal point and "+" become "0",
+# "E" becomes "e", white space ":" (a separator, like the ":" , "[" and "-" a
+# number can follow), "{" and "[" become "(", every other byte "x": a number
+# too large for a float then reads ``[:,(-]0+e000`` or has 309+ digits.
+# (Mapping the other bytes to one that shares nothing with the needles keeps
+# ``find`` on its fast path: a text of "p" made CPython's search 6 times
+# slower, "p" and "0" colliding in its filter.)
+_MARKS = _marks_table()
 _TOO_MANY_DIGITS = b"0" * 309
 _ZERO = ord("0")
-_BEFORE_A_NUMBER = b":,[-"
+_BEFORE_A_NUMBER = b":,(-"
 #: Candidates looked at before the standard library decoder is asked instead.
 _MAX_CANDIDATES = 8
 
 
-def _may_overflow(raw: bytes) -> bool:
-    """False when no number in the JSON ``raw`` can be too large for a float.
+def _may_overflow(marks: bytes) -> bool:
+    """False when no number in the JSON whose :data:`_MARKS` translation is
+    ``marks`` can be too large for a float.
 
     C-level bytes operations, plus a short walk back over the digits of at
     most :data:`_MAX_CANDIDATES` ``0e000`` found (a text full of them, in
@@ -194,7 +203,6 @@ def _may_overflow(raw: bytes) -> bool:
     309 digits, or such text inside a string) is settled by the standard
     library decoder, which sees every number.
     """
-    marks = raw.translate(_NUMBERS)
     at = marks.find(b"0e000")
     for _ in range(_MAX_CANDIDATES):
         if at == -1:
