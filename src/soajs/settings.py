@@ -17,6 +17,7 @@ variable (argument)                       default      meaning
 ``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane call
 ``SOAJS_CONTEXT_CACHE_SIZE``              1024         parsed contexts kept (0 disables the cache)
 ``SOAJS_CONTEXT_CACHE_BYTES``             33554432     memory the cached contexts may hold, bytes
+``SOAJS_TRUSTED_PROXY_HOPS``              0            reverse proxies between gateway and service
 ========================================  ===========  =========================================
 """
 
@@ -168,6 +169,7 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
         "SOAJS_CONTEXT_CACHE_BYTES",
         _int_in(0, "an integer >= 0 (bytes; 0 disables the cache)"),
     ),
+    "trusted_proxy_hops": ("SOAJS_TRUSTED_PROXY_HOPS", _int_in(0, "an integer >= 0 (proxies)")),
 }
 
 
@@ -185,6 +187,7 @@ class Settings:
     registry_timeout: float = 5.0
     context_cache_size: int = 1024
     context_cache_bytes: int = 32 * 1024 * 1024
+    trusted_proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

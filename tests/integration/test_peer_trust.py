@@ -153,3 +153,50 @@ def test_a_rewrite_without_a_trace_is_detected_under_werkzeug() -> None:
 def test_any_peer_trusted_on_purpose_needs_no_peer() -> None:
     with uvicorn_server(starlette(trusted_gateways="*")) as served:
         assert who(served.port, RAW, XFF)["tenant"] == "5f0a1b2c3d4e5f6a7b8c9d01"
+
+
+# -- reverse proxies between the gateway and the service: trusted_proxy_hops ------------
+# The transport peer (127.0.0.1 here) plays the proxy; X-Forwarded-For names the gateway.
+HOPS: dict[str, Any] = {"trusted_gateways": "127.0.0.1,10.0.0.5", "trusted_proxy_hops": 1}
+
+
+def hop_cases(port: int) -> None:
+    gateway = (b"X-Forwarded-For", b"10.0.0.5")
+    assert who(port, RAW, gateway)["tenant"] == "5f0a1b2c3d4e5f6a7b8c9d01"
+    # the client's own X-Forwarded-For, passed on by the gateway, is left of it
+    chain = (b"X-Forwarded-For", b"203.0.113.7, 10.0.0.5")
+    assert who(port, RAW, chain)["tenant"] == "5f0a1b2c3d4e5f6a7b8c9d01"
+    # not forwarded for a gateway, or not through the proxy at all: refused
+    for forged in ((b"X-Forwarded-For", b"10.0.0.6"),
+                   (b"X-Forwarded-For", b"10.0.0.5, 203.0.113.7")):  # fmt: skip
+        answer = who(port, FORGED, forged)
+        assert answer["tenant"] is None
+        assert answer["header_seen"] is False
+    assert who(port, FORGED)["tenant"] is None
+
+
+def test_hops_under_uvicorn_without_proxy_headers() -> None:
+    with uvicorn_server(starlette(**HOPS), proxy_headers=False) as served:
+        hop_cases(served.port)
+
+
+def test_hops_under_uvicorn_defaults_are_refused_as_rewritten() -> None:
+    # uvicorn rewrote the peer to 10.0.0.5: the proxy is unknown, so nothing is believed
+    with uvicorn_server(starlette(**HOPS)) as served:
+        assert who(served.port, RAW, (b"X-Forwarded-For", b"10.0.0.5"))["tenant"] is None
+
+
+def test_hops_under_werkzeug_with_and_without_proxyfix() -> None:
+    with werkzeug_server(SOAJSWSGIMiddleware(wsgi_who, **HOPS, **NO_EXTRAS)) as served:
+        hop_cases(served.port)
+    app = ProxyFix(SOAJSWSGIMiddleware(wsgi_who, **HOPS, **NO_EXTRAS))
+    with werkzeug_server(app) as served:
+        hop_cases(served.port)
+
+
+def test_an_untrusted_proxy_is_refused_whatever_it_forwards() -> None:
+    app = SOAJSWSGIMiddleware(
+        wsgi_who, trusted_gateways="10.0.0.5", trusted_proxy_hops=1, maintenance_listener=False
+    )
+    with werkzeug_server(app) as served:
+        assert who(served.port, RAW, (b"X-Forwarded-For", b"10.0.0.5"))["tenant"] is None

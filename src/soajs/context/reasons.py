@@ -67,8 +67,8 @@ _MESSAGES: dict[Reason, str] = {
     Reason.PROXY_REWRITTEN_PEER: "soajsinjectobj on a request whose peer the server took from "
     "X-Forwarded-For, so trusted_gateways cannot judge the real one: ignored. Keep the transport "
     "peer: uvicorn --no-proxy-headers or --forwarded-allow-ips='' (gunicorn: "
-    "forwarded_allow_ips=''), or werkzeug ProxyFix (its original REMOTE_ADDR is used); "
-    "see docs/middleware.md#trust",
+    "forwarded_allow_ips=''), or werkzeug ProxyFix (its original REMOTE_ADDR is used), "
+    "plus trusted_proxy_hops for proxies in front; see docs/middleware.md#trust",
     Reason.NO_TENANT: "soajsinjectobj has no tenant id and code: ignored",
     Reason.BAD_SHAPE: "soajsinjectobj does not have the expected shape: ignored",
 }

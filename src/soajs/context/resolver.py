@@ -38,6 +38,12 @@ class ContextResolver:
         IPs/CIDRs (list or comma-separated string, ``"*"`` = any) the header is
         believed from. Default: ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any
         peer and logs one WARNING at start-up.
+    trusted_proxy_hops:
+        Reverse proxies between the gateway and this service that append to
+        ``X-Forwarded-For`` (nginx realip / Envoy ``xff_num_trusted_hops``): the
+        gateway is then the N-th entry from the right, and it, the transport
+        peer and the entries between must all be in ``trusted_gateways``.
+        Default ``SOAJS_TRUSTED_PROXY_HOPS`` (0: the transport peer is the gateway).
     public_service:
         ``True`` ignores the header entirely (a service registered with
         ``extKeyRequired: false``, to which the gateway passes a client's forged
@@ -56,6 +62,7 @@ class ContextResolver:
         registry: RegistrySource | None = None,
         *,
         trusted_gateways: Iterable[str] | str | None = None,
+        trusted_proxy_hops: int | None = None,
         public_service: bool | None = None,
         max_header_size: int | None = None,
         cache_size: int | None = None,
@@ -70,9 +77,11 @@ class ContextResolver:
             max_inject_header_size=max_header_size,
             context_cache_size=cache_size,
             context_cache_bytes=cache_bytes,
+            trusted_proxy_hops=trusted_proxy_hops,
         )
         self.registry = registry
         self.trust = TrustedGateways(self.settings.trusted_gateways)
+        self.hops = self.settings.trusted_proxy_hops
         self.trust.warn_if_open(component)
         if public_service is None:
             config: Any = getattr(registry, "config", None)
@@ -90,14 +99,21 @@ class ContextResolver:
         return not self.trust.any
 
     def resolve(
-        self, values: list[bytes], peer: str | None, *, peer_rewritten: bool = False
+        self,
+        values: list[bytes],
+        peer: str | None,
+        *,
+        peer_rewritten: bool = False,
+        proxies: tuple[str, ...] = (),
     ) -> ParseResult:
         """The context of one request; never raises.
 
-        ``peer`` is the transport peer's address; ``peer_rewritten`` says the
-        server replaced it with one from the forwarding headers (then the
-        transport peer is unknown and the header is refused, when
-        ``trusted_gateways`` restricts the peers).
+        ``peer`` is the gateway's address: the transport peer's, or with
+        ``trusted_proxy_hops`` the one the proxies (``proxies``, which must be
+        trusted too) forwarded for; ``peer_rewritten`` says the server replaced
+        the transport peer with one from the forwarding headers (then it is
+        unknown and the header is refused, when ``trusted_gateways`` restricts
+        the peers).
         """
         if not values:
             return _MISSING
@@ -105,7 +121,8 @@ class ContextResolver:
             if peer_rewritten:
                 self.log_reason(Reason.PROXY_REWRITTEN_PEER)
                 return _REWRITTEN
-            if not self.trust.is_trusted(peer):
+            is_trusted = self.trust.is_trusted
+            if not is_trusted(peer) or (proxies and not all(map(is_trusted, proxies))):
                 self.log_reason(Reason.UNTRUSTED)
                 return _UNTRUSTED
         if self.public_service:

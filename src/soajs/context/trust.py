@@ -18,7 +18,12 @@ then any local process could name its own "peer". So:
   reported peer is one of the addresses the forwarding headers name, with
   their port, and a real TCP peer never has port 0 as uvicorn's rewrite
   does) cannot be judged: the header is refused
-  (``proxy_rewritten_peer``), with a WARNING saying which setting to change.
+  (``proxy_rewritten_peer``), with a WARNING saying which setting to change;
+* reverse proxies between the gateway and the service are supported
+  explicitly, as nginx's realip or Envoy's ``xff_num_trusted_hops`` do:
+  with ``trusted_proxy_hops = N`` the gateway is ``X-Forwarded-For``'s N-th
+  entry from the right, and it, the transport peer and the entries between
+  them must all be trusted (:func:`hop_chain`).
 
 The real gateway (soajs.controller 4.3.x) adds no ``X-Forwarded-For``: it
 passes on the client's own headers, so a rewrite of its requests is always
@@ -38,6 +43,7 @@ __all__ = [
     "XFF_ENVIRON_KEYS",
     "TrustedGateways",
     "forwarded_addresses",
+    "hop_chain",
     "peer_was_rewritten",
 ]
 
@@ -159,3 +165,25 @@ def peer_was_rewritten(
     if port is None:
         return any(h == host for h, _ in addresses)
     return (host, port) in addresses
+
+
+def hop_chain(
+    transport: str | None, xff: Iterable[str], hops: int
+) -> tuple[str | None, tuple[str, ...]]:
+    """With ``hops`` trusted reverse proxies between the gateway and this service
+    (each appending to ``X-Forwarded-For`` the address it got the request from):
+    the gateway's address, ``X-Forwarded-For``'s ``hops``-th entry from the
+    right, and the proxies' (the transport peer and the entries right of the
+    gateway's), which must all be trusted too. ``(None, ())`` when the header
+    has fewer entries than hops: the request did not come through them.
+    With ``hops == 0``: the transport peer, and no proxies.
+    """
+    if hops <= 0:
+        return transport, ()
+    # only the last ``hops`` entries matter: never split a long header further
+    tail = ",".join(xff).rsplit(",", hops)[-hops:]
+    entries = [_host_port(token)[0] for token in tail if token.strip()]
+    if len(entries) < hops or transport is None:
+        return None, ()
+    nearest = entries[len(entries) - hops + 1 :]
+    return entries[-hops], (transport, *nearest)

@@ -16,6 +16,7 @@ from soajs.context.trust import (
     FORWARDED_ENVIRON_KEY,
     FORWARDING_HEADERS,
     XFF_ENVIRON_KEYS,
+    hop_chain,
     peer_was_rewritten,
 )
 from soajs.middleware.health import HealthEndpoints
@@ -41,6 +42,9 @@ class MiddlewareOptions(TypedDict, total=False):
     trusted_gateways
         IPs/CIDRs the header is believed from (``"*"`` = any). Default
         ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any peer, with a WARNING.
+    trusted_proxy_hops
+        Reverse proxies between the gateway and this service (default
+        ``SOAJS_TRUSTED_PROXY_HOPS``, 0); see docs/middleware.md, Trust.
     public_service
         Ignore the header entirely (default: the registry Config's
         ``extKeyRequired`` is false).
@@ -59,6 +63,7 @@ class MiddlewareOptions(TypedDict, total=False):
     """
 
     trusted_gateways: Iterable[str] | str | None
+    trusted_proxy_hops: int | None
     public_service: bool | None
     strict: bool
     max_header_size: int | None
@@ -82,6 +87,7 @@ class AdapterCore:
         self.resolver = ContextResolver(
             registry,
             trusted_gateways=opts.get("trusted_gateways"),
+            trusted_proxy_hops=opts.get("trusted_proxy_hops"),
             public_service=opts.get("public_service"),
             max_header_size=opts.get("max_header_size"),
             cache_size=opts.get("cache_size"),
@@ -108,15 +114,20 @@ class AdapterCore:
         if not resolver.checks_peer or not client:
             return resolver.resolve(values, client[0] if client else None)
         xff: list[str] = []
+        real_ip: list[str] = []
         forwarded: list[str] = []
         for name, value in scope["headers"]:
             if name in FORWARDING_HEADERS:
                 text = value.decode("latin-1")
-                (forwarded if name == b"forwarded" else xff).append(text)
-        rewritten = bool(xff or forwarded) and peer_was_rewritten(
-            client[0], client[1] if len(client) > 1 else None, xff, forwarded
+                if name == b"x-forwarded-for":
+                    xff.append(text)
+                else:
+                    (forwarded if name == b"forwarded" else real_ip).append(text)
+        rewritten = bool(xff or real_ip or forwarded) and peer_was_rewritten(
+            client[0], client[1] if len(client) > 1 else None, xff + real_ip, forwarded
         )
-        return resolver.resolve(values, client[0], peer_rewritten=rewritten)
+        gateway, proxies = hop_chain(client[0], xff, resolver.hops)
+        return resolver.resolve(values, gateway, peer_rewritten=rewritten, proxies=proxies)
 
     def environ_context(self, environ: MutableMapping[str, Any]) -> tuple[ContextData | None, bool]:
         """The context of a WSGI environ (or Django ``request.META``), and whether the
@@ -125,31 +136,41 @@ class AdapterCore:
         if raw is None:
             return None, False
         resolver = self.resolver
-        peer, rewritten = environ_peer(environ) if resolver.checks_peer else (None, False)
-        result = resolver.resolve([wsgi_header_bytes(raw)], peer, peer_rewritten=rewritten)
+        if resolver.checks_peer:
+            peer, rewritten, xff = environ_peer(environ)
+            gateway, proxies = hop_chain(peer, xff, resolver.hops)
+            result = resolver.resolve(
+                [wsgi_header_bytes(raw)], gateway, peer_rewritten=rewritten, proxies=proxies
+            )
+        else:
+            result = resolver.resolve([wsgi_header_bytes(raw)], None)
         if result.context is None and resolver.ignores_header(result):
             del environ[ENVIRON_HEADER]
             return None, True
         return result.context, False
 
 
-def environ_peer(environ: MutableMapping[str, Any]) -> tuple[str | None, bool]:
-    """The transport peer of a WSGI request, and whether it is unknown (rewritten).
+def environ_peer(environ: MutableMapping[str, Any]) -> tuple[str | None, bool, list[str]]:
+    """The transport peer of a WSGI request, whether it is unknown (rewritten),
+    and the ``X-Forwarded-For`` values as the transport peer sent them.
 
-    Behind werkzeug's ``ProxyFix`` the original ``REMOTE_ADDR`` it keeps is the
-    peer. Otherwise ``REMOTE_ADDR`` is, unless it is one the forwarding headers
-    name (a middleware or server rewrote it from them).
+    Behind werkzeug's ``ProxyFix`` the original ``REMOTE_ADDR`` it keeps is
+    the peer. Otherwise ``REMOTE_ADDR`` is the
+    peer, unless it is one the forwarding headers name (a middleware or server
+    rewrote it from them).
     """
+    xff = environ.get("HTTP_X_FORWARDED_FOR")  # ProxyFix reads it, never changes it
+    xff_values = [xff] if isinstance(xff, str) else []
     orig = environ.get("werkzeug.proxy_fix.orig")
     if isinstance(orig, dict) and "REMOTE_ADDR" in orig:
         original = orig["REMOTE_ADDR"]
-        return (original if isinstance(original, str) else None), False
+        return (original if isinstance(original, str) else None), False, xff_values
     peer = environ.get("REMOTE_ADDR")
     if not isinstance(peer, str):
-        return None, False
+        return None, False, []
     values = [environ[k] for k in XFF_ENVIRON_KEYS if isinstance(environ.get(k), str)]
     forwarded = environ.get(FORWARDED_ENVIRON_KEY)
     extra = [forwarded] if isinstance(forwarded, str) else []
     if not values and not extra:
-        return peer, False
-    return peer, peer_was_rewritten(peer, None, values, extra)
+        return peer, False, xff_values
+    return peer, peer_was_rewritten(peer, None, values, extra), xff_values
