@@ -10,7 +10,8 @@ started.
 uvicorn runs in a child process (``tests/integration/hostile_app.py``) with
 ``--h11-max-incomplete-event-size 262144``: h11 refuses header blocks over
 16 KiB by default, httptools (``uvicorn[standard]``) accepts 64 KiB ones, as
-the gateway sends.
+the gateway sends. gunicorn (sync worker) caps a header line at 8,190 bytes:
+2,000 distinct 8 KB headers took a worker from 53 to 255 MiB before.
 """
 
 from __future__ import annotations
@@ -104,3 +105,50 @@ def test_rss_stays_flat_after_2000_distinct_hostile_64k_headers(worker: KeepAliv
         assert json.loads(body)["tenant"] == f"t1{i:07d}"  # each one was a context
     after = worker.rss_mib()
     assert after - before <= BOUND_MIB, f"RSS {before:.0f} -> {after:.0f} MiB"
+
+
+def get_once(port: int, path: bytes, header: bytes | None = None) -> tuple[int, bytes]:
+    """One request on its own connection (gunicorn's sync worker closes each one)."""
+    extra = b"soajsinjectobj: " + header + b"\r\n" if header is not None else b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET " + path + b" HTTP/1.0\r\nHost: t\r\n" + extra + b"\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.slow
+def test_gunicorn_worker_rss_stays_flat_after_2000_distinct_8k_headers() -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOAJS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
+         "--log-level", "error", "tests.integration.hostile_app:wsgi_app"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                get_once(port, b"/rss")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        templates = [hostile_header(shape, 8000, 10**7) for shape in ACCEPTED]
+        for _ in range(20):
+            assert get_once(port, b"/probe")[0] == 200
+        before = json.loads(get_once(port, b"/rss")[1])["rss_kib"] / 1024
+        for i in range(HEADERS):
+            raw = templates[i % len(templates)].replace(b'"t10000000"', b'"t1%07d"' % i, 1)
+            status, body = get_once(port, b"/probe?read=" + (b"1" if i % 8 == 0 else b"0"), raw)
+            assert status == 200
+            assert json.loads(body)["tenant"] == f"t1{i:07d}"
+        after = json.loads(get_once(port, b"/rss")[1])["rss_kib"] / 1024
+        assert after - before <= BOUND_MIB, f"RSS {before:.0f} -> {after:.0f} MiB"
+    finally:
+        proc.kill()
+        proc.wait(10)
