@@ -200,3 +200,11 @@ def test_an_untrusted_proxy_is_refused_whatever_it_forwards() -> None:
     )
     with werkzeug_server(app) as served:
         assert who(served.port, RAW, (b"X-Forwarded-For", b"10.0.0.5"))["tenant"] is None
+
+
+def test_the_documented_fix_forwarded_allow_ips_empty_keeps_the_peer() -> None:
+    app = starlette(trusted_gateways="127.0.0.1")
+    with uvicorn_server(app, forwarded_allow_ips="") as served:
+        answer = who(served.port, RAW, (b"X-Forwarded-For", b"203.0.113.7"))
+        assert answer["client"] == "127.0.0.1"  # not rewritten
+        assert answer["tenant"] == "5f0a1b2c3d4e5f6a7b8c9d01"
