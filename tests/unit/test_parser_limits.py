@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from benchmarks._hostile import SHAPES, hostile_header
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from soajs.context import ContextResolver, Reason, parse_inject_header
-from soajs.context.decode import MAX_ELEMENTS
+from soajs.context.decode import MAX_ELEMENTS, _count_values, count_upper_bound
 from soajs.context.parser import MAX_INTERCONNECT
 from soajs.context.reasons import ReasonLog
 from soajs.models import _base
@@ -123,3 +125,38 @@ def test_a_storm_of_details_is_one_line_per_reason_then_the_count(
     assert len(lines) == 3
     assert "7999 more since the last line" in lines[-1]
     assert "reason=not_json" in lines[-1]
+
+
+def _values(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(_values(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(_values(v) for v in value)
+    return 1
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='ab,[]{}"\\: é', max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json, st.booleans(), st.booleans())
+def test_values_counted_on_the_text_match_the_decoded_data(
+    value: Any, compact: bool, ascii_only: bool
+) -> None:
+    separators = (",", ":") if compact else (", ", ": ")
+    raw = json.dumps(value, separators=separators, ensure_ascii=ascii_only).encode()
+    assert _count_values(raw) == _values(value)
+    assert count_upper_bound(raw) >= _values(value)
+
+
+def test_containers_of_one_value_count_their_value() -> None:
+    # 9,000 [1] and 9,000 ["s"]: 18,000+ values, whatever the first count says
+    for item in ("[1]", '["s"]', '{"k":null}'):
+        text = "{" + T + ',"param":{"x":[' + ",".join([item] * 9000) + "]}}"
+        assert parse(text).reason is Reason.TOO_MANY_ELEMENTS, item

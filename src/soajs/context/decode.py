@@ -239,21 +239,31 @@ _ALL_BUT_BRACKETS_AND_QUOTES = bytes(range(256)).translate(None, b'{}[]"')
 _BRACKETS_TO_PARENS = bytes.maketrans(b"{}[]", b"()()")
 
 
-_ALL_BUT_STRUCTURE = bytes(range(256)).translate(None, b'{}[]",')
+def _scalar_marks() -> bytes:
+    table = bytearray(b"v" * 256)  # any byte of a number, true, false or null
+    for byte in b'{}[],"':
+        table[byte] = byte
+    return bytes(table)
+
+
+_SCALARS_TO_V = _scalar_marks()
+_SPACE_AND_COLON = b" \t\r\n:"
 
 
 def _count_values(raw: bytes) -> int:
     """The exact number of values in the *valid* JSON ``raw`` (keys not counted).
 
-    As :func:`_too_deep` does: drop escaped backslashes and quotes, keep only
-    quotes, brackets and commas, cut at the quotes and keep what is outside
-    strings. Every value is the root, follows a comma, or is the first item of
-    a non-empty container.
+    As :func:`_too_deep` does: drop escaped backslashes and quotes, so every
+    quote left opens or closes a string; drop white space and colons, mark
+    every byte of a number or literal ``v``; cut at the quotes and put one
+    ``v`` where each string was. Every value is the root, follows a comma, or
+    is the first item of a non-empty container (an empty one reads ``{}`` or
+    ``[]``; one holding a value, ``[v]``).
     """
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = raw.translate(None, _ALL_BUT_STRUCTURE)
-    structure = b"".join(marks.split(b'"')[::2])
+    marks = raw.translate(_SCALARS_TO_V, _SPACE_AND_COLON)
+    structure = b"v".join(marks.split(b'"')[::2])
     opens = structure.count(b"{") + structure.count(b"[")
     empty = structure.count(b"{}") + structure.count(b"[]")
     return 1 + structure.count(b",") + opens - empty
