@@ -102,7 +102,7 @@ def _param_deep_arrays(size: int, nonce: int) -> str:
         items = ",".join(["[[[[[[[[[[1]]]]]]]]]]"] * n)
         return "{" + _tenant(nonce) + '},"param":{"x":[' + items + "]}}"
 
-    return _fill(size, make, _UNDER // 10)
+    return _fill(size, make, _UNDER // 11)  # ten arrays and a number each
 
 
 def _param_long_strings(size: int, nonce: int) -> str:
