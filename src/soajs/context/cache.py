@@ -3,8 +3,8 @@
 Two bounds: ``size`` entries and ``max_bytes`` of memory. Each entry is
 charged what it holds (:func:`entry_cost`): the header bytes (the key, also
 kept by the context for mesh calls), the parsed context (an upper bound
-measured on hostile shapes: a 64 KiB header of ``{},`` decodes to 24 times
-its size) and a fixed part for the models. An entry costing more than an
+measured on hostile shapes: a 64 KiB header of ``{"a":1},`` comes to 21
+times its size once read) and a fixed part for the models. An entry costing more than an
 eighth of ``max_bytes`` is not cached at all, so a few huge headers cannot
 flush the cache.
 
