@@ -2,13 +2,14 @@
 #   make test   - create .venv if missing, install -e .[dev], ruff, mypy --strict, mkdocs --strict, pytest
 #   make demo   - same setup, then run the demo (examples/demo.py); it ends on its own
 #   make bench-connector - connect() cost and pooled vs per-call clients (benchmarks/bench_connector.py)
+#   make bench-hostile - hostile 64 KiB headers against json.loads of the same bytes (benchmarks/bench_hostile.py)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install lint typecheck docs pytest test demo bench bench-middleware bench-connector interop interop-captures clean
+.PHONY: install lint typecheck docs pytest test demo bench bench-middleware bench-connector bench-hostile interop interop-captures clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,9 @@ bench-middleware: install
 
 bench-connector: install
 	$(BIN)/python benchmarks/bench_connector.py
+
+bench-hostile: install
+	$(BIN)/python benchmarks/bench_hostile.py
 
 interop: install
 	$(BIN)/pytest -m interop tests/interop

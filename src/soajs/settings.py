@@ -16,6 +16,8 @@ variable (argument)                       default      meaning
 ``SOAJS_TRUSTED_GATEWAYS``                unset (any)  IPs/CIDRs the header is believed from, ``*``
 ``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane call
 ``SOAJS_CONTEXT_CACHE_SIZE``              1024         parsed contexts kept (0 disables the cache)
+``SOAJS_CONTEXT_CACHE_BYTES``             33554432     memory the cached contexts may hold, bytes
+``SOAJS_TRUSTED_PROXY_HOPS``              0            reverse proxies between gateway and service
 ========================================  ===========  =========================================
 """
 
@@ -163,6 +165,11 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "trusted_gateways": ("SOAJS_TRUSTED_GATEWAYS", _networks),
     "registry_timeout": ("SOAJS_REGISTRY_TIMEOUT", _seconds),
     "context_cache_size": ("SOAJS_CONTEXT_CACHE_SIZE", _int_in(0, "an integer >= 0")),
+    "context_cache_bytes": (
+        "SOAJS_CONTEXT_CACHE_BYTES",
+        _int_in(0, "an integer >= 0 (bytes; 0 disables the cache)"),
+    ),
+    "trusted_proxy_hops": ("SOAJS_TRUSTED_PROXY_HOPS", _int_in(0, "an integer >= 0 (proxies)")),
 }
 
 
@@ -179,6 +186,8 @@ class Settings:
     trusted_gateways: tuple[str, ...] | None = None
     registry_timeout: float = 5.0
     context_cache_size: int = 1024
+    context_cache_bytes: int = 32 * 1024 * 1024
+    trusted_proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

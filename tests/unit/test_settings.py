@@ -26,6 +26,8 @@ VARIABLES = {
     "trusted_gateways": "SOAJS_TRUSTED_GATEWAYS",
     "registry_timeout": "SOAJS_REGISTRY_TIMEOUT",
     "context_cache_size": "SOAJS_CONTEXT_CACHE_SIZE",
+    "context_cache_bytes": "SOAJS_CONTEXT_CACHE_BYTES",
+    "trusted_proxy_hops": "SOAJS_TRUSTED_PROXY_HOPS",
 }
 
 #: how a value reaches Settings -> (the name the message must use, the call)
@@ -179,6 +181,8 @@ BYTES = "must be a positive integer (bytes)"
 NETWORKS = "must be a comma-separated list of IPs or CIDRs (or '*')"
 NO_NETWORK = "must list at least one IP, CIDR or '*'"
 SECONDS = "must be a positive number of seconds"
+CACHE_BYTES = "must be an integer >= 0 (bytes; 0 disables the cache)"
+HOPS = "must be an integer >= 0 (proxies)"
 CACHE = "must be an integer >= 0"
 
 #: (attribute, bad string value, what the message says is expected)
@@ -214,6 +218,10 @@ BAD_VALUES = [
     pytest.param("context_cache_size", "-1", CACHE, id="cache-negative"),
     pytest.param("context_cache_size", "many", CACHE, id="cache-word"),
     pytest.param("context_cache_size", "1.5", CACHE, id="cache-float"),
+    pytest.param("context_cache_bytes", "-1", CACHE_BYTES, id="cache-bytes-negative"),
+    pytest.param("context_cache_bytes", "32MiB", CACHE_BYTES, id="cache-bytes-unit"),
+    pytest.param("trusted_proxy_hops", "-1", HOPS, id="hops-negative"),
+    pytest.param("trusted_proxy_hops", "one", HOPS, id="hops-word"),
 ]
 
 
@@ -315,6 +323,9 @@ GOOD_VALUES = [
     pytest.param("registry_timeout", "0.001", 0.001, id="timeout-tiny"),
     pytest.param("context_cache_size", "0", 0, id="cache-disabled"),
     pytest.param("context_cache_size", "10", 10, id="cache-10"),
+    pytest.param("context_cache_bytes", "0", 0, id="cache-bytes-disabled"),
+    pytest.param("context_cache_bytes", "1048576", 1048576, id="cache-bytes-1mib"),
+    pytest.param("trusted_proxy_hops", "2", 2, id="hops-2"),
 ]
 
 
@@ -360,6 +371,8 @@ DEFAULTS = [
     pytest.param("trusted_gateways", None, id="trusted_gateways"),
     pytest.param("registry_timeout", 5.0, id="registry_timeout"),
     pytest.param("context_cache_size", 1024, id="context_cache_size"),
+    pytest.param("context_cache_bytes", 32 * 1024 * 1024, id="context_cache_bytes"),
+    pytest.param("trusted_proxy_hops", 0, id="trusted_proxy_hops"),
 ]
 
 
@@ -569,4 +582,6 @@ def test_describe_lists_every_setting() -> None:
         "trusted_gateways": None,
         "registry_timeout": 5.0,
         "context_cache_size": 1024,
+        "context_cache_bytes": 32 * 1024 * 1024,
+        "trusted_proxy_hops": 0,
     }

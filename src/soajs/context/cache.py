@@ -1,5 +1,13 @@
 """A bounded, thread-safe LRU of parse results keyed by the exact header bytes.
 
+Two bounds: ``size`` entries and ``max_bytes`` of memory. Each entry is
+charged what it holds (:func:`entry_cost`): the header bytes (the key, also
+kept by the context for mesh calls), the parsed context (an upper bound
+measured on hostile shapes: a 64 KiB header of ``{"a":1},`` comes to 21
+times its size once read) and a fixed part for the models. An entry costing more than an
+eighth of ``max_bytes`` is not cached at all, so a few huge headers cannot
+flush the cache.
+
 Storage, bounds and eviction are a cachetools ``LRUCache``, which is not
 thread-safe: every write to it (insert, eviction, recency update) happens
 under one lock, never around parsing and never across an ``await``. Results
@@ -48,18 +56,54 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from soajs.context.decode import count_upper_bound
 from soajs.context.parser import ParseResult
 
-__all__ = ["ContextCache"]
+__all__ = ["DEFAULT_CACHE_BYTES", "ContextCache", "entry_cost"]
+
+#: The default memory bound of the context cache (``SOAJS_CONTEXT_CACHE_BYTES``).
+DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
+
+# Upper bounds measured on CPython 3.11, 64-bit, with every lazily frozen level
+# frozen (tests/unit/test_cache_bytes.py checks them against a deep size walk):
+#: the models of a context and its cache entry, whatever the header;
+ENTRY_OVERHEAD = 8192
+#: one JSON value (counted as the commas and opening brackets of the text): a
+#: one-key object in an array is about 260 bytes for ``{"a1":1},``, two marks;
+VALUE_BYTES = 192
+#: one ``awareness.interConnect`` entry, a typed model (on top of its values).
+INTERCONNECT_BYTES = 1024
 
 _Entry = tuple[ParseResult, int]
 
 
-class _MirroredLRU(LRUCache[bytes, ParseResult]):
-    """An ``LRUCache`` that removes deleted and evicted keys from ``mirror`` too."""
+def entry_cost(key: bytes, result: ParseResult) -> int:
+    """The bytes a cache entry holds, an upper bound (see the module docstring)."""
+    context = result.context
+    if context is None:  # a refusal: the key and a small result
+        return 256 + len(key)
+    # The key, then the decoded strings: one byte a character for ASCII text,
+    # up to four when a string holds one character beyond U+FFFF (an escape,
+    # ``\\ud83d\\ude80``, included) and so is stored four bytes wide.
+    text_factor = 1 if key.isascii() and b"\\" not in key else 4
+    values = result.values or count_upper_bound(key)
+    cost = ENTRY_OVERHEAD + (1 + text_factor) * len(key) + VALUE_BYTES * values
+    awareness = context.awareness
+    if awareness is not None and awareness.inter_connect:
+        cost += INTERCONNECT_BYTES * len(awareness.inter_connect)
+    return cost
 
-    def __init__(self, maxsize: int, mirror: dict[bytes, _Entry]) -> None:
-        super().__init__(maxsize)
+
+def _cost_of(value: tuple[ParseResult, int]) -> int:
+    return value[1]
+
+
+class _MirroredLRU(LRUCache[bytes, tuple[ParseResult, int]]):
+    """An ``LRUCache`` of ``(result, cost)`` bounded by the sum of the costs, that
+    removes deleted and evicted keys from ``mirror`` too."""
+
+    def __init__(self, max_bytes: int, mirror: dict[bytes, _Entry]) -> None:
+        super().__init__(max_bytes, getsizeof=_cost_of)
         self.mirror = mirror
 
     def __delitem__(self, key: bytes, cache_delitem: Any = LRUCache.__delitem__) -> None:
@@ -68,12 +112,15 @@ class _MirroredLRU(LRUCache[bytes, ParseResult]):
 
 
 class ContextCache:
-    """``size`` entries at most; ``size=0`` disables caching."""
+    """``size`` entries and ``max_bytes`` bytes at most; either at 0 disables caching."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes // 8
         self._mirror: dict[bytes, _Entry] = {}
-        self._lru = _MirroredLRU(size, self._mirror) if size > 0 else None
+        enabled = size > 0 and max_bytes > 0
+        self._lru = _MirroredLRU(max_bytes, self._mirror) if enabled else None
         self._lock = threading.Lock()
         self._inserts = 0  # written under the lock; read without it (one int)
         # The last hit, compared by bytes equality (a memcmp) before the mirror
@@ -102,21 +149,34 @@ class ContextCache:
             return
         with self._lock:
             try:
-                result = lru[key]  # moves the key to the most-recent end
+                result = lru[key][0]  # moves the key to the most-recent end
             except KeyError:  # evicted meanwhile: nothing to refresh
                 return
             self._mirror[key] = (result, self._inserts)
 
     def put(self, key: bytes, result: ParseResult) -> None:
         lru = self._lru
-        if lru is not None:
-            with self._lock:
-                lru[key] = result  # may evict (and un-mirror) the least recent entry
-                self._inserts += 1
-                self._mirror[key] = (result, self._inserts)
+        if lru is None:
+            return
+        cost = entry_cost(key, result)  # outside the lock: it reads the key
+        if cost > self.max_entry_bytes:
+            return  # too big to be worth a slice of the cache
+        with self._lock:
+            # make room first (a reader never sees more than ``size`` entries), then
+            # insert, which evicts (and un-mirrors) the least recent ones past max_bytes
+            while len(lru) >= self.size and key not in lru:
+                lru.popitem()
+            lru[key] = (result, cost)
+            self._inserts += 1
+            self._mirror[key] = (result, self._inserts)
 
     def __len__(self) -> int:
         return 0 if self._lru is None else len(self._lru)
+
+    @property
+    def bytes(self) -> int:
+        """The cost of what is cached now (at most ``max_bytes``)."""
+        return 0 if self._lru is None else int(self._lru.currsize)
 
     def clear(self) -> None:
         if self._lru is not None:

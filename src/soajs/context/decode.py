@@ -15,26 +15,46 @@ never outcomes.
 Two values that decode but cannot be sent back by a handler are refused: a
 number too large for a float (``1e999`` becomes ``inf``: ``NON_FINITE_NUMBER``,
 like ``NaN``) and the escape of a lone surrogate (``\\ud800``: ``NOT_UTF8``).
+An integer longer than Python converts (``sys.get_int_max_str_digits()``,
+4,300 digits by default) is ``INTEGER_TOO_LONG``.
 
 Depth (:data:`MAX_DEPTH`) is checked on the text, only when it has more
-opening brackets than the limit: see :func:`_too_deep`.
+opening brackets than the limit: see :func:`_too_deep`. So is the number of
+values (:data:`MAX_ELEMENTS`), only when the text has more commas and opening
+brackets than the limit: each value costs memory and CPU in the context
+(tens to hundreds of bytes for three bytes of ``{},``), so the count, not the
+byte size, is what bounds them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 from pydantic_core import from_json
 
 from soajs.context.reasons import Reason
 
-__all__ = ["MAX_DEPTH", "DecodeError", "decode_object"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ELEMENTS",
+    "DecodeError",
+    "count_upper_bound",
+    "decode_counted",
+    "decode_object",
+]
 
 #: Deeper nesting than this is refused (a real header is about 10 deep). The exact
 #: check runs only when the header has more opening brackets than this.
 MAX_DEPTH = 64
+
+#: More JSON values than this (objects, arrays, strings, numbers... counted once
+#: each, keys not counted) are refused. The real gateway header holds about one
+#: value per 17 bytes (77 in 1,289 bytes), about 4,000 at the 64 KiB cap; a
+#: hostile one of ``{},`` holds 21,800.
+MAX_ELEMENTS = 16384
 
 
 class DecodeError(Exception):
@@ -50,6 +70,17 @@ class _NonFinite(ValueError):
     pass
 
 
+class _IntTooLong(ValueError):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # more digits than sys.get_int_max_str_digits()
+        raise _IntTooLong(len(text.lstrip("-"))) from None
+
+
 def _refuse_constant(name: str) -> Any:
     raise _NonFinite(name)
 
@@ -61,25 +92,45 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_STDLIB = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_STDLIB = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int
+)
 
 
 def decode_object(raw: bytes, text: str) -> dict[str, Any]:
     """The JSON object in ``text`` (``raw`` is its UTF-8 bytes); raises :class:`DecodeError`."""
+    return decode_counted(raw, text)[0]
+
+
+def decode_counted(raw: bytes, text: str) -> tuple[dict[str, Any], int]:
+    """:func:`decode_object`, and :func:`count_upper_bound` of ``raw`` (counted anyway)."""
     try:
         data = from_json(text, allow_inf_nan=False)
     except ValueError:
         data = _stdlib_decode(text)  # says why, or accepts what jiter alone refuses
+        marks = None
     else:
         # jiter turns a number too large for a float (1e999) into inf: when the text
         # may hold one, the standard library decoder, which sees every number, decides
-        if _may_overflow(raw):
+        marks = raw.translate(_MARKS)
+        if _may_overflow(marks):
             data = _stdlib_decode(text)
     if type(data) is not dict:
         raise DecodeError(Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(raw):
+    if marks is None:
+        marks = raw.translate(_MARKS)
+    opens = marks.count(b"(")  # "{" and "["
+    if opens > MAX_DEPTH and _too_deep(raw):
         raise DecodeError(Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
-    return data
+    values = 1 + opens + marks.count(b",")
+    if values > MAX_ELEMENTS and _count_values(raw) > MAX_ELEMENTS:
+        raise DecodeError(Reason.TOO_MANY_ELEMENTS, f"more than {MAX_ELEMENTS} values")
+    return data, values
+
+
+def count_upper_bound(raw: bytes) -> int:
+    """At least the number of JSON values in ``raw`` (commas and opening brackets, plus one)."""
+    return 1 + raw.count(b",") + raw.count(b"{") + raw.count(b"[")
 
 
 def _stdlib_decode(text: str) -> Any:
@@ -87,6 +138,11 @@ def _stdlib_decode(text: str) -> Any:
         data, end = _STDLIB.raw_decode(text)
     except _NonFinite:
         raise DecodeError(Reason.NON_FINITE_NUMBER) from None
+    except _IntTooLong as exc:
+        raise DecodeError(
+            Reason.INTEGER_TOO_LONG,
+            f"{exc.args[0]} digits, more than {sys.get_int_max_str_digits()}",
+        ) from None
     except RecursionError:
         raise DecodeError(Reason.TOO_DEEP) from None
     except ValueError as exc:
@@ -105,33 +161,59 @@ def _stdlib_decode(text: str) -> Any:
     return data
 
 
-# Digits, the decimal point and "+" become "0", "E" becomes "e", white space
-# becomes ":" (a separator, like the ":" , "[" and "-" a number can follow): a
-# number too large for a float then reads ``[:,[-]0+e000`` or has 309+ digits.
-_NUMBERS = bytes.maketrans(b"0123456789.+E \t\r\n", b"000000000000e::::")
+def _marks_table() -> bytes:
+    table = bytearray(b"x" * 256)
+    for byte in b"0123456789.+":
+        table[byte] = ord("0")
+    for byte in b"eE":
+        table[byte] = ord("e")
+    for byte in b" \t\r\n":
+        table[byte] = ord(":")
+    for byte in b"{[":
+        table[byte] = ord("(")
+    for byte in b":,-":
+        table[byte] = byte
+    return bytes(table)
+
+
+# One translation of the text serves the overflow check and the counts of
+# opening brackets and commas. Digits, the decimal point and "+" become "0",
+# "E" becomes "e", white space ":" (a separator, like the ":" , "[" and "-" a
+# number can follow), "{" and "[" become "(", every other byte "x": a number
+# too large for a float then reads ``[:,(-]0+e000`` or has 309+ digits.
+# (Mapping the other bytes to one that shares nothing with the needles keeps
+# ``find`` on its fast path: a text of "p" made CPython's search 6 times
+# slower, "p" and "0" colliding in its filter.)
+_MARKS = _marks_table()
 _TOO_MANY_DIGITS = b"0" * 309
 _ZERO = ord("0")
-_BEFORE_A_NUMBER = b":,[-"
+_BEFORE_A_NUMBER = b":,(-"
+#: Candidates looked at before the standard library decoder is asked instead.
+_MAX_CANDIDATES = 8
 
 
-def _may_overflow(raw: bytes) -> bool:
-    """False when no number in the JSON ``raw`` can be too large for a float.
+def _may_overflow(marks: bytes) -> bool:
+    """False when no number in the JSON whose :data:`_MARKS` translation is
+    ``marks`` can be too large for a float.
 
-    C-level bytes operations, plus a short walk back over the digits of each
-    ``e000`` found; a true answer (rare: an exponent of three digits or more
-    in a number, a run of 309 digits, or such a run inside a string) is
-    settled by the standard library decoder.
+    C-level bytes operations, plus a short walk back over the digits of at
+    most :data:`_MAX_CANDIDATES` ``0e000`` found (a text full of them, in
+    strings, says "maybe" rather than costing a Python loop per match); a true
+    answer (rare: an exponent of three digits or more in a number, a run of
+    309 digits, or such text inside a string) is settled by the standard
+    library decoder, which sees every number.
     """
-    marks = raw.translate(_NUMBERS)
-    at = marks.find(b"e000")
-    while at != -1:
+    at = marks.find(b"0e000")
+    for _ in range(_MAX_CANDIDATES):
+        if at == -1:
+            return _TOO_MANY_DIGITS in marks
         start = at
         while start and marks[start - 1] == _ZERO:
             start -= 1
-        if start < at and start and marks[start - 1] in _BEFORE_A_NUMBER:
+        if start and marks[start - 1] in _BEFORE_A_NUMBER:
             return True
-        at = marks.find(b"e000", at + 4)
-    return _TOO_MANY_DIGITS in marks
+        at = marks.find(b"0e000", at + 5)
+    return True
 
 
 def _json_kind(value: Any) -> str:
@@ -155,6 +237,36 @@ def _json_position(exc: ValueError) -> str:
 
 _ALL_BUT_BRACKETS_AND_QUOTES = bytes(range(256)).translate(None, b'{}[]"')
 _BRACKETS_TO_PARENS = bytes.maketrans(b"{}[]", b"()()")
+
+
+def _scalar_marks() -> bytes:
+    table = bytearray(b"v" * 256)  # any byte of a number, true, false or null
+    for byte in b'{}[],"':
+        table[byte] = byte
+    return bytes(table)
+
+
+_SCALARS_TO_V = _scalar_marks()
+_SPACE_AND_COLON = b" \t\r\n:"
+
+
+def _count_values(raw: bytes) -> int:
+    """The exact number of values in the *valid* JSON ``raw`` (keys not counted).
+
+    As :func:`_too_deep` does: drop escaped backslashes and quotes, so every
+    quote left opens or closes a string; drop white space and colons, mark
+    every byte of a number or literal ``v``; cut at the quotes and put one
+    ``v`` where each string was. Every value is the root, follows a comma, or
+    is the first item of a non-empty container (an empty one reads ``{}`` or
+    ``[]``; one holding a value, ``[v]``).
+    """
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = raw.translate(_SCALARS_TO_V, _SPACE_AND_COLON)
+    structure = b"v".join(marks.split(b'"')[::2])
+    opens = structure.count(b"{") + structure.count(b"[")
+    empty = structure.count(b"{}") + structure.count(b"[]")
+    return 1 + structure.count(b",") + opens - empty
 
 
 def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:

@@ -1,7 +1,11 @@
 """Why a request has no context, and logging that reason without flooding.
 
-A reason is logged at WARNING once per distinct reason per interval, and
-never with the header's content (it carries keys and user data).
+A reason is logged at WARNING at most once per reason per interval, whatever
+its detail (an error position, a byte count: they change with every request);
+the next line for that reason says how many were suppressed since the last
+one. So a storm of bad headers costs one line per reason per interval, never
+one per request. Nothing is ever logged with the header's content (it carries
+keys and user data).
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class Reason(StrEnum):
     NOT_AN_OBJECT = "not_an_object"
     TOO_DEEP = "too_deep"
     NON_FINITE_NUMBER = "non_finite_number"
+    INTEGER_TOO_LONG = "integer_too_long"
+    TOO_MANY_ELEMENTS = "too_many_elements"
+    TOO_MANY_INTERCONNECT = "too_many_interconnect"
+    PROXY_REWRITTEN_PEER = "proxy_rewritten_peer"
     NO_TENANT = "no_tenant"
     BAD_SHAPE = "bad_shape"
 
@@ -52,35 +60,52 @@ _MESSAGES: dict[Reason, str] = {
     Reason.NOT_AN_OBJECT: "soajsinjectobj is not a JSON object: ignored",
     Reason.TOO_DEEP: "soajsinjectobj is nested too deeply: ignored",
     Reason.NON_FINITE_NUMBER: "soajsinjectobj contains NaN or Infinity: ignored",
+    Reason.INTEGER_TOO_LONG: "soajsinjectobj contains an integer with too many digits: ignored",
+    Reason.TOO_MANY_ELEMENTS: "soajsinjectobj holds too many JSON values: ignored",
+    Reason.TOO_MANY_INTERCONNECT: "soajsinjectobj lists too many awareness.interConnect "
+    "entries: ignored",
+    Reason.PROXY_REWRITTEN_PEER: "soajsinjectobj on a request whose peer the server took from "
+    "X-Forwarded-For, so trusted_gateways cannot judge the real one: ignored. Keep the transport "
+    "peer: uvicorn --no-proxy-headers or --forwarded-allow-ips='' (gunicorn: "
+    "forwarded_allow_ips=''), or werkzeug ProxyFix (its original REMOTE_ADDR is used), "
+    "plus trusted_proxy_hops for proxies in front; see docs/middleware.md#trust",
     Reason.NO_TENANT: "soajsinjectobj has no tenant id and code: ignored",
     Reason.BAD_SHAPE: "soajsinjectobj does not have the expected shape: ignored",
 }
 
 
 class ReasonLog:
-    """Logs each distinct error reason at most once per ``interval`` seconds."""
+    """Logs each error reason at most once per ``interval`` seconds, whatever its detail.
+
+    The first occurrence is logged at once, with its detail; later ones within
+    the interval are only counted, and the next line logged for that reason
+    (the first one after the interval) carries that count. State is one small
+    entry per :class:`Reason`: bounded whatever the traffic.
+    """
 
     def __init__(self, interval: float = 60.0, log: logging.Logger = logger) -> None:
         self.interval = interval
         self.log = log
-        self._last: dict[tuple[Reason, str], float] = {}
+        # reason -> [time of the last line, occurrences suppressed since]
+        self._state: dict[Reason, list[float]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, reason: Reason, detail: str = "") -> None:
         if not reason.is_error:
             return
         now = time.monotonic()
-        key = (reason, detail)
         with self._lock:
-            last = self._last.get(key)
-            if last is not None and now - last < self.interval:
+            state = self._state.get(reason)
+            if state is not None and now - state[0] < self.interval:
+                state[1] += 1
                 return
-            if len(self._last) > 256:  # details are bounded, but stay bounded anyway
-                self._last.clear()
-            self._last[key] = now
+            suppressed = 0 if state is None else int(state[1])
+            self._state[reason] = [now, 0]
         suffix = f" ({detail})" if detail else ""
+        if suppressed:
+            suffix += f"; {suppressed} more since the last line, not logged"
         self.log.warning(
-            "%s%s [reason=%s; logged once per %gs]",
+            "%s%s [reason=%s; logged at most once per %gs]",
             _MESSAGES.get(reason, reason.value),
             suffix,
             reason.value,

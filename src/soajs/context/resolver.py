@@ -22,6 +22,8 @@ __all__ = ["ContextResolver"]
 _MISSING = ParseResult(None, Reason.MISSING)
 _UNTRUSTED = ParseResult(None, Reason.UNTRUSTED)
 _PUBLIC = ParseResult(None, Reason.PUBLIC_SERVICE)
+_REWRITTEN = ParseResult(None, Reason.PROXY_REWRITTEN_PEER)
+_IGNORED = frozenset({Reason.UNTRUSTED, Reason.PUBLIC_SERVICE, Reason.PROXY_REWRITTEN_PEER})
 
 
 class ContextResolver:
@@ -36,6 +38,12 @@ class ContextResolver:
         IPs/CIDRs (list or comma-separated string, ``"*"`` = any) the header is
         believed from. Default: ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any
         peer and logs one WARNING at start-up.
+    trusted_proxy_hops:
+        Reverse proxies between the gateway and this service that append to
+        ``X-Forwarded-For`` (nginx realip / Envoy ``xff_num_trusted_hops``): the
+        gateway is then the N-th entry from the right, and it, the transport
+        peer and the entries between must all be in ``trusted_gateways``.
+        Default ``SOAJS_TRUSTED_PROXY_HOPS`` (0: the transport peer is the gateway).
     public_service:
         ``True`` ignores the header entirely (a service registered with
         ``extKeyRequired: false``, to which the gateway passes a client's forged
@@ -43,6 +51,10 @@ class ContextResolver:
     max_header_size, cache_size:
         Default ``SOAJS_MAX_INJECT_HEADER_SIZE`` (65536) and
         ``SOAJS_CONTEXT_CACHE_SIZE`` (1024; 0 disables the cache).
+    cache_bytes:
+        The memory the cached contexts may hold (each charged an upper bound
+        of its parsed size, see :mod:`soajs.context.cache`). Default
+        ``SOAJS_CONTEXT_CACHE_BYTES`` (32 MiB; 0 disables the cache).
     """
 
     def __init__(
@@ -50,9 +62,11 @@ class ContextResolver:
         registry: RegistrySource | None = None,
         *,
         trusted_gateways: Iterable[str] | str | None = None,
+        trusted_proxy_hops: int | None = None,
         public_service: bool | None = None,
         max_header_size: int | None = None,
         cache_size: int | None = None,
+        cache_bytes: int | None = None,
         settings: Settings | None = None,
         log_interval: float = 60.0,
         component: str = "soajs middleware",
@@ -62,25 +76,55 @@ class ContextResolver:
             trusted_gateways=trusted_gateways,
             max_inject_header_size=max_header_size,
             context_cache_size=cache_size,
+            context_cache_bytes=cache_bytes,
+            trusted_proxy_hops=trusted_proxy_hops,
         )
         self.registry = registry
         self.trust = TrustedGateways(self.settings.trusted_gateways)
+        self.hops = self.settings.trusted_proxy_hops
         self.trust.warn_if_open(component)
         if public_service is None:
             config: Any = getattr(registry, "config", None)
             public_service = config is not None and not config.ext_key_required
         self.public_service = public_service
         self.max_size = self.settings.max_inject_header_size
-        self.cache = ContextCache(self.settings.context_cache_size)
+        self.cache = ContextCache(
+            self.settings.context_cache_size, self.settings.context_cache_bytes
+        )
         self.log_reason = ReasonLog(log_interval)
 
-    def resolve(self, values: list[bytes], peer: str | None) -> ParseResult:
-        """The context of one request; never raises."""
+    @property
+    def checks_peer(self) -> bool:
+        """True when the peer matters (``trusted_gateways`` restricts it)."""
+        return not self.trust.any
+
+    def resolve(
+        self,
+        values: list[bytes],
+        peer: str | None,
+        *,
+        peer_rewritten: bool = False,
+        proxies: tuple[str, ...] = (),
+    ) -> ParseResult:
+        """The context of one request; never raises.
+
+        ``peer`` is the gateway's address: the transport peer's, or with
+        ``trusted_proxy_hops`` the one the proxies (``proxies``, which must be
+        trusted too) forwarded for; ``peer_rewritten`` says the server replaced
+        the transport peer with one from the forwarding headers (then it is
+        unknown and the header is refused, when ``trusted_gateways`` restricts
+        the peers).
+        """
         if not values:
             return _MISSING
-        if not self.trust.any and not self.trust.is_trusted(peer):
-            self.log_reason(Reason.UNTRUSTED)
-            return _UNTRUSTED
+        if not self.trust.any:
+            if peer_rewritten:
+                self.log_reason(Reason.PROXY_REWRITTEN_PEER)
+                return _REWRITTEN
+            is_trusted = self.trust.is_trusted
+            if not is_trusted(peer) or (proxies and not all(map(is_trusted, proxies))):
+                self.log_reason(Reason.UNTRUSTED)
+                return _UNTRUSTED
         if self.public_service:
             self.log_reason(Reason.PUBLIC_SERVICE)
             return _PUBLIC
@@ -104,5 +148,6 @@ class ContextResolver:
         return result
 
     def ignores_header(self, result: ParseResult) -> bool:
-        """True when the app must not see the header at all (untrusted peer, public service)."""
-        return result.reason is Reason.UNTRUSTED or result.reason is Reason.PUBLIC_SERVICE
+        """True when the app must not see the header at all (untrusted or rewritten
+        peer, public service)."""
+        return result.reason in _IGNORED

@@ -84,9 +84,11 @@ class SOAJSMiddleware:
                     values.append(value)
         context = None
         if values is not None:
-            client = scope.get("client")
             resolver = core.resolver
-            result = resolver.resolve(values, client[0] if client else None)
+            if resolver.trust.any:  # the peer does not matter
+                result = resolver.resolve(values, None)
+            else:
+                result = core.resolve_scope(values, scope)
             context = result.context
             if context is None and resolver.ignores_header(result):
                 scope["headers"] = [(n, v) for n, v in headers if n != HEADER]

@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TypedDict
 
-from soajs.context.parser import wsgi_header_bytes
+from soajs.context.parser import ParseResult, wsgi_header_bytes
 from soajs.context.resolver import ContextResolver
+from soajs.context.trust import (
+    FORWARDED_ENVIRON_KEY,
+    FORWARDING_HEADERS,
+    XFF_ENVIRON_KEYS,
+    hop_chain,
+    peer_was_rewritten,
+)
 from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener import MaintenanceListener
 from soajs.middleware.problem import problem_body
@@ -35,14 +42,18 @@ class MiddlewareOptions(TypedDict, total=False):
     trusted_gateways
         IPs/CIDRs the header is believed from (``"*"`` = any). Default
         ``SOAJS_TRUSTED_GATEWAYS``; unset trusts any peer, with a WARNING.
+    trusted_proxy_hops
+        Reverse proxies between the gateway and this service (default
+        ``SOAJS_TRUSTED_PROXY_HOPS``, 0); see docs/middleware.md, Trust.
     public_service
         Ignore the header entirely (default: the registry Config's
         ``extKeyRequired`` is false).
     strict
         Answer 400 problem+json to requests without a valid context (health
         paths excepted).
-    max_header_size, cache_size
-        Default ``SOAJS_MAX_INJECT_HEADER_SIZE`` and ``SOAJS_CONTEXT_CACHE_SIZE``.
+    max_header_size, cache_size, cache_bytes
+        Default ``SOAJS_MAX_INJECT_HEADER_SIZE``, ``SOAJS_CONTEXT_CACHE_SIZE`` and
+        ``SOAJS_CONTEXT_CACHE_BYTES`` (32 MiB).
     health
         Answer ``/heartbeat``, the readiness path and ``/reloadRegistry``.
     readiness_path
@@ -52,10 +63,12 @@ class MiddlewareOptions(TypedDict, total=False):
     """
 
     trusted_gateways: Iterable[str] | str | None
+    trusted_proxy_hops: int | None
     public_service: bool | None
     strict: bool
     max_header_size: int | None
     cache_size: int | None
+    cache_bytes: int | None
     health: bool
     readiness_path: str | None
     maintenance_listener: bool
@@ -74,9 +87,11 @@ class AdapterCore:
         self.resolver = ContextResolver(
             registry,
             trusted_gateways=opts.get("trusted_gateways"),
+            trusted_proxy_hops=opts.get("trusted_proxy_hops"),
             public_service=opts.get("public_service"),
             max_header_size=opts.get("max_header_size"),
             cache_size=opts.get("cache_size"),
+            cache_bytes=opts.get("cache_bytes"),
             component=component,
         )
         with_health = opts.get("health", True)
@@ -87,15 +102,75 @@ class AdapterCore:
             else None
         )
 
+    def resolve_scope(self, values: list[bytes], scope: MutableMapping[str, Any]) -> ParseResult:
+        """The context of an ASGI request whose ``soajsinjectobj`` values are ``values``.
+
+        The peer is ``scope["client"]``; when trust is restricted, a client the
+        server took from the forwarding headers (uvicorn's proxy headers) is
+        detected and refused: see :mod:`soajs.context.trust`.
+        """
+        resolver = self.resolver
+        client = scope.get("client")
+        if not resolver.checks_peer or not client:
+            return resolver.resolve(values, client[0] if client else None)
+        xff: list[str] = []
+        real_ip: list[str] = []
+        forwarded: list[str] = []
+        for name, value in scope["headers"]:
+            if name in FORWARDING_HEADERS:
+                text = value.decode("latin-1")
+                if name == b"x-forwarded-for":
+                    xff.append(text)
+                else:
+                    (forwarded if name == b"forwarded" else real_ip).append(text)
+        rewritten = bool(xff or real_ip or forwarded) and peer_was_rewritten(
+            client[0], client[1] if len(client) > 1 else None, xff + real_ip, forwarded
+        )
+        gateway, proxies = hop_chain(client[0], xff, resolver.hops)
+        return resolver.resolve(values, gateway, peer_rewritten=rewritten, proxies=proxies)
+
     def environ_context(self, environ: MutableMapping[str, Any]) -> tuple[ContextData | None, bool]:
         """The context of a WSGI environ (or Django ``request.META``), and whether the
-        header was removed from it (untrusted peer, public service)."""
+        header was removed from it (untrusted or rewritten peer, public service)."""
         raw = environ.get(ENVIRON_HEADER)
         if raw is None:
             return None, False
         resolver = self.resolver
-        result = resolver.resolve([wsgi_header_bytes(raw)], environ.get("REMOTE_ADDR"))
+        if resolver.checks_peer:
+            peer, rewritten, xff = environ_peer(environ)
+            gateway, proxies = hop_chain(peer, xff, resolver.hops)
+            result = resolver.resolve(
+                [wsgi_header_bytes(raw)], gateway, peer_rewritten=rewritten, proxies=proxies
+            )
+        else:
+            result = resolver.resolve([wsgi_header_bytes(raw)], None)
         if result.context is None and resolver.ignores_header(result):
             del environ[ENVIRON_HEADER]
             return None, True
         return result.context, False
+
+
+def environ_peer(environ: MutableMapping[str, Any]) -> tuple[str | None, bool, list[str]]:
+    """The transport peer of a WSGI request, whether it is unknown (rewritten),
+    and the ``X-Forwarded-For`` values as the transport peer sent them.
+
+    Behind werkzeug's ``ProxyFix`` the original ``REMOTE_ADDR`` it keeps is
+    the peer. Otherwise ``REMOTE_ADDR`` is the
+    peer, unless it is one the forwarding headers name (a middleware or server
+    rewrote it from them).
+    """
+    xff = environ.get("HTTP_X_FORWARDED_FOR")  # ProxyFix reads it, never changes it
+    xff_values = [xff] if isinstance(xff, str) else []
+    orig = environ.get("werkzeug.proxy_fix.orig")
+    if isinstance(orig, dict) and "REMOTE_ADDR" in orig:
+        original = orig["REMOTE_ADDR"]
+        return (original if isinstance(original, str) else None), False, xff_values
+    peer = environ.get("REMOTE_ADDR")
+    if not isinstance(peer, str):
+        return None, False, []
+    values = [environ[k] for k in XFF_ENVIRON_KEYS if isinstance(environ.get(k), str)]
+    forwarded = environ.get(FORWARDED_ENVIRON_KEY)
+    extra = [forwarded] if isinstance(forwarded, str) else []
+    if not values and not extra:
+        return peer, False, xff_values
+    return peer, peer_was_rewritten(peer, None, values, extra), xff_values

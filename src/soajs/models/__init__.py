@@ -4,7 +4,15 @@ All models are frozen, keep unknown fields, and mask secrets; see
 :mod:`soajs.models._base` for the rules they share.
 """
 
-from soajs.models._base import FrozenDict, JsonMap, Secret, SoajsModel, freeze
+from soajs.models._base import (
+    FrozenDict,
+    JsonMap,
+    Secret,
+    SecretText,
+    SecretValue,
+    SoajsModel,
+    freeze,
+)
 from soajs.models.context import (
     Application,
     ContextData,
@@ -63,6 +71,8 @@ __all__ = [
     "RegistrySource",
     "Resource",
     "Secret",
+    "SecretText",
+    "SecretValue",
     "Server",
     "Service",
     "ServiceConfig",

@@ -41,6 +41,7 @@ __all__ = [
     "FrozenDict",
     "JsonMap",
     "Secret",
+    "SecretText",
     "SoajsModel",
     "freeze",
     "mask_credentials",
@@ -89,14 +90,33 @@ class FrozenDict(dict[str, Any]):
         return self
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+#: The one empty FrozenDict every frozen ``{}`` becomes (it is immutable: sharing
+#: it is safe), as every frozen ``[]`` is the one empty tuple: a header of
+#: ``{},{},...`` then costs a pointer per element, not a new object.
+EMPTY: FrozenDict = FrozenDict()
+
+
 def freeze(value: Any) -> Any:
-    """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples."""
+    """Deep-freeze JSON-like data: dicts become :class:`FrozenDict`, lists tuples.
+
+    One call per container (scalars are not visited), so freezing a decoded
+    header costs a small multiple of decoding it.
+    """
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            return EMPTY
+        return FrozenDict({k: (v if type(v) in _SCALARS else freeze(v)) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return tuple([v if type(v) in _SCALARS else freeze(v) for v in value])
     if isinstance(value, FrozenDict):
         return value
     if isinstance(value, dict):
         return FrozenDict({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+        return tuple([freeze(v) for v in value])
     return value
 
 
@@ -142,6 +162,56 @@ def _serialize_secret(value: SecretStr, info: SerializationInfo) -> str:
 
 Secret = Annotated[SecretStr, PlainSerializer(_serialize_secret, return_type=str)]
 """A secret string: masked everywhere unless revealed on purpose."""
+
+
+class SecretText(str):
+    """A secret that stays a ``str`` for the code that uses it (comparisons, a
+    ``key`` header), but is masked in ``repr`` and in dumps (see :data:`SecretValue`).
+
+    ``get_secret_value()`` reads it on purpose, as with pydantic's ``SecretStr``.
+    """
+
+    __slots__ = ()
+
+    def get_secret_value(self) -> str:
+        """The secret itself, as a plain ``str``."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return repr(MASK)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SecretText, (str.__str__(self),))
+
+
+def _secret_text(value: Any) -> SecretText:
+    if isinstance(value, str):
+        return value if type(value) is SecretText else SecretText(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return SecretText(value)  # numbers are coerced to str, as elsewhere
+    raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
+def _serialize_secret_text(value: SecretText, info: SerializationInfo) -> str:
+    return str.__str__(value) if reveals(info) else MASK
+
+
+SecretValue = Annotated[
+    SecretText,
+    PlainValidator(_secret_text),
+    PlainSerializer(_serialize_secret_text, return_type=str),
+    WithJsonSchema({"type": "string", "writeOnly": True}),
+]
+"""A secret kept as a :class:`SecretText`: masked in ``repr`` and dumps unless revealed."""
+
+
+def mask_values(value: Any) -> Any:
+    """A copy of JSON data with its structure kept and every non-null scalar masked."""
+    if isinstance(value, Mapping):
+        return {k: mask_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_values(v) for v in value]
+    return None if value is None else MASK
 
 
 _FrozenAny = Annotated[Any, PlainValidator(freeze)]

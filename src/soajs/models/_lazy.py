@@ -38,18 +38,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from soajs.models._base import FrozenDict
+from soajs.models._base import EMPTY, FrozenDict
 
 __all__ = ["LazyFrozenDict", "freeze_lazily"]
 
 
 def freeze_lazily(value: Any) -> Any:
     """Decoded JSON made immutable: a ``dict`` becomes a :class:`LazyFrozenDict`
-    (its contents frozen on read), a ``list`` a ``tuple`` (of values frozen the
-    same way); anything else, frozen ones included, is returned as is."""
+    (its contents frozen on read; ``{}`` the shared empty ``FrozenDict``), a
+    ``list`` a ``tuple`` (of values frozen the same way); anything else, frozen
+    ones included, is returned as is."""
     kind = type(value)
     if kind is dict:
-        return LazyFrozenDict(value)
+        return LazyFrozenDict(value) if value else EMPTY
     if kind is list:
         return tuple([freeze_lazily(item) for item in value])
     return value

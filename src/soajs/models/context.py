@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import Field, PrivateAttr
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+)
 
-from soajs.models._base import FrozenDict, JsonMap, SoajsModel
+from soajs.models._base import FrozenDict, JsonMap, SecretValue, SoajsModel, mask_values, reveals
 from soajs.models.registry import Awareness
 
 if TYPE_CHECKING:
@@ -47,10 +53,16 @@ class TenantRef(SoajsModel):
 
 
 class Key(SoajsModel):
-    """The tenant key the request was made with (hidden from ``repr``)."""
+    """The tenant key the request was made with.
 
-    i_key: str | None = Field(default=None, alias="iKey", repr=False)
-    e_key: str | None = Field(default=None, alias="eKey", repr=False)
+    Both parts are secrets: ``str`` values (``key.e_key == "..."`` works, and the
+    connector sends it), hidden from ``repr`` and masked in ``model_dump`` /
+    ``model_dump_json`` unless asked with ``context={"reveal_secrets": True}``;
+    ``key.i_key.get_secret_value()`` reads one on purpose.
+    """
+
+    i_key: SecretValue | None = Field(default=None, alias="iKey", repr=False)
+    e_key: SecretValue | None = Field(default=None, alias="eKey", repr=False)
 
 
 class Application(SoajsModel):
@@ -103,11 +115,20 @@ class ContextData(SoajsModel):
 
     tenant: Tenant
     urac: Urac | None = None
-    services_config: JsonMap = Field(default_factory=FrozenDict)
+    # key.config: what the tenant's key configures for each service (third-party
+    # credentials, often): hidden from repr, values masked in dumps unless revealed.
+    services_config: JsonMap = Field(default_factory=FrozenDict, repr=False)
     device: str | JsonMap | None = None
     geo: JsonMap | None = None
     awareness: Awareness | None = None
     param: JsonMap | None = None
+
+    @field_serializer("services_config", mode="wrap")
+    def _mask_services_config(
+        self, value: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(value)
+        return data if reveals(info) else mask_values(data)
 
     _registry_source: RegistrySource | None = PrivateAttr(default=None)
     _raw_header: bytes | None = PrivateAttr(default=None)
