@@ -80,6 +80,7 @@ class BaseConnector:
             "attempt_deadline",
             attempt_seconds(self.timeout) if attempt_deadline is UNSET else attempt_deadline,
         )
+        self.deadline_given = deadline is not UNSET
         if deadline is UNSET:
             deadline = max(self.retry.total, self.attempt_deadline or 0.0)
         #: Wall-clock seconds for a whole call; default: retry.total, or the attempt deadline.

@@ -21,6 +21,7 @@ gzip body can inflate a thousandfold), and hands back an ordinary
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -139,8 +140,61 @@ def _load(response: httpx.Response, chunks: list[bytes]) -> None:
     response._content = b"".join(chunks)
 
 
+class _Inflate:
+    """gzip/deflate decoding that never holds more than ``limit`` + 1 decoded bytes.
+
+    httpx inflates each raw chunk whole: 64 KiB of a gzip bomb can become
+    64 MiB at once. Here ``max_length`` bounds every step.
+    """
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.gzip = encoding in ("gzip", "x-gzip")
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS)
+        self.limit = limit
+        self.total = 0
+        self.started = False
+        self.chunks: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            try:
+                piece = self.inflater.decompress(data, self.limit + 1 - self.total)
+            except zlib.error as exc:
+                if self.gzip or self.started:
+                    raise httpx.DecodingError(str(exc)) from None
+                self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as httpx
+                self.started = True
+                continue
+            self.started = True
+            self.total += len(piece)
+            if self.total > self.limit:
+                raise TooLarge(self.limit, self.total)
+            self.chunks.append(piece)
+            data = self.inflater.unconsumed_tail
+
+    def finish(self) -> list[bytes]:
+        tail = self.inflater.flush()  # all input went through decompress(): little or nothing
+        self.total += len(tail)
+        if self.total > self.limit:
+            raise TooLarge(self.limit, self.total)
+        return [*self.chunks, tail]
+
+
+def _inflater(response: httpx.Response, limit: int | None) -> _Inflate | None:
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if limit is None or encoding not in ("gzip", "x-gzip", "deflate"):
+        return None
+    return _Inflate(encoding, limit)
+
+
 def read(response: httpx.Response, limit: int | None) -> None:
     """Load ``response``'s body, decoded, refusing more than ``limit`` bytes."""
+    inflate = _inflater(response, limit)
+    if inflate is not None:
+        for raw in response.iter_raw():
+            inflate.feed(raw)
+        _load(response, inflate.finish())
+        return
     chunks: list[bytes] = []
     total = 0
     for chunk in response.iter_bytes():
@@ -153,6 +207,12 @@ def read(response: httpx.Response, limit: int | None) -> None:
 
 async def aread(response: httpx.Response, limit: int | None) -> None:
     """The async twin of :func:`read`."""
+    inflate = _inflater(response, limit)
+    if inflate is not None:
+        async for raw in response.aiter_raw():
+            inflate.feed(raw)
+        _load(response, inflate.finish())
+        return
     chunks: list[bytes] = []
     total = 0
     async for chunk in response.aiter_bytes():

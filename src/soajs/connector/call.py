@@ -106,8 +106,8 @@ class Call:
         total = kwargs.pop("deadline", UNSET)
         if total is UNSET:
             total = connector.deadline
-            if total is not None and attempt is not None and attempt > total:
-                total = attempt
+            if not connector.deadline_given and attempt is not None and attempt > total:
+                total = attempt  # the default call deadline is never shorter than an attempt's
         self.deadline = Deadline(total, attempt)
         limit = kwargs.pop("max_response_bytes", UNSET)
         if limit is UNSET:
