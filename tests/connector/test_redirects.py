@@ -78,7 +78,7 @@ def test_same_origin_redirect_keeps_the_credentials(servers: Servers, kind: str)
     call = caller(kind, make_context(awareness(gateway.address)))
     with inbound({"Authorization": "Bearer user-token"}):
         call("b", "/x", follow_redirects=True)
-    first, second = gateway.requests
+    _, second = gateway.requests
     assert second.path == "/b/moved"
     assert second.headers["key"] == E_KEY
     assert second.headers["authorization"] == "Bearer user-token"
