@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from soajs.connector import DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError, RetryPolicy
+from soajs.models import ContextData
 from tests.connector.conftest import awareness, make_context
 from tests.connector.loopback import Loopback, gzip_bomb, huge
 from tests.connector.twins import KINDS, caller, peak_rss_growth_mib, stream_count
@@ -27,7 +28,7 @@ BUFFERED_BOUND_MIB = 64
 STREAMED_BOUND_MIB = 32
 
 
-def ctx(server: Loopback):  # type: ignore[no-untyped-def]
+def ctx(server: Loopback) -> ContextData:
     return make_context(awareness(server.address))
 
 

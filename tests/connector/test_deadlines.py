@@ -16,6 +16,7 @@ import pytest
 
 from soajs.connector import DeadlineExceededError, RetryPolicy, ServiceUnavailableError
 from soajs.connector.breaker import breakers
+from soajs.models import ContextData
 from tests.connector.conftest import awareness, make_context
 from tests.connector.loopback import Loopback, hang_after_headers, ok, trickle, trickle_headers
 from tests.connector.twins import KINDS, caller, stream_count
@@ -26,7 +27,7 @@ ONCE = RetryPolicy(attempts=1)
 PATIENT = httpx.Timeout(30.0)
 
 
-def gateway_ctx(server: Loopback):  # type: ignore[no-untyped-def]
+def gateway_ctx(server: Loopback) -> ContextData:
     return make_context(awareness(server.address))
 
 
