@@ -65,8 +65,8 @@ class BreakerState:
 
     ``opened_at`` is when the circuit last opened (``time.time()`` seconds,
     ``None`` while closed), ``retry_in`` the seconds until it lets a probe
-    through, ``policy_conflicts`` how many times a connector asked for
-    another policy than ``policy`` (the one that sticks).
+    through, ``policy_conflicts`` how many breaker look-ups (a call makes one
+    or two) asked for another policy than ``policy`` (the one that sticks).
     """
 
     target: str
