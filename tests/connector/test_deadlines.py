@@ -133,3 +133,16 @@ def test_own_client_without_the_deadline_transport_is_still_bounded(servers: Ser
 def test_option_checks(option: str, value: float) -> None:
     with pytest.raises(ValueError, match=option):
         caller("sync", None, **{option: value})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_streamed_body_answers_to_the_call_deadline_not_the_attempts(
+    servers: Servers, kind: str
+) -> None:
+    # 40 bytes over ~2 s; each attempt may take 0.5 s (the timeout), the call 10 s
+    peer = servers("trickler", default=trickle(40, 0.05))
+    ctx = gateway_ctx(peer)
+    assert stream_count(kind, ctx, "b", "/", timeout=0.5, deadline=10) == 40
+    with pytest.raises(DeadlineExceededError) as info:  # buffered: the body is in the attempt
+        caller(kind, ctx, retry=ONCE)("b", "/", timeout=0.5, deadline=10)
+    assert (info.value.deadline, info.value.seconds) == ("attempt", 0.5)

@@ -242,6 +242,10 @@ class Call:
         """Is the body read now? Always for a buffered call; for a stream, only retried errors."""
         return not self.streaming or response.status_code in self.connector.retry.statuses
 
+    def body_deadline(self, response: httpx.Response) -> Deadline:
+        """A buffered body is part of its attempt; a streamed one only answers to the call's."""
+        return self.deadline if self.reads_body(response) else self.deadline.call_only()
+
     def limit_for(self, response: httpx.Response) -> int | None:
         if self.streaming and self.limit is None and self.reads_body(response):
             return self.connector.max_response_bytes  # a retried error answer, read whole

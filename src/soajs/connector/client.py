@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import tenacity
@@ -162,7 +162,9 @@ class ServiceConnector(BaseConnector):
                 deadline.check()
                 limit = call.limit_for(response)
                 body.check_length(response, limit)
-                response.stream = body.SyncBody(response.stream, deadline, limit)  # type: ignore[arg-type]
+                response.stream = body.SyncBody(
+                    cast(httpx.SyncByteStream, response.stream), call.body_deadline(response), limit
+                )
                 if call.reads_body(response):
                     body.read(response, limit)
             except BaseException:
@@ -304,7 +306,9 @@ class AsyncServiceConnector(BaseConnector):
         try:
             limit = call.limit_for(response)
             body.check_length(response, limit)
-            response.stream = body.AsyncBody(response.stream, call.deadline, limit)  # type: ignore[arg-type]
+            response.stream = body.AsyncBody(
+                cast(httpx.AsyncByteStream, response.stream), call.body_deadline(response), limit
+            )
             if call.reads_body(response):
                 await body.aread(response, limit)
         except BaseException:

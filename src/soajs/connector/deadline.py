@@ -77,6 +77,13 @@ class Deadline:
         self.end = self.call_end
         self.which = "call"
 
+    def call_only(self) -> Deadline:
+        """The call's deadline alone (a streamed body, read after its attempt ended)."""
+        view = Deadline(None, None)
+        view.call = self.call
+        view.call_end = view.end = self.call_end
+        return view
+
     def start_attempt(self) -> None:
         end, which = self.call_end, "call"
         if self.attempt is not None:
