@@ -14,7 +14,12 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from soajs.connector import DeadlineExceededError, RetryPolicy, ServiceUnavailableError
+from soajs.connector import (
+    DeadlineExceededError,
+    RetryPolicy,
+    ServiceConnector,
+    ServiceUnavailableError,
+)
 from soajs.connector.breaker import breakers
 from soajs.models import ContextData
 from tests.connector.conftest import awareness, make_context
@@ -77,14 +82,27 @@ def test_attempt_deadline_is_retried_within_the_call_deadline(servers: Servers, 
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_default_deadline_is_the_documented_10_s(servers: Servers, kind: str) -> None:
-    # retries included: with the defaults a trickling peer gets 10 s in all, not 10 s a byte
-    peer = servers("trickler", default=trickle(100, 0.2))
-    call = caller(kind, gateway_ctx(peer), deadline=1.5)  # defaults otherwise
+def test_timeout_alone_bounds_the_whole_call(servers: Servers, kind: str) -> None:
+    # the documented reading of "timeout=2": the call ends in about 2 s, retries included
+    peer = servers("trickler", default=trickle(100, 1.0))
+    call = caller(kind, gateway_ctx(peer), timeout=2)  # defaults otherwise: 3 attempts
     start = time.monotonic()
-    with pytest.raises(DeadlineExceededError):
+    with pytest.raises(DeadlineExceededError) as info:
         call("b", "/slow")
+    assert time.monotonic() - start < 5
+    assert (info.value.deadline, info.value.seconds) == ("call", 2)
+    per_call = caller(kind, gateway_ctx(peer))  # the connector's default, 10 s, and per call:
+    start = time.monotonic()
+    with pytest.raises(DeadlineExceededError) as info:
+        per_call("b", "/slow", timeout=1.5)
     assert time.monotonic() - start < 4.5
+    assert info.value.seconds == 1.5
+
+
+def test_the_defaults_are_the_documented_10_s() -> None:
+    connector = ServiceConnector()
+    assert (connector.deadline, connector.attempt_deadline) == (10.0, None)
+    assert connector.max_response_bytes == 10 * 1024 * 1024
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -139,10 +157,11 @@ def test_option_checks(option: str, value: float) -> None:
 def test_a_streamed_body_answers_to_the_call_deadline_not_the_attempts(
     servers: Servers, kind: str
 ) -> None:
-    # 40 bytes over ~2 s; each attempt may take 0.5 s (the timeout), the call 10 s
+    # 40 bytes over ~2 s; each attempt may take 0.5 s, the call 10 s
     peer = servers("trickler", default=trickle(40, 0.05))
     ctx = gateway_ctx(peer)
-    assert stream_count(kind, ctx, "b", "/", timeout=0.5, deadline=10) == 40
+    limits = {"attempt_deadline": 0.5, "deadline": 10}
+    assert stream_count(kind, ctx, "b", "/", **limits) == 40
     with pytest.raises(DeadlineExceededError) as info:  # buffered: the body is in the attempt
-        caller(kind, ctx, retry=ONCE)("b", "/", timeout=0.5, deadline=10)
+        caller(kind, ctx, retry=ONCE)("b", "/", **limits)
     assert (info.value.deadline, info.value.seconds) == ("attempt", 0.5)

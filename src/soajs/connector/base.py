@@ -8,7 +8,7 @@ import httpx
 
 from soajs.connector.body import DEFAULT_MAX_RESPONSE_BYTES
 from soajs.connector.breaker import BreakerPolicy
-from soajs.connector.call import UNSET, Call, attempt_seconds
+from soajs.connector.call import UNSET, Call, timeout_seconds
 from soajs.connector.errors import NoRouteError, describe
 from soajs.connector.policy import DEFAULT_TIMEOUT, RetryPolicy
 from soajs.connector.propagation import current_inbound
@@ -75,16 +75,16 @@ class BaseConnector:
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or _DEFAULT_BREAKER
-        #: Wall-clock seconds for one attempt; default: the largest value of ``timeout``.
+        #: Wall-clock seconds for one attempt (``None``: only the call's deadline bounds it).
         self.attempt_deadline: float | None = _seconds(
-            "attempt_deadline",
-            attempt_seconds(self.timeout) if attempt_deadline is UNSET else attempt_deadline,
+            "attempt_deadline", None if attempt_deadline is UNSET else attempt_deadline
         )
+        #: Was ``deadline`` given? If not, a call's ``timeout=`` also sets its deadline.
         self.deadline_given = deadline is not UNSET
-        if deadline is UNSET:
-            deadline = max(self.retry.total, self.attempt_deadline or 0.0)
-        #: Wall-clock seconds for a whole call; default: retry.total, or the attempt deadline.
-        self.deadline: float | None = _seconds("deadline", deadline)
+        #: Wall-clock seconds for a whole call; default: the largest value of ``timeout`` (10 s).
+        self.deadline: float | None = _seconds(
+            "deadline", timeout_seconds(self.timeout) if deadline is UNSET else deadline
+        )
         if max_response_bytes is not None and max_response_bytes < 0:
             raise ValueError(f"max_response_bytes must be >= 0 or None, got {max_response_bytes}")
         #: The cap on a buffered answer's body, in bytes (``None``: no cap).

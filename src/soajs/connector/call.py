@@ -30,7 +30,7 @@ from soajs.connector.routing import INJECT_HEADER, Connection
 if TYPE_CHECKING:
     from soajs.connector.base import BaseConnector
 
-__all__ = ["UNSET", "Call", "attempt_seconds"]
+__all__ = ["UNSET", "Call", "timeout_seconds"]
 
 logger = logging.getLogger("soajs.connector")
 
@@ -42,8 +42,8 @@ _FAILURES = (*RETRYABLE_ERRORS, CallDeadline)  # the target's fault (a full loca
 _BUILD = frozenset({"content", "data", "files", "json", "cookies", "extensions"})
 
 
-def attempt_seconds(timeout: httpx.Timeout) -> float | None:
-    """The default attempt deadline: the largest finite value of ``timeout`` (10 s by default)."""
+def timeout_seconds(timeout: httpx.Timeout) -> float | None:
+    """The default call deadline: the largest finite value of ``timeout`` (10 s by default)."""
     values = [v for v in timeout.as_dict().values() if v is not None and math.isfinite(v)]
     return max(values) if values else None
 
@@ -100,14 +100,12 @@ class Call:
         self.auth = kwargs.pop("auth", UNSET)
         attempt = kwargs.pop("attempt_deadline", UNSET)
         if attempt is UNSET:
-            attempt = (
-                connector.attempt_deadline if timeout is UNSET else attempt_seconds(self.timeout)
-            )
+            attempt = connector.attempt_deadline
         total = kwargs.pop("deadline", UNSET)
         if total is UNSET:
-            total = connector.deadline
-            if not connector.deadline_given and attempt is not None and attempt > total:
-                total = attempt  # the default call deadline is never shorter than an attempt's
+            # "timeout=2" bounds the whole call to 2 s, unless a deadline was set
+            given = connector.deadline_given or timeout is UNSET
+            total = connector.deadline if given else timeout_seconds(self.timeout)
         self.deadline = Deadline(total, attempt)
         limit = kwargs.pop("max_response_bytes", UNSET)
         if limit is UNSET:

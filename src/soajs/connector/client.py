@@ -43,8 +43,8 @@ breaker=None, deadline=..., attempt_deadline=..., max_response_bytes=10 MiB, cli
   (:class:`~soajs.connector.BreakerPolicy`) tune the calls; ``client`` replaces
   the shared pooled client.
 * ``deadline`` (seconds of wall clock for a whole call, retries included;
-  default ``retry.total``), ``attempt_deadline`` (for one request and its
-  whole answer; default the largest value of ``timeout``) and
+  default the largest value of ``timeout``, 10 s), ``attempt_deadline``
+  (for one request and its whole answer; default none) and
   ``max_response_bytes`` (the cap on a buffered answer) bound each call;
   ``None`` lifts one. Each may also be given per call.
 
