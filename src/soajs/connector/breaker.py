@@ -10,8 +10,8 @@
 Logging (logger ``soajs.connector``) is bounded per failure streak, however
 long the outage: a WARNING when the circuit opens (with the last failure's
 kind), one for the first half-open probe, and one when it closes again,
-with the streak's length, duration and how many lines (failed probes,
-re-openings) were counted instead of logged. Never a header, key or token.
+with the streak's length, duration and how many repeat lines (failovers,
+probes, re-openings) went to DEBUG instead. Never a header, key or token.
 
 Breakers are per ``host:port`` for the whole process: the first connector's
 :class:`BreakerPolicy` for a target sticks. A connector asking for another
@@ -162,7 +162,8 @@ class CircuitBreaker:
         if was != "closed":
             logger.warning(
                 "circuit for %s closed: the probe call succeeded after %d consecutive "
-                "failure(s) over %.3g s (%d log line(s) of this streak suppressed)",
+                "failure(s) over %.3g s (%d repeat line(s) of this streak were logged at DEBUG "
+                "only)",
                 self.label,
                 failures,
                 seconds,
@@ -201,6 +202,11 @@ class CircuitBreaker:
             )
         elif opened:
             logger.debug("circuit for %s opened again: the probe failed (%s)", self.label, last)
+
+    def demoted(self) -> None:
+        """Count a line of this streak logged at DEBUG, not WARNING (e.g. a repeat failover)."""
+        with self._lock:
+            self._suppressed += 1
 
     def snapshot(self, wall: float, now: float) -> BreakerState:
         """This breaker's state; ``wall`` and ``now``: ``time.time()`` and its clock, read once."""

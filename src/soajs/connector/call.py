@@ -168,8 +168,10 @@ class Call:
             return None
         self.failed_over = fallback
         # WARNING for the first failure of a streak; the breaker counts the rest
-        log = logger.warning if breaker.failures <= 1 else logger.debug
-        log(
+        first = breaker.failures <= 1
+        if not first:
+            breaker.demoted()
+        (logger.warning if first else logger.debug)(
             "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s",
             self._what(),
             connection.target,
