@@ -111,3 +111,11 @@ def test_a_small_gzip_answer_is_decoded_as_usual(servers: Servers, kind: str) ->
     answer = caller(kind, ctx(peer), max_response_bytes=400_000)("b", "/")
     assert answer.content == b"\0" * 300_000
     assert answer.headers["content-encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_head_of_a_huge_resource_is_fine(servers: Servers, kind: str) -> None:
+    peer = servers("big", default=huge(MB300))
+    answer = caller(kind, ctx(peer))("b", "/dump", method="HEAD")
+    assert answer.status_code == 200
+    assert answer.headers["content-length"] == str(MB300)

@@ -54,8 +54,8 @@ class TooLarge(Exception):
 
 def check_length(response: httpx.Response, limit: int | None) -> None:
     """Refuse at once an answer whose ``Content-Length`` announces more than ``limit``."""
-    if limit is None:
-        return
+    if limit is None or response.status_code in (204, 304) or response.request.method == "HEAD":
+        return  # no body follows, whatever Content-Length says
     value = response.headers.get("content-length", "")
     if value.isdigit() and int(value) > limit:
         raise TooLarge(limit, int(value), announced=True)
