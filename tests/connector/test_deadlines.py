@@ -133,15 +133,21 @@ def test_streamed_reads_stay_under_the_deadline(servers: Servers, kind: str) -> 
     assert info.value.deadline == "call"
 
 
-def test_own_client_without_the_deadline_transport_is_still_bounded(servers: Servers) -> None:
-    # checked between reads: one per-read timeout (here 1 s) past the deadline at worst
-    peer = servers("trickler", default=trickle(100, 0.5))
-    with httpx.Client(timeout=1.0) as client:
+@pytest.mark.parametrize(
+    "action",
+    [pytest.param(trickle(100, 0.5), id="body"), pytest.param(trickle_headers(0.5), id="headers")],
+)
+def test_own_client_is_held_to_the_deadline_too(servers: Servers, action: object) -> None:
+    peer = servers("trickler", default=action)
+    plain = servers("plain")
+    with httpx.Client(timeout=30.0) as client:
         call = caller("sync", gateway_ctx(peer), client=client, retry=ONCE, deadline=1.5)
         start = time.monotonic()
         with pytest.raises(DeadlineExceededError):
             call("b", "/slow")
-    assert time.monotonic() - start < 4.5
+        assert time.monotonic() - start < 4.5
+        # outside connector calls the client works as before
+        assert client.get(f"http://{plain.address}/").json()["server"] == "plain"
 
 
 @pytest.mark.parametrize(

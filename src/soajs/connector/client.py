@@ -21,7 +21,7 @@ import tenacity
 from soajs.connector import body, transport
 from soajs.connector.base import BaseConnector
 from soajs.connector.call import Call
-from soajs.connector.deadline import ACTIVE
+from soajs.connector.deadline import ACTIVE, fit_client
 
 if TYPE_CHECKING:
     from soajs.connector.routing import Connection
@@ -64,6 +64,8 @@ class ServiceConnector(BaseConnector):
         **options: Any,
     ) -> None:
         super().__init__(context, **options)
+        if client is not None:
+            fit_client(client)  # its sockets obey the deadlines too (only during our calls)
         self.client = client
 
     def request(

@@ -12,13 +12,13 @@ as long as it likes. A :class:`Deadline` is measured on the wall clock
 
 How it is enforced:
 
-* **sync, pooled client** (and any client built on :func:`deadline_transport`):
-  every socket operation (connect, each read, each write) is given at most
-  the time left, so the call ends at the deadline even in the middle of a
-  header or a body trickling in (:class:`DeadlineBackend`);
-* **sync, your own client**: each phase's timeouts are cut to the time left
-  and the clock is checked after every chunk, so the call ends at most one
-  per-read timeout after the deadline;
+* **sync**: every socket operation (connect, each read, each write) is
+  given at most the time left, so the call ends at the deadline even in the
+  middle of a header or a body trickling in (:class:`DeadlineBackend`, in
+  the pooled client, and fitted into your own ``client=`` by
+  :func:`fit_client`); the clock is also checked after every chunk, and
+  each phase's timeouts are cut to the time left, which is all that bounds
+  a client whose transport is not httpx's ``HTTPTransport``;
 * **async**: each attempt and each chunk read run under ``asyncio.timeout``.
 
 An attempt cut by its deadline raises :class:`AttemptDeadline` (an
@@ -44,6 +44,7 @@ __all__ = [
     "Deadline",
     "DeadlineBackend",
     "deadline_transport",
+    "fit_client",
 ]
 
 logger = logging.getLogger("soajs.connector")
@@ -200,20 +201,41 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-def deadline_transport(**kwargs: typing.Any) -> httpx.HTTPTransport:
-    """An :class:`httpx.HTTPTransport` (same arguments) whose sockets obey connector deadlines.
-
-    For your own client: ``ServiceConnector(client=httpx.Client(transport=deadline_transport(
-    verify=ctx)))`` keeps the hard wall-clock deadline of the pooled client.
-    """
-    transport = httpx.HTTPTransport(**kwargs)
+def _fit(transport: object) -> bool:
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
-    if not isinstance(backend, httpcore.NetworkBackend):  # pragma: no cover - httpx changed
+    if isinstance(backend, DeadlineBackend):
+        return True
+    if not isinstance(backend, httpcore.NetworkBackend):
+        return False
+    pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
+    return True
+
+
+def fit_client(client: httpx.Client) -> bool:
+    """Make the sockets of ``client``'s HTTP transports obey connector deadlines.
+
+    Harmless for the client's other uses: the backend only bounds socket
+    operations while a connector call is running in that thread. Connections
+    the client already holds keep their plain sockets (a connection opened
+    from now on is fitted). Returns ``False`` if a transport could not be
+    fitted (not an httpx ``HTTPTransport``): the deadline is then checked
+    between reads only.
+    """
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    fitted = True
+    for transport in transports:
+        if transport is not None and not _fit(transport):
+            fitted = False
+    return fitted
+
+
+def deadline_transport(**kwargs: typing.Any) -> httpx.HTTPTransport:
+    """An :class:`httpx.HTTPTransport` (same arguments) whose sockets obey connector deadlines."""
+    transport = httpx.HTTPTransport(**kwargs)
+    if not _fit(transport):  # pragma: no cover - httpx changed
         logger.warning(
             "this httpx version hides its connection pool's network backend: connector "
             "deadlines are checked between reads only"
         )
-        return transport
-    pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
     return transport
