@@ -171,3 +171,12 @@ def test_a_streamed_body_answers_to_the_call_deadline_not_the_attempts(
     with pytest.raises(DeadlineExceededError) as info:  # buffered: the body is in the attempt
         caller(kind, ctx, retry=ONCE)("b", "/", **limits)
     assert (info.value.deadline, info.value.seconds) == ("attempt", 0.5)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("deadline", -1), ("attempt_deadline", 0), ("max_response_bytes", -5)]
+)
+def test_per_call_option_checks(option: str, value: float) -> None:
+    connector = ServiceConnector(make_context(awareness("127.0.0.1:9")))
+    with pytest.raises(ValueError, match=option):
+        connector.get("b", "/", **{option: value})

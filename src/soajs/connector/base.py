@@ -9,6 +9,7 @@ import httpx
 from soajs.connector.body import DEFAULT_MAX_RESPONSE_BYTES
 from soajs.connector.breaker import BreakerPolicy
 from soajs.connector.call import UNSET, Call, timeout_seconds
+from soajs.connector.deadline import check_seconds
 from soajs.connector.errors import NoRouteError, describe
 from soajs.connector.policy import DEFAULT_TIMEOUT, RetryPolicy
 from soajs.connector.propagation import current_inbound
@@ -47,12 +48,6 @@ def _outside_request(name: str, version: str | int | None, why: str) -> NoRouteE
     )
 
 
-def _seconds(name: str, value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise ValueError(f"{name} must be > 0 seconds or None, got {value!r}")
-    return value
-
-
 class BaseConnector:
     """Routing and settings shared by both connectors (see :class:`ServiceConnector`)."""
 
@@ -76,13 +71,13 @@ class BaseConnector:
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or _DEFAULT_BREAKER
         #: Wall-clock seconds for one attempt (``None``: only the call's deadline bounds it).
-        self.attempt_deadline: float | None = _seconds(
+        self.attempt_deadline: float | None = check_seconds(
             "attempt_deadline", None if attempt_deadline is UNSET else attempt_deadline
         )
         #: Was ``deadline`` given? If not, a call's ``timeout=`` also sets its deadline.
         self.deadline_given = deadline is not UNSET
         #: Wall-clock seconds for a whole call; default: the largest value of ``timeout`` (10 s).
-        self.deadline: float | None = _seconds(
+        self.deadline: float | None = check_seconds(
             "deadline", timeout_seconds(self.timeout) if deadline is UNSET else deadline
         )
         if max_response_bytes is not None and max_response_bytes < 0:

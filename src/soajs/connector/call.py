@@ -16,7 +16,7 @@ import tenacity
 
 from soajs.connector import body, redirects
 from soajs.connector.breaker import CircuitBreaker, breakers
-from soajs.connector.deadline import AttemptDeadline, CallDeadline, Deadline
+from soajs.connector.deadline import AttemptDeadline, CallDeadline, Deadline, check_seconds
 from soajs.connector.errors import (
     CircuitOpenError,
     DeadlineExceededError,
@@ -106,10 +106,14 @@ class Call:
             # "timeout=2" bounds the whole call to 2 s, unless a deadline was set
             given = connector.deadline_given or timeout is UNSET
             total = connector.deadline if given else timeout_seconds(self.timeout)
-        self.deadline = Deadline(total, attempt)
+        self.deadline = Deadline(
+            check_seconds("deadline", total), check_seconds("attempt_deadline", attempt)
+        )
         limit = kwargs.pop("max_response_bytes", UNSET)
         if limit is UNSET:
             limit = None if streaming else connector.max_response_bytes
+        elif limit is not None and limit < 0:
+            raise ValueError(f"max_response_bytes must be >= 0 or None, got {limit}")
         self.limit: int | None = limit
         self.streaming = streaming
         unknown = set(kwargs) - _BUILD

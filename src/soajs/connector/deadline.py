@@ -43,6 +43,7 @@ __all__ = [
     "CallDeadline",
     "Deadline",
     "DeadlineBackend",
+    "check_seconds",
     "deadline_transport",
     "fit_client",
 ]
@@ -51,6 +52,13 @@ logger = logging.getLogger("soajs.connector")
 
 #: When the current thread's socket operations must end (monotonic), if anything bounds them.
 ACTIVE: ContextVar[float | None] = ContextVar("soajs_connector_deadline", default=None)
+
+
+def check_seconds(name: str, value: float | None) -> float | None:
+    """``value`` if it is a positive number of seconds or ``None``; else a clear ``ValueError``."""
+    if value is not None and not value > 0:
+        raise ValueError(f"{name} must be > 0 seconds or None, got {value!r}")
+    return value
 
 
 class AttemptDeadline(httpx.ReadTimeout):
