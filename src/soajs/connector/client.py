@@ -308,10 +308,14 @@ class AsyncServiceConnector(BaseConnector):
         try:
             limit = call.limit_for(response)
             body.check_length(response, limit)
+            # a body read now is under the attempt's asyncio.timeout already
+            reads = call.reads_body(response)
             response.stream = body.AsyncBody(
-                cast(httpx.AsyncByteStream, response.stream), call.body_deadline(response), limit
+                cast(httpx.AsyncByteStream, response.stream),
+                None if reads else call.body_deadline(response),
+                limit,
             )
-            if call.reads_body(response):
+            if reads:
                 await body.aread(response, limit)
         except BaseException:
             await response.aclose()
