@@ -13,7 +13,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from soajs.connector import inbound
+from soajs.connector import ServiceUnavailableError, inbound
 from tests.connector.conftest import E_KEY, awareness, make_context
 from tests.connector.loopback import Loopback, redirect
 from tests.connector.twins import KINDS, caller
@@ -118,8 +118,10 @@ def test_redirect_loops_end(servers: Servers) -> None:
     gateway = servers("gateway", default=redirect("/b/again"))
     with httpx.Client(max_redirects=3) as client:
         call = caller("sync", make_context(awareness(gateway.address)), client=client)
-        with pytest.raises(httpx.TooManyRedirects):
+        with pytest.raises(ServiceUnavailableError) as info:
             call("b", "/x", follow_redirects=True)
+    assert isinstance(info.value.__cause__, httpx.TooManyRedirects)
+    assert "more than 3 redirects" in str(info.value)
     assert len(gateway.requests) == 4
 
 

@@ -270,7 +270,7 @@ class Call:
             "retry_error_callback": _last_outcome,
         }
 
-    def timed_out(self, exc: httpx.TransportError) -> httpx.TransportError:
+    def timed_out(self, exc: httpx.RequestError) -> httpx.RequestError:
         """``exc``, or the deadline error it really is when the deadline has passed."""
         if isinstance(exc, AttemptDeadline | CallDeadline):
             return exc

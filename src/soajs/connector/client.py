@@ -115,6 +115,8 @@ class ServiceConnector(BaseConnector):
             raise call.too_large(exc) from None
         except httpx.TransportError as exc:
             raise call.unavailable(call.timed_out(exc)) from exc
+        except httpx.RequestError as exc:
+            raise call.unavailable(exc) from exc
         finally:
             response.close()
 
@@ -139,7 +141,7 @@ class ServiceConnector(BaseConnector):
 
         try:
             result: httpx.Response = tenacity.Retrying(**call.retrying_kwargs())(attempt)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport, too many redirects, undecodable body
             raise call.unavailable(exc) from exc
         except body.TooLarge as exc:
             raise call.too_large(exc) from None
@@ -245,6 +247,8 @@ class AsyncServiceConnector(BaseConnector):
             raise call.too_large(exc) from None
         except httpx.TransportError as exc:
             raise call.unavailable(call.timed_out(exc)) from exc
+        except httpx.RequestError as exc:
+            raise call.unavailable(exc) from exc
         finally:
             await response.aclose()
 
@@ -269,7 +273,7 @@ class AsyncServiceConnector(BaseConnector):
 
         try:
             result: httpx.Response = await tenacity.AsyncRetrying(**call.retrying_kwargs())(attempt)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport, too many redirects, undecodable body
             raise call.unavailable(exc) from exc
         except body.TooLarge as exc:
             raise call.too_large(exc) from None
