@@ -39,7 +39,15 @@ import httpx
 
 from soajs.connector.deadline import deadline_transport
 
-__all__ = ["DEFAULT_LIMITS", "aclose", "async_client", "close", "set_limits", "sync_client"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "aclose",
+    "async_client",
+    "async_clients",
+    "close",
+    "set_limits",
+    "sync_client",
+]
 
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=100, max_keepalive_connections=20, keepalive_expiry=30
