@@ -14,9 +14,10 @@ Four measurements (the same fault servers as ``tests/connector``):
    process's peak RSS above its level before (``VmHWM`` after a reset);
 3. a 307 to a server on 127.0.0.2 with ``follow_redirects=True``: which
    credential headers that server received, for a mesh and a gateway call;
-4. gunicorn (1 sync worker) serving a Flask ``async def`` view that makes
-   one ``AsyncServiceConnector`` call: the worker's sockets and RSS before
-   and after 300 requests (after 20 to warm up).
+4. gunicorn (1 sync worker) serving a Flask ``async def`` view (or, with
+   ``--app django_async``, a Django async view) that makes one
+   ``AsyncServiceConnector`` call: the worker's sockets and RSS before and
+   after 300 requests (after 20 to warm up).
 
 Prints JSON. Each figure stands alone (no ratio): compare two runs. The
 imports are inside the functions so that ``--src`` decides which soajs runs.
@@ -131,7 +132,7 @@ def _rss_mib(pid: int) -> int:
     return int(match.group(1)) // 1024
 
 
-def gunicorn_sockets(src: str) -> dict[str, Any]:
+def gunicorn_sockets(src: str, app: str) -> dict[str, Any]:
     import httpx
     from tests.connector.loopback import Loopback
     from tests.support import free_port, wait_until
@@ -141,7 +142,7 @@ def gunicorn_sockets(src: str) -> dict[str, Any]:
     env = {**os.environ, "SOAJS_TEST_CALLEE": callee.address, "PYTHONPATH": f"{src}:{ROOT}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "tests.connector.apps.flask_async:app"],
+         "--log-level", "warning", f"tests.connector.apps.{app}:app"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -171,6 +172,10 @@ def gunicorn_sockets(src: str) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", default=str(ROOT / "src"), help="the soajs sources to measure")
+    parser.add_argument(
+        "--app", default="flask_async", choices=["flask_async", "django_async"],
+        help="the app gunicorn serves (tests/connector/apps/)",
+    )  # fmt: skip
     args = parser.parse_args()
     sys.path[:0] = [args.src, str(ROOT)]
     import soajs
@@ -180,7 +185,7 @@ def main() -> int:
         "trickle_100_bytes_at_1_per_s": trickle_seconds(),
         "answer_300_MB_chunked": huge_answer(),
         "redirect_target_received": redirect_target(),
-        "gunicorn_flask_async_300_calls": gunicorn_sockets(args.src),
+        f"gunicorn_{args.app}_300_calls": gunicorn_sockets(args.src, args.app),
     }
     print(json.dumps(figures, indent=1))
     return 0

@@ -106,14 +106,17 @@ def test_a_loop_closed_by_hand_is_dropped_by_the_next_one(servers: Servers) -> N
     gc.collect()
 
 
-@pytest.fixture
-def gunicorn_flask(servers: Servers) -> Iterator[tuple[str, Loopback]]:
+@pytest.fixture(params=["flask_async", "django_async"])
+def gunicorn_app(
+    servers: Servers, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Loopback]]:
+    """gunicorn, one sync worker, serving an app whose async view makes a connector call."""
     callee = servers("b")
     port = free_port()
     env = {**os.environ, "SOAJS_TEST_CALLEE": callee.address, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "tests.connector.apps.flask_async:app"],
+         "--log-level", "warning", f"tests.connector.apps.{request.param}:app"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -141,10 +144,9 @@ def gunicorn_flask(servers: Servers) -> Iterator[tuple[str, Loopback]]:
 
 
 @pytest.mark.slow
-def test_gunicorn_flask_async_view_sockets_stay_flat(
-    gunicorn_flask: tuple[str, Loopback],
-) -> None:
-    base, callee = gunicorn_flask
+def test_gunicorn_async_view_sockets_stay_flat(gunicorn_app: tuple[str, Loopback]) -> None:
+    """Flask and Django async views under gunicorn: 300 calls, each in a new event loop."""
+    base, callee = gunicorn_app
     with httpx.Client(base_url=base, timeout=10) as client:
         worker = client.get("/call").json()["pid"]
         for _ in range(20):  # warm: imports, first allocations

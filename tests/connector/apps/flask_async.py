@@ -8,30 +8,12 @@ shape that leaked one pooled AsyncClient per request (issue 12, finding 4).
 
 from __future__ import annotations
 
-import json
 import os
 
 from flask import Flask
 
 from soajs.connector import AsyncServiceConnector
-from soajs.context import parse_inject_header
-
-host, port = os.environ["SOAJS_TEST_CALLEE"].rsplit(":", 1)
-_RAW = json.dumps(
-    {
-        "tenant": {"id": "t1", "code": "TST1"},
-        "key": {"iKey": "ikey", "eKey": "ekey", "config": {}},
-        "application": {"product": "P", "package": "P_B"},
-        "awareness": {
-            "interConnect": [
-                {"name": "b", "version": "1", "host": host, "port": int(port), "latest": "1"}
-            ]
-        },
-    }
-).encode()
-_parsed = parse_inject_header([_RAW], 65536).context
-assert _parsed is not None
-CONTEXT = _parsed.bind(None, _RAW)
+from tests.connector.apps.common import CONTEXT
 
 app = Flask(__name__)
 
