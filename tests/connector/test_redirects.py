@@ -8,14 +8,21 @@ host. The foreign host here listens on 127.0.0.2 and records what it got.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from soajs.connector import ServiceUnavailableError, inbound
+from soajs.connector import (
+    AsyncServiceConnector,
+    ServiceConnector,
+    ServiceUnavailableError,
+    inbound,
+    transport,
+)
 from tests.connector.conftest import E_KEY, awareness, make_context
-from tests.connector.loopback import Loopback, redirect
+from tests.connector.loopback import Loopback, redirect, status
 from tests.connector.twins import KINDS, caller
 
 Servers = Callable[..., Loopback]
@@ -134,3 +141,24 @@ def test_what_httpx_alone_does(servers: Servers) -> None:
     (seen,) = evil.requests
     assert "authorization" not in seen.headers
     assert seen.headers["key"] == E_KEY and "soajsinjectobj" in seen.headers
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_shared_pool_keeps_no_cookies(servers: Servers, kind: str) -> None:
+    # one caller's session cookie must not ride along on the next caller's call
+    gateway = servers("gateway", script=[status(200, {"Set-Cookie": "sid=tenant-one; Path=/"})])
+    context = make_context(awareness(gateway.address))
+    if kind == "sync":
+        ServiceConnector(context).get("b", "/login")
+        ServiceConnector(context).get("b", "/next")
+    else:
+
+        async def both() -> None:  # one loop, so one pooled client for both calls
+            try:
+                await AsyncServiceConnector(context).get("b", "/login")
+                await AsyncServiceConnector(context).get("b", "/next")
+            finally:
+                await transport.aclose()
+
+        asyncio.run(both())
+    assert [("cookie" in seen.headers) for seen in gateway.requests] == [False, False]
