@@ -8,11 +8,22 @@ script of actions, then with the default action:
 * ``ok()``: 200 with a small JSON body naming the server;
 * ``status(503, {"Retry-After": "0"})``: that status and headers;
 * ``drop()``: close the connection without answering;
-* ``slow(seconds)``: wait, then answer 200 (the wait ends early on stop).
+* ``slow(seconds)``: wait, then answer 200 (the wait ends early on stop);
+* ``trickle(n, every)``: 200 with ``Content-Length: n``, then one body byte every ``every`` s;
+* ``trickle_headers(every)``: the status line, then one header byte every ``every`` s;
+* ``hang_after_headers()``: 200 with ``Content-Length: 100``, then nothing until stop;
+* ``huge(n, chunked=False)``: an ``n``-byte body generated on the fly (64 KiB
+  writes; with ``Content-Length`` or chunked), given up when the client leaves;
+* ``gzip_bomb(n)``: ``Content-Encoding: gzip``, ``n`` zero bytes once decoded;
+* ``redirect(location, code=307)``: that status with ``Location``.
+
+``Loopback(host="127.0.0.2")`` listens on another loopback address (another
+origin for redirect tests). Actions that stream stop when the server stops.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Callable
@@ -61,6 +72,103 @@ def slow(seconds: float) -> Action:
             handler.answer(200, {})
         else:
             handler.close_connection = True
+
+    return act
+
+
+def trickle(n: int = 100, every: float = 1.0) -> Action:
+    def act(handler: _Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(n))
+        handler.end_headers()
+        handler.wfile.flush()
+        for _ in range(n):
+            if handler.loopback.stopping.wait(every):
+                break
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+        handler.close_connection = True
+
+    return act
+
+
+def trickle_headers(every: float = 1.0, n: int = 4000) -> Action:
+    def act(handler: _Handler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        handler.wfile.flush()
+        for _ in range(n):
+            if handler.loopback.stopping.wait(every):
+                break
+            handler.wfile.write(b"a")
+            handler.wfile.flush()
+        handler.close_connection = True
+
+    return act
+
+
+def hang_after_headers() -> Action:
+    def act(handler: _Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "100")
+        handler.end_headers()
+        handler.wfile.flush()
+        handler.loopback.stopping.wait(120)
+        handler.close_connection = True
+
+    return act
+
+
+def huge(n: int, chunked: bool = False) -> Action:
+    block = b"y" * 65536
+
+    def act(handler: _Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/octet-stream")
+        if chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Content-Length", str(n))
+        handler.end_headers()
+        left = n
+        try:
+            while left > 0 and not handler.loopback.stopping.is_set():
+                piece = block if left >= len(block) else block[:left]
+                if chunked:
+                    handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                else:
+                    handler.wfile.write(piece)
+                left -= len(piece)
+                handler.loopback.sent_bytes += len(piece)
+            if chunked:
+                handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+        except OSError:  # the client gave up: what a capped reader does
+            handler.loopback.gave_up += 1
+        handler.close_connection = True
+
+    return act
+
+
+def gzip_bomb(n: int) -> Action:
+    packed = gzip.compress(b"\0" * n, compresslevel=9)
+
+    def act(handler: _Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(packed)))
+        handler.end_headers()
+        try:
+            handler.wfile.write(packed)
+        except OSError:
+            handler.loopback.gave_up += 1
+        handler.close_connection = True
+
+    return act
+
+
+def redirect(location: str, code: int = 307) -> Action:
+    def act(handler: _Handler) -> None:
+        handler.answer(code, {"Location": location})
 
     return act
 
@@ -127,15 +235,19 @@ class Loopback:
         script: list[Action] | None = None,
         default: Action | None = None,
         port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
         self.name = name
+        self.host = host
+        self.sent_bytes = 0
+        self.gave_up = 0
         self.script = list(script or [])
         self.default = default or ok()
         self.requests: list[Seen] = []
         self.connections = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server = _Server((host, port), _Handler)
         self._server.loopback = self
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
@@ -144,7 +256,7 @@ class Loopback:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def _count_connection(self) -> None:
         with self._lock:

@@ -51,10 +51,12 @@ def test_half_open_lets_one_probe_through_then_closes(caplog: pytest.LogCaptureF
     assert state(cb) == "closed"
     assert cb.allow()
     assert [r.getMessage().split(":")[0] for r in caplog.records] == [
-        "circuit for t opened after 1 consecutive failure(s); no calls for 5 s, then one probe",
+        "circuit for t opened after 1 consecutive failure(s) (last",
         "circuit for t half-open",
         "circuit for t closed",
     ]
+    assert "no calls for 5 s, then one probe" in caplog.records[0].getMessage()
+    assert "after 1 consecutive failure(s) over 5 s" in caplog.records[2].getMessage()
 
 
 def test_failed_probe_opens_it_again() -> None:

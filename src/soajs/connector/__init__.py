@@ -10,20 +10,31 @@
 
     answer = connector.get("auth-service", "/endpoint", version="1")  # pooled, retried
 
+    with connector.stream("reports", "GET", "/export") as answer:   # large answers
+        for chunk in answer.iter_bytes(): ...
+
 Modules: :mod:`~soajs.connector.routing` (pure: context -> Connection),
-:mod:`~soajs.connector.transport` (the pooled clients),
+:mod:`~soajs.connector.transport` (the pooled clients, one per loop, closed with it),
 :mod:`~soajs.connector.policy` (timeouts, retries),
-:mod:`~soajs.connector.breaker` (circuit breakers),
+:mod:`~soajs.connector.deadline` (wall-clock deadlines per call and per attempt),
+:mod:`~soajs.connector.body` (the size cap, streamed bodies),
+:mod:`~soajs.connector.redirects` (credentials never follow a redirect to another origin),
+:mod:`~soajs.connector.breaker` (circuit breakers: ``breakers.snapshot()``, ``.reset()``),
 :mod:`~soajs.connector.propagation` (what an outbound call carries over from
-the inbound request), :mod:`~soajs.connector.client` (the two connectors).
+the inbound request), :mod:`~soajs.connector.call` (one call's decisions),
+:mod:`~soajs.connector.base` and :mod:`~soajs.connector.client` (the two connectors).
 """
 
-from soajs.connector.breaker import BreakerPolicy, CircuitBreaker, breakers
+from soajs.connector.body import DEFAULT_MAX_RESPONSE_BYTES
+from soajs.connector.breaker import BreakerPolicy, BreakerState, CircuitBreaker, breakers
 from soajs.connector.client import AsyncServiceConnector, ServiceConnector
+from soajs.connector.deadline import deadline_transport
 from soajs.connector.errors import (
     CircuitOpenError,
     ConnectorError,
+    DeadlineExceededError,
     NoRouteError,
+    ResponseTooLargeError,
     ServiceUnavailableError,
 )
 from soajs.connector.policy import DEFAULT_TIMEOUT, RetryPolicy
@@ -32,19 +43,24 @@ from soajs.connector.routing import Connection
 from soajs.connector.transport import aclose, close
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "AsyncServiceConnector",
     "BreakerPolicy",
+    "BreakerState",
     "CircuitBreaker",
     "CircuitOpenError",
     "Connection",
     "ConnectorError",
+    "DeadlineExceededError",
     "NoRouteError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ServiceConnector",
     "ServiceUnavailableError",
     "aclose",
     "breakers",
     "close",
+    "deadline_transport",
     "inbound",
 ]

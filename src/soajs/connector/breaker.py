@@ -7,7 +7,18 @@
   failure opens it again for another ``reset_timeout``. A probe that never
   reports back (its task was cancelled) is replaced after ``reset_timeout``.
 
-Each state change is logged once at WARNING (logger ``soajs.connector``).
+Logging (logger ``soajs.connector``) is bounded per failure streak, however
+long the outage: a WARNING when the circuit opens (with the last failure's
+kind), one for the first half-open probe, and one when it closes again,
+with the streak's length, duration and how many repeat lines (failovers,
+probes, re-openings) went to DEBUG instead. Never a header, key or token.
+
+Breakers are per ``host:port`` for the whole process: the first connector's
+:class:`BreakerPolicy` for a target sticks. A connector asking for another
+one gets a WARNING, once per target (later conflicts are counted in
+:meth:`BreakerRegistry.snapshot`). Read them with ``breakers.snapshot()``,
+reset them with ``breakers.reset()`` or ``breakers.reset("host:port")``.
+
 A lock guards each breaker's few fields; it is never held across I/O.
 """
 
@@ -20,7 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["BreakerPolicy", "BreakerRegistry", "CircuitBreaker", "State", "breakers"]
+__all__ = [
+    "BreakerPolicy",
+    "BreakerRegistry",
+    "BreakerState",
+    "CircuitBreaker",
+    "State",
+    "breakers",
+]
 
 logger = logging.getLogger("soajs.connector")
 
@@ -39,6 +57,26 @@ class BreakerPolicy:
             raise ValueError(f"failure_threshold must be >= 1, got {self.failure_threshold}")
         if self.reset_timeout < 0:
             raise ValueError(f"reset_timeout must be >= 0, got {self.reset_timeout}")
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    """What :meth:`BreakerRegistry.snapshot` tells about one target's breaker.
+
+    ``opened_at`` is when the circuit last opened (``time.time()`` seconds,
+    ``None`` while closed), ``retry_in`` the seconds until it lets a probe
+    through, ``policy_conflicts`` how many breaker look-ups (a call makes one
+    or two) asked for another policy than ``policy`` (the one that sticks).
+    """
+
+    target: str
+    label: str
+    state: State
+    failures: int
+    opened_at: float | None
+    retry_in: float
+    policy: BreakerPolicy
+    policy_conflicts: int
 
 
 class CircuitBreaker:
@@ -61,6 +99,12 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probe_at = 0.0
+        # the current failure streak: when it started, what was counted instead of logged
+        self._streak_at = 0.0
+        self._probes = 0
+        self._suppressed = 0
+        self._last_reason = ""
+        self.policy_conflicts = 0
 
     @property
     def state(self) -> State:
@@ -90,14 +134,18 @@ class CircuitBreaker:
                     return False
                 self._state = "half-open"
                 self._probe_at = now
-                transition = True
+                self._probes += 1
+                first = self._probes == 1
+                if not first:
+                    self._suppressed += 1
             else:  # half-open: one probe at a time, unless it got lost
                 if now - self._probe_at < self.policy.reset_timeout:
                     return False
                 self._probe_at = now
-                transition = False
-        if transition:
-            logger.warning("circuit for %s half-open: letting one probe call through", self.label)
+                return True
+        (logger.warning if first else logger.debug)(
+            "circuit for %s half-open: letting one probe call through", self.label
+        )
         return True
 
     def record_success(self) -> None:
@@ -105,29 +153,75 @@ class CircuitBreaker:
             return
         with self._lock:
             was = self._state
+            failures = self._failures
+            seconds = self._clock() - self._streak_at
+            suppressed = self._suppressed
             self._state = "closed"
             self._failures = 0
+            self._probes = self._suppressed = 0
         if was != "closed":
-            logger.warning("circuit for %s closed: the probe call succeeded", self.label)
+            logger.warning(
+                "circuit for %s closed: the probe call succeeded after %d consecutive "
+                "failure(s) over %.3g s (%d repeat line(s) of this streak were logged at DEBUG "
+                "only)",
+                self.label,
+                failures,
+                seconds,
+                suppressed,
+            )
 
-    def record_failure(self) -> None:
+    def record_failure(self, reason: str = "") -> None:
+        """Count a failure (``reason``: its kind, e.g. ``ReadTimeout`` or ``HTTP 503``)."""
         with self._lock:
             was = self._state
+            now = self._clock()
+            if self._failures == 0:
+                self._streak_at = now
             self._failures += 1
+            self._last_reason = reason or self._last_reason
             opened = was == "half-open" or (
                 was == "closed" and self._failures >= self.policy.failure_threshold
             )
             if opened:
                 self._state = "open"
-                self._opened_at = self._clock()
+                self._opened_at = now
+            first_open = opened and was == "closed"
+            if opened and not first_open:
+                self._suppressed += 1
             failures = self._failures
-        if opened:
+            last = self._last_reason
+        if first_open:
             logger.warning(
-                "circuit for %s opened after %d consecutive failure(s); "
-                "no calls for %.3g s, then one probe",
+                "circuit for %s opened after %d consecutive failure(s) (last: %s); "
+                "no calls for %.3g s, then one probe; until it closes, failed probes are "
+                "counted, not logged",
                 self.label,
                 failures,
+                last or "unknown",
                 self.policy.reset_timeout,
+            )
+        elif opened:
+            logger.debug("circuit for %s opened again: the probe failed (%s)", self.label, last)
+
+    def demoted(self) -> None:
+        """Count a line of this streak logged at DEBUG, not WARNING (e.g. a repeat failover)."""
+        with self._lock:
+            self._suppressed += 1
+
+    def snapshot(self, wall: float, now: float) -> BreakerState:
+        """This breaker's state; ``wall`` and ``now``: ``time.time()`` and its clock, read once."""
+        with self._lock:
+            state = self._state
+            opened = None if state == "closed" else wall - (now - self._opened_at)
+            return BreakerState(
+                target=self.target,
+                label=self.label,
+                state=state,
+                failures=self._failures,
+                opened_at=opened,
+                retry_in=self.retry_in(),
+                policy=self.policy,
+                policy_conflicts=self.policy_conflicts,
             )
 
     def __repr__(self) -> str:
@@ -143,16 +237,39 @@ class BreakerRegistry:
         self.clock = clock
 
     def get(self, target: str, policy: BreakerPolicy, label: str = "") -> CircuitBreaker:
-        """The breaker of ``target``; the first caller's policy and label stick."""
+        """The breaker of ``target``; the first caller's policy and label stick.
+
+        A caller asking for another policy gets a WARNING, once per target.
+        """
         breaker = self._breakers.get(target)
-        if breaker is not None:
-            return breaker
+        if breaker is None:
+            with self._lock:
+                breaker = self._breakers.get(target)
+                if breaker is None:
+                    breaker = CircuitBreaker(target, policy, label=label, clock=self._now)
+                    self._breakers[target] = breaker
+                    return breaker
+        kept = breaker.policy
+        if kept is not policy and kept != policy:
+            self._conflict(breaker, policy)
+        return breaker
+
+    def _conflict(self, breaker: CircuitBreaker, policy: BreakerPolicy) -> None:
         with self._lock:
-            breaker = self._breakers.get(target)
-            if breaker is None:
-                breaker = CircuitBreaker(target, policy, label=label, clock=self._now)
-                self._breakers[target] = breaker
-            return breaker
+            breaker.policy_conflicts += 1
+            first = breaker.policy_conflicts == 1
+        if first:
+            logger.warning(
+                "circuit breaker for %s: a connector asks for %s but the breaker was made "
+                "with %s, which stays (one breaker per host:port for the whole process); "
+                "give every connector of this target one policy, or reset it with "
+                "soajs.connector.breakers.reset(%r). Later conflicts are counted in "
+                "breakers.snapshot()",
+                breaker.label,
+                policy,
+                breaker.policy,
+                breaker.target,
+            )
 
     def _now(self) -> float:
         return self.clock()
@@ -160,10 +277,28 @@ class BreakerRegistry:
     def __contains__(self, target: str) -> bool:
         return target in self._breakers
 
-    def clear(self) -> None:
-        """Forget every breaker (tests; after the topology changed)."""
+    def snapshot(self) -> dict[str, BreakerState]:
+        """Every breaker's state, by target ``host:port`` (for tests, health pages, ops)."""
         with self._lock:
-            self._breakers.clear()
+            current = list(self._breakers.values())
+        wall, now = time.time(), self._now()
+        return {b.target: b.snapshot(wall, now) for b in current}
+
+    def reset(self, target: str | None = None) -> int:
+        """Forget the breaker of ``target`` (``"host:port"``), or every breaker; returns how many.
+
+        The next call to that target starts closed, with that caller's policy.
+        """
+        with self._lock:
+            if target is None:
+                count = len(self._breakers)
+                self._breakers.clear()
+                return count
+            return 1 if self._breakers.pop(target, None) is not None else 0
+
+    def clear(self) -> None:
+        """Forget every breaker (``reset()``)."""
+        self.reset()
 
 
 #: The process-wide breakers used by every connector.

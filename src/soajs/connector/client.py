@@ -1,325 +1,59 @@
 """``ServiceConnector`` and ``AsyncServiceConnector``: one core, two I/O shells.
 
 Everything that decides something (route, target, breaker bookkeeping,
-retry rules, failover, error messages) lives in :class:`_Call` and
-:class:`_BaseConnector`; the sync and async classes differ only in how they
-send a request and sleep (``httpx.Client`` + ``tenacity.Retrying`` versus
-``httpx.AsyncClient`` + ``tenacity.AsyncRetrying``).
+retry rules, failover, deadlines, the size cap, redirects, error messages)
+lives in :class:`~soajs.connector.call.Call` and
+:class:`~soajs.connector.base.BaseConnector`; the sync and async classes
+differ only in how they send, read and sleep (``httpx.Client`` +
+``tenacity.Retrying`` versus ``httpx.AsyncClient`` + ``tenacity.AsyncRetrying``).
 """
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import tenacity
 
-from soajs.connector import transport
-from soajs.connector.breaker import BreakerPolicy, CircuitBreaker, breakers
-from soajs.connector.errors import (
-    CircuitOpenError,
-    NoRouteError,
-    ServiceUnavailableError,
-    describe,
-)
-from soajs.connector.policy import (
-    DEFAULT_TIMEOUT,
-    NOT_SENT_ERRORS,
-    RETRYABLE_ERRORS,
-    RetryPolicy,
-)
-from soajs.connector.propagation import current_inbound
-from soajs.connector.routing import (
-    INJECT_HEADER,
-    Connection,
-    RouteTable,
-    gateway_table,
-    normalize_version,
-    route_for_context,
-)
-from soajs.context.current import current_context
+from soajs.connector import body, transport
+from soajs.connector.base import BaseConnector
+from soajs.connector.call import Call
+from soajs.connector.deadline import ACTIVE, fit_client
 
 if TYPE_CHECKING:
+    from soajs.connector.routing import Connection
     from soajs.models.context import ContextData
-    from soajs.models.registry import Awareness
 
 __all__ = ["AsyncServiceConnector", "ServiceConnector"]
-
-logger = logging.getLogger("soajs.connector")
-
-_INJECT_NAME = INJECT_HEADER.decode()
-
-_R = TypeVar("_R")
-
-
-class AwarenessSource(Protocol):
-    """Anything with the registry's ``awareness`` (a RegistryManager, a Registry)."""
-
-    @property
-    def awareness(self) -> Awareness | None: ...
-
-
-def _outside_request(name: str, version: str | int | None, why: str) -> NoRouteError:
-    normalized = normalize_version(version)
-    return NoRouteError(
-        f"cannot call {describe(name, normalized)} outside a request: {why}",
-        service=name,
-        version=normalized,
-    )
-
-
-class _BaseConnector:
-    """Routing and settings shared by both connectors (see :class:`ServiceConnector`)."""
-
-    def __init__(
-        self,
-        context: ContextData | None = None,
-        *,
-        registry: AwarenessSource | None = None,
-        tenant_key: str | None = None,
-        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        breaker: BreakerPolicy | None = None,
-    ) -> None:
-        self.context = context
-        self.registry = registry
-        self.tenant_key = tenant_key
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self.retry = retry or RetryPolicy()
-        self.breaker = breaker or BreakerPolicy()
-        self._background: tuple[Awareness, RouteTable] | None = None
-
-    def connect(self, name: str, version: str | int | None = None) -> Connection:
-        """Where a call to ``name`` (``version``, or the latest) goes, and with which headers.
-
-        Mesh-direct when the request's ``awareness.interConnect`` lists it,
-        else through the gateway. Raises :class:`NoRouteError` when neither is possible.
-        """
-        context = self.context
-        if context is None:
-            context = current_context()
-        if context is not None:
-            connection = route_for_context(context, name, version)
-        else:
-            connection = self._background_route(name, version)
-        inbound = current_inbound(context)
-        if inbound is not None:
-            return connection.with_inbound(inbound)
-        return connection
-
-    def _background_route(self, name: str, version: str | int | None) -> Connection:
-        if self.registry is None:
-            raise _outside_request(
-                name, version, "there is no request context; pass registry= (the "
-                "RegistryManager) and tenant_key= so the call can go through the gateway"
-            )  # fmt: skip
-        if not self.tenant_key:
-            raise _outside_request(
-                name, version, "pass tenant_key= (the tenant's external key) to call through "
-                "the gateway"
-            )  # fmt: skip
-        try:
-            awareness = self.registry.awareness
-        except Exception as exc:  # RegistryNotLoadedError and friends
-            raise _outside_request(
-                name, version, f"the registry has no gateway address yet ({exc})"
-            ) from exc
-        cached = self._background
-        if cached is not None and cached[0] is awareness:
-            return cached[1].route(name, version)
-        table = gateway_table(awareness, self.tenant_key)
-        if table is None or awareness is None:
-            raise _outside_request(
-                name, version, "the registry's awareness has no gateway host and port"
-            )
-        self._background = (awareness, table)
-        return table.route(name, version)
-
-    def _start(
-        self,
-        name: str,
-        method: str,
-        path: str,
-        version: str | int | None,
-        idempotent: bool | None,
-        kwargs: dict[str, Any],
-    ) -> _Call:
-        return _Call(self, self.connect(name, version), method, path, idempotent, kwargs)
-
-
-class _Call:
-    """One logical call: target choice, breaker bookkeeping, failover, retry rules."""
-
-    __slots__ = (
-        "connector",
-        "failed_over",
-        "idempotent",
-        "kwargs",
-        "last",
-        "method",
-        "path",
-        "primary",
-        "sent",
-        "user_headers",
-        "user_params",
-    )
-
-    def __init__(
-        self,
-        connector: _BaseConnector,
-        connection: Connection,
-        method: str,
-        path: str,
-        idempotent: bool | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        self.connector = connector
-        self.primary = connection
-        self.method = method.upper()
-        self.path = path if path.startswith("/") else "/" + path
-        self.idempotent = (
-            self.method in connector.retry.methods if idempotent is None else idempotent
-        )
-        self.user_headers = kwargs.pop("headers", None)
-        self.user_params = kwargs.pop("params", None)
-        kwargs.setdefault("timeout", connector.timeout)
-        self.kwargs = kwargs
-        self.sent = 0
-        self.last = connection
-        #: Once a call fails over to the gateway, its later attempts stay there.
-        self.failed_over: Connection | None = None
-
-    # -- targets and breakers ---------------------------------------------
-    def _breaker(self, connection: Connection) -> CircuitBreaker:
-        return breakers.get(connection.target, self.connector.breaker, connection.breaker_label)
-
-    def pick(self) -> Connection:
-        """The target for the next attempt: the primary route unless its circuit is open."""
-        if self.failed_over is not None:
-            return self.failed_over
-        primary = self.primary
-        breaker = self._breaker(primary)
-        if breaker.allow():
-            return primary
-        fallback = primary.fallback
-        if fallback is None:
-            raise self._open(breaker, "and there is no gateway to fail over to")
-        gateway = self._breaker(fallback)
-        if gateway.allow():
-            logger.debug("%s: circuit open, going through the gateway", self._what())
-            return fallback
-        raise self._open(gateway, f"(the mesh target {primary.target} is open too)")
-
-    def _open(self, breaker: CircuitBreaker, tail: str) -> CircuitOpenError:
-        retry_in = breaker.retry_in()
-        return CircuitOpenError(
-            f"cannot call {self._what()}: the circuit for {breaker.label} is open after "
-            f"{breaker.failures} consecutive failure(s), next probe in {retry_in:.1f} s {tail}",
-            service=self.primary.service,
-            version=self.primary.version,
-            target=breaker.target,
-            retry_in=retry_in,
-        )
-
-    def _what(self) -> str:
-        return describe(self.primary.service, self.primary.version)
-
-    def failed(self, connection: Connection, exc: Exception) -> Connection | None:
-        """Book a transport failure; returns the gateway route to fail over to, if any."""
-        breaker = self._breaker(connection)
-        if isinstance(exc, RETRYABLE_ERRORS):
-            breaker.record_failure()
-        fallback = connection.fallback
-        if fallback is None or connection.mode != "mesh" or not isinstance(exc, NOT_SENT_ERRORS):
-            return None
-        if not self._breaker(fallback).allow():
-            return None
-        self.failed_over = fallback
-        # WARNING for the first failure of a streak; the breaker logs when it opens
-        log = logger.warning if breaker.failures <= 1 else logger.debug
-        log(
-            "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s",
-            self._what(),
-            connection.target,
-            type(exc).__name__,
-            fallback.target,
-        )
-        return fallback
-
-    def succeeded(self, connection: Connection, response: httpx.Response) -> None:
-        # A gateway's 5xx speaks for the service behind it, not for the gateway.
-        if connection.mode == "mesh" and response.status_code in self.connector.retry.statuses:
-            self._breaker(connection).record_failure()
-        else:
-            self._breaker(connection).record_success()
-
-    # -- the request ----------------------------------------------------------
-    def args(self, connection: Connection) -> dict[str, Any]:
-        """Keyword arguments of ``client.request`` for one attempt on ``connection``."""
-        self.sent += 1
-        self.last = connection
-        headers = httpx.Headers(list(connection.raw_headers))
-        if self.user_headers:
-            headers.update(self.user_headers)
-            if connection.mode == "gateway" and _INJECT_NAME in headers:
-                del headers[_INJECT_NAME]  # never to the gateway
-        return {
-            "method": self.method,
-            "url": connection.url(self.path),
-            "headers": headers,
-            "params": self.user_params,
-            **self.kwargs,
-        }
-
-    def retrying_kwargs(self) -> dict[str, Any]:
-        policy = self.connector.retry
-        retry = policy.retry() if self.idempotent else tenacity.retry_never
-        return {
-            "stop": policy.stop(),
-            "wait": policy.wait(),
-            "retry": retry,
-            "retry_error_callback": _last_outcome,
-        }
-
-    def unavailable(self, exc: Exception) -> ServiceUnavailableError:
-        last = self.last
-        return ServiceUnavailableError(
-            f"{self.method} {self.path} to {self._what()} failed after {self.sent} attempt(s); "
-            f"last tried {last.mode} {last.target}: {type(exc).__name__}: {exc}",
-            service=self.primary.service,
-            version=self.primary.version,
-            target=last.target,
-            attempts=self.sent,
-        )
-
-
-def _last_outcome(state: tenacity.RetryCallState) -> Any:
-    """When retries run out: return the last answer, or raise the last error."""
-    assert state.outcome is not None
-    return state.outcome.result()
-
 
 _DOC = """{kind} calls to other services: routing, pooled connections, retries, breaker.
 
 ``{cls}(context=None, *, registry=None, tenant_key=None, timeout=..., retry=None,
-breaker=None, client=None)``
+breaker=None, deadline=..., attempt_deadline=..., max_response_bytes=10 MiB, client=None)``
 
 * ``context``: the request's :class:`~soajs.models.ContextData`; by default
   :func:`soajs.current_context` at call time.
 * ``registry`` and ``tenant_key``: for calls outside any request (background
   jobs), which go through the gateway named by the registry's ``awareness``.
-* ``timeout`` (an :class:`httpx.Timeout` or seconds), ``retry``
-  (:class:`~soajs.connector.RetryPolicy`) and ``breaker``
+* ``timeout`` (an :class:`httpx.Timeout` or seconds, per socket operation),
+  ``retry`` (:class:`~soajs.connector.RetryPolicy`) and ``breaker``
   (:class:`~soajs.connector.BreakerPolicy`) tune the calls; ``client`` replaces
   the shared pooled client.
+* ``deadline`` (seconds of wall clock for a whole call, retries included;
+  default the largest value of ``timeout``, 10 s), ``attempt_deadline``
+  (for one request and its whole answer; default none) and
+  ``max_response_bytes`` (the cap on a buffered answer) bound each call;
+  ``None`` lifts one. Each may also be given per call.
 
 Cheap to create (one per request is fine); the pool and the breakers are
 process-wide.
 """
 
 
-class ServiceConnector(_BaseConnector):
+class ServiceConnector(BaseConnector):
     __doc__ = _DOC.format(kind="Synchronous", cls="ServiceConnector")
 
     def __init__(
@@ -330,6 +64,8 @@ class ServiceConnector(_BaseConnector):
         **options: Any,
     ) -> None:
         super().__init__(context, **options)
+        if client is not None:
+            fit_client(client)  # its sockets obey the deadlines too (only during our calls)
         self.client = client
 
     def request(
@@ -344,22 +80,60 @@ class ServiceConnector(_BaseConnector):
     ) -> httpx.Response:
         """Call ``method path`` on service ``name``; ``kwargs`` go to :meth:`httpx.Client.request`.
 
-        Returns the answer (whatever its status, after retries); raises
-        :class:`NoRouteError`, :class:`CircuitOpenError` or
-        :class:`ServiceUnavailableError` (transport failure after retries).
+        Also per call: ``deadline``, ``attempt_deadline``, ``max_response_bytes``.
+        Returns the answer, its body read (whatever its status, after retries);
+        raises :class:`NoRouteError`, :class:`CircuitOpenError`,
+        :class:`ServiceUnavailableError` (transport failure after retries;
+        :class:`DeadlineExceededError` when a deadline cut it) or
+        :class:`ResponseTooLargeError`.
         """
-        call = self._start(name, method, path, version, idempotent, kwargs)
+        return self._run(self._start(name, method, path, version, idempotent, kwargs))
+
+    @contextmanager
+    def stream(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        version: str | int | None = None,
+        *,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> Iterator[httpx.Response]:
+        """``with connector.stream("b", "GET", "/export") as answer:`` read it piece by piece.
+
+        Retried like :meth:`request` until the answer's headers arrive; the
+        body is yours to read, still under the call's ``deadline`` (pass
+        ``deadline=None`` for a long download) and, only if you pass
+        ``max_response_bytes``, a size cap. Closed when the block ends.
+        """
+        call = self._start(name, method, path, version, idempotent, kwargs, streaming=True)
+        response = self._run(call)
+        try:
+            yield response
+        except body.TooLarge as exc:
+            raise call.too_large(exc) from None
+        except httpx.TransportError as exc:
+            raise call.unavailable(call.timed_out(exc)) from exc
+        except httpx.RequestError as exc:
+            raise call.unavailable(exc) from exc
+        finally:
+            response.close()
+
+    def _run(self, call: Call) -> httpx.Response:
         client = self.client or transport.sync_client()
 
         def attempt() -> httpx.Response:
+            call.deadline.start_attempt()
             connection = call.pick()
             while True:
                 try:
-                    response = client.request(**call.args(connection))
+                    response = self._exchange(call, client, connection)
                 except httpx.TransportError as exc:
-                    failover = call.failed(connection, exc)
+                    error = call.timed_out(exc)
+                    failover = call.failed(connection, error)
                     if failover is None:
-                        raise
+                        raise error from error.__cause__
                     connection = failover
                     continue
                 call.succeeded(connection, response)
@@ -367,9 +141,43 @@ class ServiceConnector(_BaseConnector):
 
         try:
             result: httpx.Response = tenacity.Retrying(**call.retrying_kwargs())(attempt)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport, too many redirects, undecodable body
             raise call.unavailable(exc) from exc
+        except body.TooLarge as exc:
+            raise call.too_large(exc) from None
         return result
+
+    @staticmethod
+    def _exchange(call: Call, client: httpx.Client, connection: Connection) -> httpx.Response:
+        """One attempt: send, follow redirects (see redirects.py), read the body under the cap."""
+        deadline = call.deadline
+        token = ACTIVE.set(deadline.end) if deadline.bounded else None
+        try:
+            request = call.build(client, connection)
+            stripped, hops = False, 0
+            while True:
+                response = client.send(request, **call.send_kwargs(stripped))
+                if not (response.has_redirect_location and call.follows(client)):
+                    break
+                response.close()
+                hops += 1
+                request, stripped = call.redirect(client, request, response, hops, stripped)
+            try:
+                deadline.check()
+                limit = call.limit_for(response)
+                body.check_length(response, limit)
+                response.stream = body.SyncBody(
+                    cast(httpx.SyncByteStream, response.stream), call.body_deadline(response), limit
+                )
+                if call.reads_body(response):
+                    body.read(response, limit)
+            except BaseException:
+                response.close()
+                raise
+        finally:
+            if token is not None:
+                ACTIVE.reset(token)
+        return response
 
     def get(self, name: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.request(name, "GET", path, **kwargs)
@@ -393,7 +201,7 @@ class ServiceConnector(_BaseConnector):
         return self.request(name, "DELETE", path, **kwargs)
 
 
-class AsyncServiceConnector(_BaseConnector):
+class AsyncServiceConnector(BaseConnector):
     __doc__ = _DOC.format(kind="Asynchronous", cls="AsyncServiceConnector")
 
     def __init__(
@@ -417,18 +225,47 @@ class AsyncServiceConnector(_BaseConnector):
         **kwargs: Any,
     ) -> httpx.Response:
         """The async twin of :meth:`ServiceConnector.request`."""
-        call = self._start(name, method, path, version, idempotent, kwargs)
+        return await self._run(self._start(name, method, path, version, idempotent, kwargs))
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        version: str | int | None = None,
+        *,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[httpx.Response]:
+        """The async twin of :meth:`ServiceConnector.stream` (``async with``, ``aiter_bytes()``)."""
+        call = self._start(name, method, path, version, idempotent, kwargs, streaming=True)
+        response = await self._run(call)
+        try:
+            yield response
+        except body.TooLarge as exc:
+            raise call.too_large(exc) from None
+        except httpx.TransportError as exc:
+            raise call.unavailable(call.timed_out(exc)) from exc
+        except httpx.RequestError as exc:
+            raise call.unavailable(exc) from exc
+        finally:
+            await response.aclose()
+
+    async def _run(self, call: Call) -> httpx.Response:
         client = self.client or transport.async_client()
 
         async def attempt() -> httpx.Response:
+            call.deadline.start_attempt()
             connection = call.pick()
             while True:
                 try:
-                    response = await client.request(**call.args(connection))
+                    response = await self._exchange(call, client, connection)
                 except httpx.TransportError as exc:
-                    failover = call.failed(connection, exc)
+                    error = call.timed_out(exc)
+                    failover = call.failed(connection, error)
                     if failover is None:
-                        raise
+                        raise error from error.__cause__
                     connection = failover
                     continue
                 call.succeeded(connection, response)
@@ -436,9 +273,58 @@ class AsyncServiceConnector(_BaseConnector):
 
         try:
             result: httpx.Response = await tenacity.AsyncRetrying(**call.retrying_kwargs())(attempt)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport, too many redirects, undecodable body
             raise call.unavailable(exc) from exc
+        except body.TooLarge as exc:
+            raise call.too_large(exc) from None
         return result
+
+    @classmethod
+    async def _exchange(
+        cls, call: Call, client: httpx.AsyncClient, connection: Connection
+    ) -> httpx.Response:
+        deadline = call.deadline
+        if not deadline.bounded:
+            return await cls._attempt(call, client, connection)
+        left = deadline.remaining()
+        if left <= 0:
+            raise deadline.exceeded()
+        try:
+            async with asyncio.timeout(left):
+                return await cls._attempt(call, client, connection)
+        except TimeoutError:
+            raise deadline.exceeded() from None
+
+    @staticmethod
+    async def _attempt(
+        call: Call, client: httpx.AsyncClient, connection: Connection
+    ) -> httpx.Response:
+        """The async twin of :meth:`ServiceConnector._exchange`."""
+        request = call.build(client, connection)
+        stripped, hops = False, 0
+        while True:
+            response = await client.send(request, **call.send_kwargs(stripped))
+            if not (response.has_redirect_location and call.follows(client)):
+                break
+            await response.aclose()
+            hops += 1
+            request, stripped = call.redirect(client, request, response, hops, stripped)
+        try:
+            limit = call.limit_for(response)
+            body.check_length(response, limit)
+            # a body read now is under the attempt's asyncio.timeout already
+            reads = call.reads_body(response)
+            response.stream = body.AsyncBody(
+                cast(httpx.AsyncByteStream, response.stream),
+                None if reads else call.body_deadline(response),
+                limit,
+            )
+            if reads:
+                await body.aread(response, limit)
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
 
     async def get(self, name: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request(name, "GET", path, **kwargs)

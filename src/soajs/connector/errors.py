@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from soajs.errors import SoajsError
 
-__all__ = ["CircuitOpenError", "ConnectorError", "NoRouteError", "ServiceUnavailableError"]
+__all__ = [
+    "CircuitOpenError",
+    "ConnectorError",
+    "DeadlineExceededError",
+    "NoRouteError",
+    "ResponseTooLargeError",
+    "ServiceUnavailableError",
+]
 
 
 def describe(name: str, version: str | None) -> str:
@@ -56,4 +63,56 @@ class ServiceUnavailableError(ConnectorError):
     ) -> None:
         self.target = target
         self.attempts = attempts
+        super().__init__(message, service=service, version=version)
+
+
+class DeadlineExceededError(ServiceUnavailableError):
+    """The call, or its last attempt, ran past its wall-clock deadline.
+
+    ``deadline`` is ``"call"`` (the total for the call, retries and waits
+    included) or ``"attempt"`` (one request, from sending it to the last byte
+    of the answer); ``seconds`` is its value. A :class:`ServiceUnavailableError`,
+    so code that handles timeouts that way keeps working.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        version: str | None,
+        target: str,
+        attempts: int,
+        deadline: str,
+        seconds: float,
+    ) -> None:
+        self.deadline = deadline
+        self.seconds = seconds
+        super().__init__(
+            message, service=service, version=version, target=target, attempts=attempts
+        )
+
+
+class ResponseTooLargeError(ConnectorError):
+    """The answer's body is larger than the cap (``max_response_bytes``); it was not kept.
+
+    ``limit`` is the cap in bytes, ``received`` how many bytes had arrived
+    (or the announced ``Content-Length``) when the call was cut, ``target``
+    the ``host:port`` that answered. Not retried. Use ``connector.stream()``
+    to take large answers piece by piece.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        version: str | None,
+        target: str,
+        limit: int,
+        received: int,
+    ) -> None:
+        self.target = target
+        self.limit = limit
+        self.received = received
         super().__init__(message, service=service, version=version)

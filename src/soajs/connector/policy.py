@@ -7,7 +7,8 @@ Retries, by default:
 * on transport failures (refused, reset, dropped, timed out) and on
   502/503/504 answers;
 * at most ``attempts`` requests, and never past ``total`` seconds: a wait
-  that would end after the deadline is not started;
+  that would end after it is not started (the call's wall-clock
+  ``deadline``, :mod:`~soajs.connector.deadline`, bounds everything too);
 * waiting the answer's ``Retry-After`` when it has one (seconds or an HTTP
   date), else exponential backoff with full jitter, ``backoff`` * 2**n
   capped at ``max_backoff``.
