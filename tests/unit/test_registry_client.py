@@ -659,8 +659,13 @@ def test_absurdly_deep_answers_are_control_plane_errors(httpx_mock: HTTPXMock) -
     httpx_mock.add_response(
         content=b'{"result": true, "data": {"custom": {"c": {"value": ' + deep_value + b"}}}}"
     )
+    long_int = b'{"result": true, "data": {"timeLoaded": ' + b"7" * 5000 + b"}}"
+    httpx_mock.add_response(content=long_int)
     with RegistryClient("http://cp.test") as client:
-        with pytest.raises(ControlPlaneError, match="not JSON"):
+        # said precisely, not "not JSON"
+        with pytest.raises(ControlPlaneError, match="nested deeper than 128 levels"):
             client.get_registry("dev", "hello")
-        with pytest.raises(ControlPlaneError, match="nested too deeply"):
+        with pytest.raises(ControlPlaneError, match="nested deeper than 128 levels"):
+            client.get_registry("dev", "hello")
+        with pytest.raises(ControlPlaneError, match=r"integer too long \(over 4300 digits\)"):
             client.get_registry("dev", "hello")
