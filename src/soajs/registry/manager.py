@@ -10,19 +10,31 @@ Reading
     once.
 
 Writing
-    ``reload()`` and the poller fetch and publish under one ``RLock``.
+    One worker thread per manager (:mod:`soajs.registry.poller`) calls the
+    control plane, builds the new snapshot outside any lock and publishes it.
+    The manager's lock guards a few fields for an instant and is never held
+    across network I/O, so :meth:`~RegistryManager.stop` and
+    :meth:`~RegistryManager.reload` keep their time bounds whatever the
+    control plane does.
+
+Reloading
+    :meth:`~RegistryManager.request_reload` (``/reloadRegistry``) and
+    :meth:`~RegistryManager.reload` are coalesced (:mod:`soajs.registry.reloads`)
+    and a reload asked of one worker reaches the others of the host
+    (:mod:`soajs.registry.broadcast`).
 
 Polling
-    A daemon thread reloads every ``serviceConfig.awareness.autoReloadRegistry``
-    ms (floor 1 s, +-10 % jitter so workers do not poll in lockstep). A failed
-    poll keeps the last good registry, logs one WARNING per outage, and retries
-    with tenacity's exponential backoff with jitter (capped). With manual
-    deployment the service registers at start, after an outage, and whenever
-    the control plane no longer lists it.
+    Every ``serviceConfig.awareness.autoReloadRegistry`` ms (floor 1 s, +-10 %
+    jitter so workers do not poll in lockstep). A failed poll keeps the last
+    good registry, logs one WARNING per outage or storm
+    (:mod:`soajs.registry.outage`), and retries with exponential backoff with
+    jitter (capped). With manual deployment the service registers at start,
+    after an outage, and when the control plane does not list it
+    (:mod:`soajs.registry.registration`, with backoff).
 
 Processes
     After ``fork()`` (gunicorn/uwsgi ``--preload``) the child keeps the last
-    snapshot and starts its own poller with its own connection pool.
+    snapshot and starts its own worker with its own connection pool.
 """
 
 from __future__ import annotations
@@ -35,11 +47,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
-
-import tenacity
 
 from soajs.config import Config
 from soajs.errors import (
@@ -49,7 +62,12 @@ from soajs.errors import (
     RegistryNotLoadedError,
     ResourceNotFoundError,
 )
+from soajs.registry.broadcast import ReloadBroadcast, default_runtime_dir
 from soajs.registry.client import RegistryClient, ServiceType
+from soajs.registry.outage import OutageLog
+from soajs.registry.poller import Poller
+from soajs.registry.registration import Registrar
+from soajs.registry.reloads import ReloadGate, ReloadOutcome, ReloadTicket
 from soajs.registry.snapshot import Snapshot
 from soajs.settings import Settings
 
@@ -63,7 +81,7 @@ if TYPE_CHECKING:
         ServiceEntry,
     )
 
-__all__ = ["RegistryManager"]
+__all__ = ["RegistryManager", "ReloadOutcome", "ReloadTicket"]
 
 logger = logging.getLogger("soajs.registry")
 
@@ -73,10 +91,6 @@ MIN_RELOAD_INTERVAL = 1.0
 DEFAULT_HEALTH_CHECK_MS = 5000
 
 _MANAGERS: weakref.WeakSet[RegistryManager] = weakref.WeakSet()
-
-
-class _Stopped(Exception):
-    """Raised inside the poller's sleep when stop() was called."""
 
 
 class RegistryManager:
@@ -102,11 +116,22 @@ class RegistryManager:
         :meth:`start`, or let the ASGI middleware do it on lifespan start-up.
     registry_api, deploy_manual, srv_ip, timeout:
         Override ``SOAJS_REGISTRY_API``, ``SOAJS_DEPLOY_MANUAL``,
-        ``SOAJS_SRVIP`` and ``SOAJS_REGISTRY_TIMEOUT``.
+        ``SOAJS_SRVIP`` and ``SOAJS_REGISTRY_TIMEOUT`` (a total deadline per
+        control-plane exchange).
+    max_bytes:
+        Cap on a control-plane answer (``SOAJS_REGISTRY_MAX_BYTES``, 16 MiB).
+    reload_min_interval:
+        Shortest period between two reloads asked with :meth:`request_reload`
+        (``SOAJS_RELOAD_MIN_INTERVAL``, 1 s).
+    runtime_dir, broadcast:
+        Where the reload broadcast's stamp files live (``SOAJS_RUNTIME_DIR``);
+        ``broadcast=False`` turns it off (see :mod:`soajs.registry.broadcast`).
     max_backoff:
         Cap, in seconds, of the wait between retries during an outage.
     stop_timeout:
-        How long :meth:`stop` waits for the poller to end.
+        How long :meth:`stop` waits for the worker thread to end.
+    reload_timeout:
+        How long :meth:`reload` waits by default (3 exchanges + 1 s).
     """
 
     # Bound per snapshot to the C-level lookup of a dict index (see the module
@@ -130,9 +155,14 @@ class RegistryManager:
         deploy_manual: bool | None = None,
         srv_ip: str | None = None,
         timeout: float | None = None,
+        max_bytes: int | None = None,
+        reload_min_interval: float | None = None,
+        runtime_dir: str | Path | None = None,
+        broadcast: bool = True,
         max_backoff: float = 30.0,
         jitter: float = 0.1,
         stop_timeout: float = 5.0,
+        reload_timeout: float | None = None,
     ) -> None:
         if not service_name or not isinstance(service_name, str):
             raise ConfigurationError(
@@ -146,12 +176,18 @@ class RegistryManager:
             raise ConfigurationError(f"jitter must be in [0, 1), got {jitter!r}")
         if max_backoff <= 0:
             raise ConfigurationError(f"max_backoff must be > 0 seconds, got {max_backoff!r}")
+        for name, value in (("stop_timeout", stop_timeout), ("reload_timeout", reload_timeout)):
+            if value is not None and not value >= 0:
+                raise ConfigurationError(f"{name} must be >= 0 seconds, got {value!r}")
         self.settings = (settings or Settings.from_env()).override(
             env=env_code,
             registry_api=registry_api,
             deploy_manual=deploy_manual,
             srv_ip=srv_ip,
             registry_timeout=timeout,
+            registry_max_bytes=max_bytes,
+            reload_min_interval=reload_min_interval,
+            runtime_dir=None if runtime_dir is None else str(runtime_dir),
         )
         self.service_name = service_name
         self.env_code = self.settings.require_env()
@@ -162,6 +198,9 @@ class RegistryManager:
         self.max_backoff = max_backoff
         self.jitter = jitter
         self.stop_timeout = stop_timeout
+        self.reload_timeout = (
+            3 * self.settings.registry_timeout + 1 if reload_timeout is None else reload_timeout
+        )
         self._base_url = self.settings.registry_url
         if config is not None and config.name != service_name:
             raise ConfigurationError(
@@ -175,77 +214,126 @@ class RegistryManager:
 
         self.last_loaded_at: datetime | None = None
         self.last_error: RegistryError | None = None
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Guards the fields below for an instant; never held across network I/O.
+        self._state_lock = threading.Lock()
         self._client: RegistryClient | None = None
         self._started = False
+        self._starting: threading.Event | None = None
         self._stopped = False
         self._pid = os.getpid()
         self._current: Snapshot | None = None
+        self._gate = ReloadGate(self.settings.reload_min_interval)
+        self._outage = OutageLog(logger, service_name, self._base_url)
+        self._registrar = Registrar(service_name, config, self.settings.srv_ip)
+        self._broadcast = self._make_broadcast() if broadcast else None
+        self._poller = Poller(self)
         self.get_database = self._unloaded_get_database
         self.get_service = self._unloaded_get_service
         _MANAGERS.add(self)
         if autostart:
             self.start()
 
+    def _make_broadcast(self) -> ReloadBroadcast:
+        directory = self.settings.runtime_dir
+        port = self.config.port if self.config is not None else None
+        return ReloadBroadcast(
+            Path(directory) if directory else default_runtime_dir(),
+            self.env_code,
+            self.service_name,
+            port,
+        )
+
     # -- lifecycle --------------------------------------------------------
     def start(self) -> RegistryManager:
         """Load (and register, with manual deployment), then start polling.
 
-        Idempotent. Raises :class:`~soajs.errors.RegistryError` when the
+        Idempotent (a concurrent call waits for the first one, within its
+        deadline). Raises :class:`~soajs.errors.RegistryError` when the
         control plane cannot be reached, unless ``start_degraded``.
         """
-        with self._lock:
+        with self._state_lock:
             if self._stopped:
                 raise RegistryError(f"registry manager of {self.service_name!r} was stopped")
-            if self._started:
-                return self
-            try:
-                self._refresh(register_first=True)
-            except RegistryError as exc:
-                if not self.start_degraded:
-                    raise
-                logger.warning(
-                    "registry of %r not loaded at start (%s); starting degraded and "
-                    "retrying in the background",
-                    self.service_name,
-                    exc,
-                )
+            starting = self._starting
+            first = starting is None
+            if first:
+                starting = self._starting = threading.Event()
+        assert starting is not None
+        if not first:
+            starting.wait(self.reload_timeout)
+            return self
+        try:
+            self._first_load()
+        except BaseException:
+            with self._state_lock:
+                self._starting = None  # a later start() tries again
+            starting.set()
+            raise
+        if self._broadcast is not None and self.auto_reload:
+            self._broadcast.start()
+        with self._state_lock:
             self._started = True
-            if self.auto_reload or not self.is_ready:
-                self._start_poller()
+            self._poller.next_poll = time.monotonic() + self.next_interval()
+            if (self.auto_reload or not self.is_ready) and not self._stopped:
+                self._poller.ensure_thread()
+        starting.set()
         return self
+
+    def _first_load(self) -> None:
+        try:
+            self._fetch(register_first=True)
+        except RegistryError as exc:
+            self.last_error = exc
+            if not self.start_degraded:
+                raise
+            logger.warning(
+                "registry of %r not loaded at start (%s); starting degraded and "
+                "retrying in the background",
+                self.service_name,
+                exc,
+            )
+            self._outage.started_elsewhere()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop polling and close the connection pool. Idempotent.
 
-        Wakes the poller and joins it for at most ``timeout`` seconds
-        (default ``stop_timeout``); the thread is a daemon, so it never
-        blocks interpreter exit either way.
+        Returns within ``timeout`` seconds (default ``stop_timeout``) whatever
+        the control plane does: it takes no lock held by a call, wakes the
+        worker and joins it for at most that long. A call still running then
+        ends by its own deadline (the thread is a daemon, and never blocks
+        interpreter exit). Waiters of a pending reload are answered at once.
         """
-        self._stop.set()
-        with self._lock:
+        poller = self._poller
+        poller.stop.set()
+        poller.wake.set()
+        with self._state_lock:
             already = self._stopped
             self._stopped = True
-        thread = self._thread
+            thread = poller.thread
+        self._gate.abandon(RegistryError(f"registry manager of {self.service_name!r} was stopped"))
+        bound = self.stop_timeout if timeout is None else timeout
         if thread is not None and thread is not threading.current_thread():
-            thread.join(self.stop_timeout if timeout is None else timeout)
-            if thread.is_alive():
+            thread.join(bound)
+            if thread.is_alive() and not already:
                 logger.warning(
-                    "registry poller of %r did not stop within %.1fs (a call to the "
-                    "control plane is still running); it will end on its own",
+                    "registry worker of %r did not stop within %.1fs (a call to the "
+                    "control plane is still running); it ends by its %gs deadline",
                     self.service_name,
-                    self.stop_timeout if timeout is None else timeout,
+                    bound,
+                    self.settings.registry_timeout,
                 )
+        if thread is None or not thread.is_alive():
+            self._close_client()
         if not already:
-            with self._lock:
-                client, self._client = self._client, None
-            if client is not None:
-                client.close()
             logger.debug("registry manager of %r stopped", self.service_name)
 
     close = stop
+
+    def _close_client(self) -> None:
+        with self._state_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> RegistryManager:
         return self.start()
@@ -267,8 +355,14 @@ class RegistryManager:
 
     @property
     def is_running(self) -> bool:
-        """True while the poller thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
+        """True while the worker thread is alive."""
+        thread = self._poller.thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        """The worker thread (``None`` when not running)."""
+        return self._poller.thread
 
     @property
     def is_stopped(self) -> bool:
@@ -285,6 +379,11 @@ class RegistryManager:
         if snap is None:
             self._not_loaded()
         return snap.registry
+
+    @property
+    def last_reload(self) -> ReloadOutcome | None:
+        """The outcome of the last control-plane call made by the worker, if any."""
+        return self._gate.last
 
     def _not_loaded(self) -> NoReturn:
         detail = f": {self.last_error}" if self.last_error else ""
@@ -342,16 +441,66 @@ class RegistryManager:
             self._not_loaded()
         return snap
 
-    # -- writes -----------------------------------------------------------
-    def reload(self) -> Registry:
-        """Fetch the registry now and publish it; returns the new snapshot.
+    # -- reloads ------------------------------------------------------------
+    def reload(self, timeout: float | None = None) -> Registry:
+        """Fetch the registry now and publish it; returns the new registry.
 
-        On failure the last good registry stays in place and
-        :class:`~soajs.errors.RegistryError` is raised.
+        Joins a reload already in flight rather than starting a second one.
+        Waits at most ``timeout`` seconds (default :attr:`reload_timeout`),
+        then raises :class:`~soajs.errors.RegistryError` while the call goes
+        on in the background. On failure the last good registry stays in
+        place and the control plane's :class:`~soajs.errors.RegistryError`
+        is raised.
         """
         if self._stopped:
             raise RegistryError(f"registry manager of {self.service_name!r} was stopped")
-        return self._refresh(register_first=False)
+        ticket = self._request(rate_limited=False, announce=False)
+        wait = self.reload_timeout if timeout is None else timeout
+        try:
+            outcome = ticket.future.result(wait)
+        except FutureTimeout:
+            raise RegistryError(
+                f"reload of {self.service_name!r} did not finish within {wait:g}s; it goes on "
+                "in the background and the current registry stays in place"
+            ) from None
+        if not outcome.ok:
+            assert outcome.error is not None
+            raise outcome.error
+        assert outcome.registry is not None
+        return outcome.registry
+
+    def request_reload(self, *, broadcast: bool = True) -> ReloadTicket:
+        """Ask for a reload without waiting: what ``/reloadRegistry`` calls.
+
+        Any number of concurrent requests cost at most one control-plane call
+        in flight and one call per ``reload_min_interval``
+        (:mod:`soajs.registry.reloads`); the call runs on this manager's own
+        worker thread, never on the caller's. Returns a
+        :class:`~soajs.registry.reloads.ReloadTicket`: ``ticket.future`` (a
+        :class:`concurrent.futures.Future` of a
+        :class:`~soajs.registry.reloads.ReloadOutcome`; wait on it with a
+        deadline, or ``asyncio.wrap_future``) and ``ticket.state``
+        (``started``/``joined``/``scheduled``). With ``broadcast`` the other
+        workers of the host reload too (:mod:`soajs.registry.broadcast`).
+        Never raises: a stopped manager answers with a failed outcome.
+        """
+        if self._stopped:
+            future: Future[ReloadOutcome] = Future()
+            error = RegistryError(f"registry manager of {self.service_name!r} was stopped")
+            future.set_result(ReloadOutcome.failed(error))
+            return ReloadTicket(future, "joined")
+        return self._request(rate_limited=True, announce=broadcast)
+
+    def _request(self, *, rate_limited: bool, announce: bool) -> ReloadTicket:
+        ticket = self._gate.request(rate_limited=rate_limited)
+        poller = self._poller
+        if announce and ticket.state != "joined":
+            poller.announce = True
+        with self._state_lock:
+            if not self._stopped:
+                poller.ensure_thread()
+        poller.wake.set()
+        return ticket
 
     def register(self) -> Any:
         """``POST /register`` this service now (manual deployment); returns ``data``."""
@@ -359,51 +508,20 @@ class RegistryManager:
             raise ConfigurationError(
                 "register() needs the service's Config: RegistryManager(..., config=Config(...))"
             )
-        with self._lock:
-            return self._register(self._get_client())
+        return self._registrar.register(self._get_client())
 
-    def _refresh(self, *, register_first: bool) -> Registry:
-        with self._lock:
-            client = self._get_client()
-            try:
-                manual = self.settings.deploy_manual
-                if manual and register_first:
-                    self._register(client)
-                registry = client.get_registry(self.env_code, self.service_name, self.service_type)
-                if manual and not register_first and not self._is_listed(registry):
-                    logger.warning(
-                        "control plane no longer lists %r (restarted with an empty registry?): "
-                        "registering again",
-                        self.service_name,
-                    )
-                    self._register(client)
-                    registry = client.get_registry(
-                        self.env_code, self.service_name, self.service_type
-                    )
-            except RegistryError as exc:
-                self.last_error = exc
-                raise
-            self._publish(registry)
-            return registry
-
-    def _register(self, client: RegistryClient) -> Any:
-        assert self.config is not None
-        body = self.config.registration_body(ip=self.config.ip or self.settings.srv_ip)
-        data = client.register(body)
-        logger.info(
-            "registered %r v%s at %s:%s with the control plane",
-            body["name"],
-            body["version"],
-            body["ip"],
-            body["port"],
-        )
-        return data
-
-    def _is_listed(self, registry: Registry) -> bool:
-        if self.service_name in registry.services:
-            return True
-        daemons = (registry.model_extra or {}).get("daemons")
-        return isinstance(daemons, dict) and self.service_name in daemons
+    def _fetch(self, *, register_first: bool) -> Registry:
+        """One reload: (register,) fetch, publish. Runs outside any lock."""
+        client = self._get_client()
+        manual = self.settings.deploy_manual
+        if manual and register_first:
+            self._registrar.register(client)
+        registry = client.get_registry(self.env_code, self.service_name, self.service_type)
+        if manual and not register_first and self._registrar.should_register_again(registry):
+            self._registrar.register(client)
+            registry = client.get_registry(self.env_code, self.service_name, self.service_type)
+        self._publish(registry)
+        return registry
 
     def _publish(self, registry: Registry) -> None:
         snap = Snapshot(registry)
@@ -416,21 +534,26 @@ class RegistryManager:
         self.last_loaded_at = datetime.now(UTC)
         self.last_error = None
 
+    def _loaded_at(self) -> datetime:
+        return self.last_loaded_at or datetime.now(UTC)
+
+    def _kept(self) -> str:
+        if self.last_loaded_at is None:
+            return "no registry loaded yet"
+        return f"keeping the registry loaded at {self.last_loaded_at:%Y-%m-%d %H:%M:%S} UTC"
+
     def _get_client(self) -> RegistryClient:
-        if self._client is None:
-            self._client = RegistryClient(self._base_url, timeout=self.settings.registry_timeout)
-        return self._client
+        with self._state_lock:
+            if self._client is None:
+                self._client = RegistryClient(
+                    self._base_url,
+                    timeout=self.settings.registry_timeout,
+                    max_bytes=self.settings.registry_max_bytes,
+                    cancel=self._poller.stop,
+                )
+            return self._client
 
-    # -- the poller ---------------------------------------------------------
-    def _start_poller(self) -> None:
-        thread = threading.Thread(
-            target=self._poll_forever,
-            name=f"soajs-registry-{self.service_name}",
-            daemon=True,
-        )
-        self._thread = thread
-        thread.start()
-
+    # -- polling ------------------------------------------------------------
     def next_interval(self) -> float:
         """Seconds until the next poll: the control plane's period, floored, jittered."""
         snap = self._current
@@ -444,90 +567,24 @@ class RegistryManager:
         base = max(MIN_RELOAD_INTERVAL, base)
         return max(MIN_RELOAD_INTERVAL, base * (1 + random.uniform(-self.jitter, self.jitter)))  # noqa: S311
 
-    def _poll_forever(self) -> None:
-        stop = self._stop
-        while not stop.is_set():
-            if self.is_ready and (not self.auto_reload or stop.wait(self.next_interval())):
-                return
-            try:
-                self._poll_once()
-            except _Stopped:
-                return
-            except Exception:  # a bug, not an outage: keep the poller alive
-                logger.exception("unexpected error in the registry poller of %r", self.service_name)
-                if stop.wait(self.max_backoff):
-                    return
-
-    def _poll_once(self) -> None:
-        outage_start = time.monotonic()
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RegistryError),
-            # exponential growth with full jitter, capped at max_backoff
-            wait=tenacity.wait_random_exponential(
-                multiplier=min(1.0, self.max_backoff), max=self.max_backoff
-            ),
-            sleep=self._sleep,
-            before_sleep=self._log_failure,
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                failed_before = attempt.retry_state.attempt_number > 1
-                self._refresh(register_first=failed_before or not self.is_ready)
-        attempts = retrying.statistics.get("attempt_number", 1)
-        if attempts > 1:
-            logger.warning(
-                "control plane %s reachable again after %d failed polls in %.1fs; "
-                "registry of %r reloaded",
-                self._base_url,
-                attempts - 1,
-                time.monotonic() - outage_start,
-                self.service_name,
-            )
-
-    def _sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise _Stopped
-
-    def _log_failure(self, state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        wait = state.upcoming_sleep
-        if state.attempt_number == 1:
-            kept = (
-                f"keeping the registry loaded at {self.last_loaded_at:%Y-%m-%d %H:%M:%S} UTC"
-                if self.last_loaded_at
-                else "no registry loaded yet"
-            )
-            logger.warning(
-                "registry poll of %r failed: %s; %s; retrying with backoff (next in %.1fs)",
-                self.service_name,
-                exc,
-                kept,
-                wait,
-            )
-        else:
-            logger.debug(
-                "registry poll of %r failed again (attempt %d): %s; next in %.1fs",
-                self.service_name,
-                state.attempt_number,
-                exc,
-                wait,
-            )
-
     # -- fork ---------------------------------------------------------------
     def _after_fork_in_child(self) -> None:
-        # Threads do not survive fork and the parent's lock, event and sockets
-        # must not be shared: start afresh, keeping the last good snapshot.
-        self._lock = threading.RLock()
+        # Threads do not survive fork and the parent's lock, events, futures and
+        # sockets must not be shared: start afresh, keeping the last good snapshot.
+        old = self._poller
+        had_worker = old.thread is not None and not old.stop.is_set()
+        self._state_lock = threading.Lock()
         self._client = None  # the parent's pool belongs to the parent
         self._pid = os.getpid()
-        had_poller = self._thread is not None and not self._stop.is_set()
-        self._stop = threading.Event()
-        self._thread = None
+        self._gate = ReloadGate(self.settings.reload_min_interval)
+        self._poller = Poller(self)
+        self._poller.next_poll = old.next_poll
+        if self._starting is not None and not self._starting.is_set():
+            self._starting = None  # a start() interrupted by the fork
         if self._stopped:
-            self._stop.set()
-        elif had_poller:
-            self._start_poller()
+            self._poller.stop.set()
+        elif had_worker and (self.auto_reload or not self.is_ready):
+            self._poller.ensure_thread()
 
     def __repr__(self) -> str:
         state = "ready" if self.is_ready else "not loaded"
@@ -551,7 +608,8 @@ def _after_fork_in_child() -> None:
 
 def _stop_all_at_exit() -> None:
     for manager in list(_MANAGERS):
-        manager._stop.set()
+        manager._poller.stop.set()
+        manager._poller.wake.set()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
