@@ -1,99 +1,53 @@
 """``RegistryManager``: the environment registry of one service, kept fresh.
 
-Reading
-    The current registry is an immutable snapshot published with one atomic
-    update of the manager's attributes: ``get_database`` / ``get_service``
-    are bound to the C lookup of dict indexes built once per snapshot, so such
-    a read takes no lock and runs no Python frame; ``manager.registry`` is the
-    snapshot itself. A reader never sees a half-updated registry. For several
-    reads that must agree with each other, take ``snap = manager.registry``
-    once.
-
-Writing
-    One worker thread per manager (:mod:`soajs.registry.poller`) calls the
-    control plane, builds the new snapshot outside any lock and publishes it.
-    The manager's lock guards a few fields for an instant and is never held
-    across network I/O, so :meth:`~RegistryManager.stop` and
-    :meth:`~RegistryManager.reload` keep their time bounds whatever the
-    control plane does.
-
-Reloading
-    :meth:`~RegistryManager.request_reload` (``/reloadRegistry``) and
-    :meth:`~RegistryManager.reload` are coalesced (:mod:`soajs.registry.reloads`)
-    and a reload asked of one worker reaches the others of the host
-    (:mod:`soajs.registry.broadcast`).
-
-Polling
-    Every ``serviceConfig.awareness.autoReloadRegistry`` ms (floor 1 s, +-10 %
-    jitter so workers do not poll in lockstep). A failed poll keeps the last
-    good registry, logs one WARNING per outage or storm
-    (:mod:`soajs.registry.outage`), and retries with exponential backoff with
-    jitter (capped). With manual deployment the service registers at start,
-    after an outage, and when the control plane does not list it
-    (:mod:`soajs.registry.registration`, with backoff).
-
-Processes
-    After ``fork()`` (gunicorn/uwsgi ``--preload``) the child keeps the last
-    snapshot and starts its own worker with its own connection pool.
+The concerns live in their own modules: reads of the current snapshot, no
+lock (:mod:`~soajs.registry.reads`); the one worker thread that calls the
+control plane, never holding a lock across it (:mod:`~soajs.registry.poller`);
+coalesced reloads (:mod:`~soajs.registry.reloads`); the broadcast of a reload
+to the other workers of the host (:mod:`~soajs.registry.broadcast`); manual
+registration (:mod:`~soajs.registry.registration`); one WARNING per outage
+(:mod:`~soajs.registry.outage`); fork and exit (:mod:`~soajs.registry.processes`).
+This module is the public class: its options, lifecycle and state.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import random
 import threading
 import time
-import weakref
-from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from soajs.config import Config
 from soajs.errors import (
     ConfigurationError,
-    CustomNotFoundError,
     RegistryError,
-    RegistryNotLoadedError,
-    ResourceNotFoundError,
 )
+from soajs.registry import processes
 from soajs.registry.broadcast import ReloadBroadcast, default_runtime_dir
 from soajs.registry.client import RegistryClient, ServiceType
 from soajs.registry.outage import OutageLog
 from soajs.registry.poller import Poller
+from soajs.registry.reads import SnapshotReads
 from soajs.registry.registration import Registrar
-from soajs.registry.reloads import ReloadGate, ReloadOutcome, ReloadTicket
+from soajs.registry.reloads import ReloadGate, ReloadOutcome, ReloadRequests, ReloadTicket
 from soajs.registry.snapshot import Snapshot
 from soajs.settings import Settings
 
 if TYPE_CHECKING:
     from soajs.models.registry import (
-        Awareness,
-        CustomEntry,
-        Database,
         Registry,
-        Resource,
-        ServiceEntry,
     )
 
 __all__ = ["RegistryManager", "ReloadOutcome", "ReloadTicket"]
 
 logger = logging.getLogger("soajs.registry")
 
-#: Shortest period between two polls, whatever the control plane asks for.
-MIN_RELOAD_INTERVAL = 1.0
-#: Gateway default for ``serviceConfig.awareness.healthCheckInterval`` (5 s).
-DEFAULT_HEALTH_CHECK_MS = 5000
 
-_MANAGERS: weakref.WeakSet[RegistryManager] = weakref.WeakSet()
-
-
-class RegistryManager:
+class RegistryManager(SnapshotReads, ReloadRequests):
     """Keeps the registry of ``service_name`` in ``env_code`` fresh from the control plane.
 
     Parameters
@@ -133,12 +87,6 @@ class RegistryManager:
     reload_timeout:
         How long :meth:`reload` waits by default (3 exchanges + 1 s).
     """
-
-    # Bound per snapshot to the C-level lookup of a dict index (see the module
-    # docstring): a read is one attribute load and one C call. Documented on
-    # the _unloaded_* placeholders that stand in before the first load.
-    get_database: Callable[[str], Database]
-    get_service: Callable[[str], ServiceEntry]
 
     def __init__(
         self,
@@ -229,7 +177,7 @@ class RegistryManager:
         self._poller = Poller(self)
         self.get_database = self._unloaded_get_database
         self.get_service = self._unloaded_get_service
-        _MANAGERS.add(self)
+        processes.track(self)
         if autostart:
             self.start()
 
@@ -348,12 +296,6 @@ class RegistryManager:
 
     # -- state ------------------------------------------------------------
     @property
-    def is_ready(self) -> bool:
-        """True once a registry has been loaded (and forever after: the last
-        good one is kept through outages)."""
-        return self._current is not None
-
-    @property
     def is_running(self) -> bool:
         """True while the worker thread is alive."""
         thread = self._poller.thread
@@ -370,137 +312,9 @@ class RegistryManager:
         return self._stopped
 
     @property
-    def registry(self) -> Registry:
-        """The current registry snapshot (immutable; replaced whole on reload).
-
-        Raises :class:`~soajs.errors.RegistryNotLoadedError` before the first load.
-        """
-        snap = self._current
-        if snap is None:
-            self._not_loaded()
-        return snap.registry
-
-    @property
     def last_reload(self) -> ReloadOutcome | None:
         """The outcome of the last control-plane call made by the worker, if any."""
         return self._gate.last
-
-    def _not_loaded(self) -> NoReturn:
-        detail = f": {self.last_error}" if self.last_error else ""
-        raise RegistryNotLoadedError(
-            f"registry of {self.service_name!r} ({self.env_code}) is not loaded yet{detail}"
-        )
-
-    # -- reads --------------------------------------------------------------
-    def _unloaded_get_database(self, name: str) -> Database:
-        """``get_database(name)``: the ``coreDB`` or ``tenantMetaDB`` entry ``name``.
-
-        Raises :class:`~soajs.errors.DatabaseNotFoundError` (a ``LookupError``),
-        or :class:`~soajs.errors.RegistryNotLoadedError` before the first load.
-        """
-        self._not_loaded()
-
-    def _unloaded_get_service(self, name: str) -> ServiceEntry:
-        """``get_service(name)``: the ``services`` entry ``name``.
-
-        Raises :class:`~soajs.errors.ServiceNotFoundError` (a ``LookupError``),
-        or :class:`~soajs.errors.RegistryNotLoadedError` before the first load.
-        """
-        self._not_loaded()
-
-    def get_all_databases(self) -> dict[str, Database]:
-        """Every database, core and tenant-meta, by name (a new dict)."""
-        return dict(self._snapshot().databases)
-
-    def get_custom(self, name: str) -> CustomEntry:
-        """The ``custom`` entry ``name`` (its ``.value`` is what was stored)."""
-        custom = self.registry.custom
-        try:
-            return custom[name]
-        except KeyError:
-            raise CustomNotFoundError(name, list(custom)) from None
-
-    def get_resource(self, name: str, type: str | None = None) -> Resource:
-        """The resource ``name``, searched in every type or only in ``type``."""
-        resources = self.registry.resources
-        groups = [resources.get(type, {})] if type is not None else list(resources.values())
-        for group in groups:
-            if name in group:
-                return group[name]
-        known = [n for group in groups for n in group]
-        raise ResourceNotFoundError(name, known)
-
-    @property
-    def awareness(self) -> Awareness | None:
-        """Where the gateway is (``{host, port}``), for calls outside a request."""
-        return self.registry.awareness
-
-    def _snapshot(self) -> Snapshot:
-        snap = self._current
-        if snap is None:
-            self._not_loaded()
-        return snap
-
-    # -- reloads ------------------------------------------------------------
-    def reload(self, timeout: float | None = None) -> Registry:
-        """Fetch the registry now and publish it; returns the new registry.
-
-        Joins a reload already in flight rather than starting a second one.
-        Waits at most ``timeout`` seconds (default :attr:`reload_timeout`),
-        then raises :class:`~soajs.errors.RegistryError` while the call goes
-        on in the background. On failure the last good registry stays in
-        place and the control plane's :class:`~soajs.errors.RegistryError`
-        is raised.
-        """
-        if self._stopped:
-            raise RegistryError(f"registry manager of {self.service_name!r} was stopped")
-        ticket = self._request(rate_limited=False, announce=False)
-        wait = self.reload_timeout if timeout is None else timeout
-        try:
-            outcome = ticket.future.result(wait)
-        except FutureTimeout:
-            raise RegistryError(
-                f"reload of {self.service_name!r} did not finish within {wait:g}s; it goes on "
-                "in the background and the current registry stays in place"
-            ) from None
-        if not outcome.ok:
-            assert outcome.error is not None
-            raise outcome.error
-        assert outcome.registry is not None
-        return outcome.registry
-
-    def request_reload(self, *, broadcast: bool = True) -> ReloadTicket:
-        """Ask for a reload without waiting: what ``/reloadRegistry`` calls.
-
-        Any number of concurrent requests cost at most one control-plane call
-        in flight and one call per ``reload_min_interval``
-        (:mod:`soajs.registry.reloads`); the call runs on this manager's own
-        worker thread, never on the caller's. Returns a
-        :class:`~soajs.registry.reloads.ReloadTicket`: ``ticket.future`` (a
-        :class:`concurrent.futures.Future` of a
-        :class:`~soajs.registry.reloads.ReloadOutcome`; wait on it with a
-        deadline, or ``asyncio.wrap_future``) and ``ticket.state``
-        (``started``/``joined``/``scheduled``). With ``broadcast`` the other
-        workers of the host reload too (:mod:`soajs.registry.broadcast`).
-        Never raises: a stopped manager answers with a failed outcome.
-        """
-        if self._stopped:
-            future: Future[ReloadOutcome] = Future()
-            error = RegistryError(f"registry manager of {self.service_name!r} was stopped")
-            future.set_result(ReloadOutcome.failed(error))
-            return ReloadTicket(future, "joined")
-        return self._request(rate_limited=True, announce=broadcast)
-
-    def _request(self, *, rate_limited: bool, announce: bool) -> ReloadTicket:
-        ticket = self._gate.request(rate_limited=rate_limited)
-        poller = self._poller
-        if announce and ticket.state != "joined":
-            poller.announce = True
-        with self._state_lock:
-            if not self._stopped:
-                poller.ensure_thread()
-        poller.wake.set()
-        return ticket
 
     def register(self) -> Any:
         """``POST /register`` this service now (manual deployment); returns ``data``."""
@@ -523,17 +337,6 @@ class RegistryManager:
         self._publish(registry)
         return registry
 
-    def _publish(self, registry: Registry) -> None:
-        snap = Snapshot(registry)
-        # One dict update: atomic for readers (no Python code runs in between).
-        self.__dict__.update(
-            get_database=snap.databases.__getitem__,
-            get_service=snap.services.__getitem__,
-            _current=snap,
-        )
-        self.last_loaded_at = datetime.now(UTC)
-        self.last_error = None
-
     def _loaded_at(self) -> datetime:
         return self.last_loaded_at or datetime.now(UTC)
 
@@ -552,20 +355,6 @@ class RegistryManager:
                     cancel=self._poller.stop,
                 )
             return self._client
-
-    # -- polling ------------------------------------------------------------
-    def next_interval(self) -> float:
-        """Seconds until the next poll: the control plane's period, floored, jittered."""
-        snap = self._current
-        base = snap.registry.auto_reload_ms / 1000 if snap else MIN_RELOAD_INTERVAL
-        if snap is not None and _gateway_unknown(snap.registry):
-            # Gateway 4.3.4 answers awareness.host = null until its first health
-            # check of itself passes (one interval after it starts, or restarts):
-            # ask again after two health-check intervals, not after an hour.
-            checks = snap.registry.service_config.awareness.health_check_interval
-            base = min(base, 2 * (checks or DEFAULT_HEALTH_CHECK_MS) / 1000)
-        base = max(MIN_RELOAD_INTERVAL, base)
-        return max(MIN_RELOAD_INTERVAL, base * (1 + random.uniform(-self.jitter, self.jitter)))  # noqa: S311
 
     # -- fork ---------------------------------------------------------------
     def _after_fork_in_child(self) -> None:
@@ -594,23 +383,3 @@ class RegistryManager:
             f"<RegistryManager {self.service_name!r} env={self.env_code!r} "
             f"control_plane={self._base_url} {state}>"
         )
-
-
-def _gateway_unknown(registry: Registry) -> bool:
-    awareness = registry.awareness
-    return awareness is None or not awareness.host
-
-
-def _after_fork_in_child() -> None:
-    for manager in list(_MANAGERS):
-        manager._after_fork_in_child()
-
-
-def _stop_all_at_exit() -> None:
-    for manager in list(_MANAGERS):
-        manager._poller.stop.set()
-        manager._poller.wake.set()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_stop_all_at_exit)

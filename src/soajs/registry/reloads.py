@@ -28,6 +28,7 @@ import contextlib
 import threading
 import time
 from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -36,8 +37,9 @@ from soajs.errors import RegistryError
 
 if TYPE_CHECKING:
     from soajs.models.registry import Registry
+    from soajs.registry.poller import Poller
 
-__all__ = ["ReloadGate", "ReloadOutcome", "ReloadTicket"]
+__all__ = ["ReloadGate", "ReloadOutcome", "ReloadRequests", "ReloadTicket"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +171,74 @@ class ReloadGate:
 def _resolve(future: Future[ReloadOutcome], outcome: ReloadOutcome) -> None:
     with contextlib.suppress(InvalidStateError):  # abandoned by stop() meanwhile
         future.set_result(outcome)
+
+
+class ReloadRequests:
+    """The reload API of ``RegistryManager`` (a mixin): requests go through its gate."""
+
+    service_name: str
+    reload_timeout: float
+    _stopped: bool
+    _gate: ReloadGate
+    _poller: Poller
+    _state_lock: threading.Lock
+
+    def reload(self, timeout: float | None = None) -> Registry:
+        """Fetch the registry now and publish it; returns the new registry.
+
+        Joins a reload already in flight rather than starting a second one.
+        Waits at most ``timeout`` seconds (default :attr:`reload_timeout`),
+        then raises :class:`~soajs.errors.RegistryError` while the call goes
+        on in the background. On failure the last good registry stays in
+        place and the control plane's :class:`~soajs.errors.RegistryError`
+        is raised.
+        """
+        if self._stopped:
+            raise RegistryError(f"registry manager of {self.service_name!r} was stopped")
+        ticket = self._request(rate_limited=False, announce=False)
+        wait = self.reload_timeout if timeout is None else timeout
+        try:
+            outcome = ticket.future.result(wait)
+        except FutureTimeout:
+            raise RegistryError(
+                f"reload of {self.service_name!r} did not finish within {wait:g}s; it goes on "
+                "in the background and the current registry stays in place"
+            ) from None
+        if not outcome.ok:
+            assert outcome.error is not None
+            raise outcome.error
+        assert outcome.registry is not None
+        return outcome.registry
+
+    def request_reload(self, *, broadcast: bool = True) -> ReloadTicket:
+        """Ask for a reload without waiting: what ``/reloadRegistry`` calls.
+
+        Any number of concurrent requests cost at most one control-plane call
+        in flight and one call per ``reload_min_interval``
+        (:mod:`soajs.registry.reloads`); the call runs on this manager's own
+        worker thread, never on the caller's. Returns a
+        :class:`~soajs.registry.reloads.ReloadTicket`: ``ticket.future`` (a
+        :class:`concurrent.futures.Future` of a
+        :class:`~soajs.registry.reloads.ReloadOutcome`; wait on it with a
+        deadline, or ``asyncio.wrap_future``) and ``ticket.state``
+        (``started``/``joined``/``scheduled``). With ``broadcast`` the other
+        workers of the host reload too (:mod:`soajs.registry.broadcast`).
+        Never raises: a stopped manager answers with a failed outcome.
+        """
+        if self._stopped:
+            future: Future[ReloadOutcome] = Future()
+            error = RegistryError(f"registry manager of {self.service_name!r} was stopped")
+            future.set_result(ReloadOutcome.failed(error))
+            return ReloadTicket(future, "joined")
+        return self._request(rate_limited=True, announce=broadcast)
+
+    def _request(self, *, rate_limited: bool, announce: bool) -> ReloadTicket:
+        ticket = self._gate.request(rate_limited=rate_limited)
+        poller = self._poller
+        if announce and ticket.state != "joined":
+            poller.announce = True
+        with self._state_lock:
+            if not self._stopped:
+                poller.ensure_thread()
+        poller.wake.set()
+        return ticket
