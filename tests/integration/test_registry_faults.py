@@ -169,8 +169,9 @@ def test_a_reload_storm_costs_one_call_in_flight_and_one_per_second(make_manager
         took = elapsed(start)
     calls = plane.paths["/getRegistry"] - 1
     assert len(outcomes) == 2000 and all(o.ok for o in outcomes)
-    # every request was answered by a call that started after it was made
-    assert {t.state for t in tickets} <= {"started", "joined", "scheduled"}
+    # answered by the call in flight, or at once with the last outcome (rate limit)
+    assert {t.state for t in tickets} <= {"started", "joined", "recent", "scheduled"}
+    assert "recent" in {t.state for t in tickets}
     # at most one call per second (+ the one that started at once), never one per request
     assert 1 <= calls <= took / 1.0 + 2, f"{calls} calls for 2000 requests in {took:.1f}s"
 

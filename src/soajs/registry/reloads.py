@@ -9,13 +9,16 @@ callers get a :class:`concurrent.futures.Future` of the :class:`ReloadOutcome`.
 
 * While a reload is in flight, every request joins it (``state="joined"``).
 * A rate-limited request (the endpoint, a broadcast) arriving less than
-  ``min_interval`` seconds after the last call started is scheduled for
-  ``last start + min_interval``; every such request joins that one
-  (``state="scheduled"``). So N requests cost at most one call in flight and
-  one call per ``min_interval``, and no request is lost: the answer it
-  waits for comes from a call that started after it was made.
+  ``min_interval`` seconds after the last call started schedules a call for
+  ``last start + min_interval`` (the trailing edge) and waits for it
+  (``state="scheduled"``): its answer comes from a call that started after
+  it was made. Further requests while that call is scheduled get the last
+  outcome at once, with its age (``state="recent"``): the scheduled call
+  still runs, so a change made just before them is picked up too. N
+  requests cost at most one call in flight and one call per
+  ``min_interval``, and at most one request per interval waits.
 * An explicit :meth:`RegistryManager.reload` is not rate-limited: it joins
-  the call in flight, or starts one now.
+  the call in flight or the pending one (made due now), or starts one now.
 
 Futures are marked running as they are made, so a waiter that gives up
 (``asyncio.wait_for`` cancelling its wrapper) cannot cancel them for the
@@ -76,12 +79,21 @@ class ReloadTicket:
     ``future`` resolves to the :class:`ReloadOutcome` of the call this
     request was folded into; ``state`` says how: ``"started"`` (a call was
     started for it), ``"joined"`` (a call was already in flight) or
-    ``"scheduled"`` (rate limit: it joins the next call, due at most
-    ``min_interval`` after the last one started).
+    ``"scheduled"`` (rate limit: a call is scheduled at most ``min_interval``
+    after the last one started, and this request waits for it) or
+    ``"recent"`` (rate limit, someone already waits for that call:
+    ``future`` is already resolved with the last outcome, see its ``age``;
+    the scheduled call still runs, so the registry catches up).
     """
 
     future: Future[ReloadOutcome]
-    state: Literal["started", "joined", "scheduled"]
+    state: Literal["started", "joined", "recent", "scheduled"]
+
+
+def _resolved(outcome: ReloadOutcome) -> Future[ReloadOutcome]:
+    future: Future[ReloadOutcome] = Future()
+    future.set_result(outcome)
+    return future
 
 
 def _running_future() -> Future[ReloadOutcome]:
@@ -110,15 +122,18 @@ class ReloadGate:
             self.requests += 1
             if self._inflight is not None and self._pending is None:
                 return ReloadTicket(self._inflight, "joined")
-            if self._pending is not None:
-                if not rate_limited:
-                    self._pending_due = 0.0  # an explicit reload does not wait for the rate
-                return ReloadTicket(self._pending, "scheduled" if self._pending_due else "joined")
             now = time.monotonic()
-            due = self._last_start + self.min_interval if rate_limited else 0.0
-            self._pending, self._pending_due = _running_future(), due if due > now else 0.0
-            state: Literal["started", "scheduled"] = "scheduled" if self._pending_due else "started"
-            return ReloadTicket(self._pending, state)
+            if self._pending is None:
+                due = self._last_start + self.min_interval if rate_limited else 0.0
+                self._pending, self._pending_due = _running_future(), due if due > now else 0.0
+                return ReloadTicket(self._pending, "scheduled" if self._pending_due else "started")
+            if not rate_limited:
+                self._pending_due = 0.0  # an explicit reload does not wait for the rate
+            elif self._pending_due > now and self.last is not None:
+                # someone already waits for the next call (the trailing edge): answer
+                # this one at once with the last outcome; that call still runs
+                return ReloadTicket(_resolved(self.last), "recent")
+            return ReloadTicket(self._pending, "scheduled" if self._pending_due else "joined")
 
     def next_due(self) -> float | None:
         """Monotonic time the pending call is due (0: now), or None when nothing waits."""
