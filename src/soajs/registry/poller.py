@@ -87,14 +87,19 @@ class Poller:
         try:
             while not self.stop.is_set():
                 self.wake.clear()
-                if self._step():
-                    idle_since = time.monotonic()
-                    continue
-                if self._sleep(idle_since):
-                    return
-        except Exception:  # a bug, not an outage: say so, and let stop() find the thread gone
-            if not self.stop.is_set():
-                logger.exception("registry worker of %r ended", self.manager.service_name)
+                try:
+                    if self._step():
+                        idle_since = time.monotonic()
+                        continue
+                    if self._sleep(idle_since):
+                        return
+                except Exception:  # a bug, not an outage: say so, keep the worker alive
+                    if self.stop.is_set():
+                        return
+                    logger.exception(
+                        "unexpected error in the registry worker of %r", self.manager.service_name
+                    )
+                    self.stop.wait(self.manager.max_backoff)
         finally:
             if self.stop.is_set():
                 self.manager._close_client()
