@@ -246,3 +246,55 @@ def _states(url: str) -> set[str]:
                 seen[answer["pid"]] = answer["greeting"]
     assert len(seen) == 2, seen
     return set(seen.values())
+
+
+@pytest.mark.slow
+def test_sigterm_with_a_reload_in_flight_on_a_hanging_control_plane() -> None:
+    """Finding 1: uvicorn was still running 40 s after SIGTERM with one /reloadRegistry in
+    flight. The endpoint waits at most one exchange (+ the rate limit), then the server ends."""
+    with FaultyPlane() as plane:
+        env = dict(os.environ, SOAJS_ENV="dev", SOAJS_REGISTRY_API=plane.address,
+                   SOAJS_REGISTRY_TIMEOUT="2")  # fmt: skip
+        command = [sys.executable, "-m", "uvicorn", "--port", "0", "--log-level", "info",
+                   "tests.integration.reload_asgi_app:app"]  # fmt: skip
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            url = _wait_for_line(proc, "Uvicorn running on ").split()[0]
+            assert _get(url + "/ping").json() == {"ping": True}
+            plane.mode = "silent"
+            with ThreadPoolExecutor(1) as pool:
+                reload = pool.submit(_get, url + "/reloadRegistry")
+                assert wait_until(lambda: plane.paths["/getRegistry"] == 2, timeout=5)
+                start = time.monotonic()
+                proc.terminate()
+                proc.wait(20)
+                took = elapsed(start)
+                answer = reload.result(timeout=5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            assert proc.stderr is not None
+            proc.stderr.close()
+    # 2 s exchange + 1 s rate limit, then the answer, then the shutdown
+    assert took < 9.0, f"uvicorn took {took:.1f}s to stop after SIGTERM"
+    assert answer.status_code in (202, 503)
+
+
+def _wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
+    """What follows ``marker`` in the child's stderr, once it says it."""
+    assert proc.stderr is not None
+    log = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stderr, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=1):
+                continue
+            line = proc.stderr.readline()
+            if not line:
+                break
+            log.append(line)
+            if marker in line:
+                return line.split(marker, 1)[1]
+    raise AssertionError("".join(log))

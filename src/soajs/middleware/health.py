@@ -124,8 +124,10 @@ class HealthEndpoints:
         if registry is None:
             return self._envelope("/reloadRegistry", ok=False, error=(501, "no registry to reload"))
         request = getattr(registry, "request_reload", None)
-        wait = float(getattr(registry, "reload_timeout", 10.0))
+        # One exchange (and the rate limit's wait) at most: an answer in a few
+        # seconds, and a server stopping (SIGTERM) never waits longer on it.
         settings = getattr(registry, "settings", None)
+        wait = float(getattr(settings, "registry_timeout", 5.0))
         wait += float(getattr(settings, "reload_min_interval", 0.0))
         if request is None:  # a registry object of the user's own: one reload at a time
             return self._foreign_reload(registry), wait, "started"
