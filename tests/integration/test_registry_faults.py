@@ -9,6 +9,7 @@ deadline), never micro-timings.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import tracemalloc
@@ -288,3 +289,36 @@ def test_stop_is_bounded_with_a_silent_control_plane_at_start(tmp_path: Path) ->
         manager.stop(timeout=1)
         assert elapsed(start) < 3.0
         assert wait_until(lambda: not manager.is_running, timeout=3)
+
+
+def test_stop_and_reload_are_bounded_with_a_blackholed_control_plane(make_manager: Make) -> None:
+    """A control plane whose accept queue is full: connects hang (SYNs dropped) or sit unread."""
+    with FaultyPlane() as plane:
+        manager = make_manager("hello", registry_api=plane.address, timeout=20)
+    # the same port, now a socket that listens and never accepts, its queue filled
+    host, port = plane.address.split(":")
+    hole = socket.socket()
+    fillers: list[socket.socket] = []
+    try:
+        hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hole.bind((host, int(port)))
+        hole.listen(0)
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex((host, int(port)))
+            fillers.append(filler)
+        start = time.monotonic()
+        with pytest.raises(RegistryError, match="did not finish within 1s"):
+            manager.reload(timeout=1)
+        assert elapsed(start) < 3.0
+        start = time.monotonic()
+        manager.stop(timeout=1)
+        assert elapsed(start) < 3.0
+        assert manager.get_database("main").name == "main"  # the last good registry stays
+    finally:
+        for filler in fillers:
+            filler.close()
+        hole.close()
+    # the worker's connect is cancelled or times out; with the hole closed it ends at once
+    assert wait_until(lambda: not manager.is_running, timeout=5)
