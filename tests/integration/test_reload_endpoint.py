@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import selectors
+import queue
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -217,23 +218,45 @@ def test_gunicorn_two_workers_both_reload(
 
 def _gunicorn_url(proc: subprocess.Popen[str]) -> str:
     """Read gunicorn's log until it says where it listens and both workers booted."""
-    assert proc.stderr is not None
     url, booted, log = None, 0, []
-    deadline = time.monotonic() + 30
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stderr, selectors.EVENT_READ)
-        while time.monotonic() < deadline and (url is None or booted < 2):
-            if not selector.select(timeout=1):
-                continue
-            line = proc.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            if "Listening at: " in line:
-                url = line.split("Listening at: ")[1].split()[0]
-            booted += "Booting worker" in line
-    assert url is not None and booted == 2, "".join(log)
-    return url
+    for line in _lines(proc, timeout=30):
+        log.append(line)
+        if "Listening at: " in line:
+            url = line.split("Listening at: ")[1].split()[0]
+        booted += "Booting worker" in line
+        if url is not None and booted == 2:
+            return url
+    raise AssertionError("".join(log))
+
+
+def _lines(proc: subprocess.Popen[str], timeout: float) -> Iterator[str]:
+    """The child's stderr lines as they come, for at most ``timeout`` seconds.
+
+    A thread reads them (a select() on the pipe would miss lines already in the
+    reader's buffer); it ends when the child closes its stderr.
+    """
+    assert proc.stderr is not None
+    stream = proc.stderr
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for line in stream:
+                lines.put(line)
+        except (ValueError, OSError):  # the test closed the pipe: the child is gone
+            pass
+        lines.put(None)
+
+    threading.Thread(target=pump, name="test-stderr", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            return
+        if line is None:
+            return
+        yield line
 
 
 def _states(url: str) -> set[str]:
@@ -283,18 +306,9 @@ def test_sigterm_with_a_reload_in_flight_on_a_hanging_control_plane() -> None:
 
 def _wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
     """What follows ``marker`` in the child's stderr, once it says it."""
-    assert proc.stderr is not None
     log = []
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stderr, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=1):
-                continue
-            line = proc.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            if marker in line:
-                return line.split(marker, 1)[1]
+    for line in _lines(proc, timeout):
+        log.append(line)
+        if marker in line:
+            return line.split(marker, 1)[1]
     raise AssertionError("".join(log))
