@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from soajs import Config, ControlPlaneError, RegistryError, RegistryManager
+from soajs import (
+    Config,
+    ControlPlaneError,
+    RegistryError,
+    RegistryManager,
+    RegistryTimeoutError,
+)
 from soajs.controlplane import ControlPlaneServer
 from soajs.registry.client import RegistryClient
 from tests.integration.faulty_plane import FaultyPlane, elapsed
@@ -47,7 +53,7 @@ def test_a_trickling_answer_is_cut_at_the_total_deadline() -> None:
         plane.trickle_interval = 0.2
         with RegistryClient(f"http://{plane.address}", timeout=1.0) as client:
             start = time.monotonic()
-            with pytest.raises(ControlPlaneError, match=r"no answer from .* within 1s"):
+            with pytest.raises(RegistryTimeoutError, match=r"no answer from .* within 1s"):
                 client.get_registry("dev", "hello")
             assert elapsed(start) < 3.0
         assert plane.requests == 1
@@ -137,9 +143,11 @@ def test_reload_honours_its_timeout_while_the_control_plane_trickles(make_manage
         before = manager.registry
         plane.mode = "trickle"
         start = time.monotonic()
-        with pytest.raises(RegistryError, match=r"did not finish within 1s"):
+        with pytest.raises(TimeoutError, match=r"did not finish within 1s") as info:
             manager.reload(timeout=1)
         assert elapsed(start) < 3.0
+        assert isinstance(info.value, RegistryTimeoutError)
+        assert isinstance(info.value, ControlPlaneError)
         # a second reload joins the one in flight: still one call
         with pytest.raises(RegistryError, match="did not finish"):
             manager.reload(timeout=0.5)

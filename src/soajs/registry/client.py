@@ -32,7 +32,7 @@ import httpx
 from pydantic import ValidationError
 
 from soajs.context.decode import _too_deep
-from soajs.errors import ConfigurationError, ControlPlaneError
+from soajs.errors import ConfigurationError, ControlPlaneError, RegistryTimeoutError
 from soajs.models.envelope import Envelope
 from soajs.models.registry import Registry
 from soajs.registry.transport import (
@@ -169,7 +169,7 @@ class RegistryClient:
             ):
                 content = read_capped(response, self.max_bytes)
         except httpx.TimeoutException as exc:
-            raise ControlPlaneError(
+            raise RegistryTimeoutError(
                 f"no answer from {self.base_url} within {self.timeout:g}s ({type(exc).__name__})",
                 route=route,
             ) from exc

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from soajs.errors import RegistryError
+from soajs.errors import RegistryError, RegistryTimeoutError
 
 if TYPE_CHECKING:
     from soajs.models.registry import Registry
@@ -203,7 +203,7 @@ class ReloadRequests:
 
         Joins a reload already in flight rather than starting a second one.
         Waits at most ``timeout`` seconds (default :attr:`reload_timeout`),
-        then raises :class:`~soajs.errors.RegistryError` while the call goes
+        then raises :class:`~soajs.errors.RegistryTimeoutError` while the call goes
         on in the background. On failure the last good registry stays in
         place and the control plane's :class:`~soajs.errors.RegistryError`
         is raised.
@@ -215,9 +215,10 @@ class ReloadRequests:
         try:
             outcome = ticket.future.result(wait)
         except FutureTimeout:
-            raise RegistryError(
+            raise RegistryTimeoutError(
                 f"reload of {self.service_name!r} did not finish within {wait:g}s; it goes on "
-                "in the background and the current registry stays in place"
+                "in the background and the current registry stays in place",
+                route="/getRegistry",
             ) from None
         if not outcome.ok:
             assert outcome.error is not None
