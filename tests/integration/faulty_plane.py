@@ -12,8 +12,9 @@ Modes (``plane.mode`` may change while it runs):
 ``reset``      reads the request and resets the connection (a flapping peer's bad half)
 
 Every request line read is counted in :attr:`requests` (per path in
-:attr:`paths`), server-side, so a test can say how many calls really reached
-the control plane. Stopping closes everything and joins every thread.
+:attr:`paths`; :attr:`max_active` is the most answered at once),
+server-side, so a test can say how many calls really reached the control
+plane. Stopping closes everything and joins every thread.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class FaultyPlane:
         )
         self.requests = 0
         self.paths: Counter[str] = Counter()
+        self.active = 0  # requests being answered now
+        self.max_active = 0  # the most at once
         self._count_lock = threading.Lock()
         self._stop = threading.Event()
         self._sock = socket.socket()
@@ -101,7 +104,14 @@ class FaultyPlane:
                     with self._count_lock:
                         self.requests += 1
                         self.paths[path] += 1
-                    if not self._answer(conn, self.mode):
+                        self.active += 1
+                        self.max_active = max(self.max_active, self.active)
+                    try:
+                        keep = self._answer(conn, self.mode)
+                    finally:
+                        with self._count_lock:
+                            self.active -= 1
+                    if not keep:
                         return
         except OSError:
             pass
@@ -135,6 +145,16 @@ class FaultyPlane:
         target = head.split(b" ")[1].decode()
         return target.split("?", 1)[0]
 
+    def _hold(self, conn: socket.socket) -> None:
+        """Say nothing until the client hangs up (or the plane stops)."""
+        conn.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                if not conn.recv(65536):
+                    return
+            except TimeoutError:
+                continue
+
     def _wait(self, seconds: float) -> bool:
         return not self._stop.wait(seconds)
 
@@ -150,13 +170,11 @@ class FaultyPlane:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False
         if mode == "silent":
-            while self._wait(0.1):
-                pass
+            self._hold(conn)
             return False
         if mode == "headers":
             conn.sendall(_head(200, 1000))
-            while self._wait(0.1):
-                pass
+            self._hold(conn)
             return False
         if mode == "trickle":
             conn.sendall(_head(200, 10_000_000) + b'{"result": true, "data": "')

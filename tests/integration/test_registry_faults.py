@@ -177,6 +177,7 @@ def test_a_reload_storm_costs_one_call_in_flight_and_one_per_second(make_manager
         outcomes = [t.future.result(timeout=10) for t in tickets]
         took = elapsed(start)
     calls = plane.paths["/getRegistry"] - 1
+    assert plane.max_active == 1  # never two calls in flight
     assert len(outcomes) == 2000 and all(o.ok for o in outcomes)
     # answered by the call in flight, or at once with the last outcome (rate limit)
     assert {t.state for t in tickets} <= {"started", "joined", "recent", "scheduled"}
