@@ -47,6 +47,8 @@ logger = logging.getLogger("soajs.registry")
 IDLE_EXIT = 2.0
 #: Longest single sleep of the loop (it re-checks its state at least this often).
 MAX_SLEEP = 60.0
+#: Shortest period between two reload announcements to the other workers.
+ANNOUNCE_INTERVAL = 1.0
 
 
 class Poller:
@@ -58,6 +60,7 @@ class Poller:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self.announce = False  # set by request_reload(): tell the other workers
+        self.announce_due = 0.0
         self.failures = 0
         self.next_poll = 0.0
         self._wait = tenacity.wait_random_exponential(
@@ -113,13 +116,15 @@ class Poller:
         if broadcast is not None and broadcast.due() <= now and broadcast.changed():
             logger.debug("reload of %r announced by another worker", manager.service_name)
             gate.request(rate_limited=True)
+        if now >= self.announce_due:
+            with manager._state_lock:  # set by request_reload() under the same lock
+                announce, self.announce = self.announce, False
+            if announce and manager._broadcast is not None:
+                manager._broadcast.announce()  # at most one a second, however many asked
+                self.announce_due = now + ANNOUNCE_INTERVAL
         future = gate.begin(periodic=self.polling and now >= self.next_poll)
         if future is None:
             return False
-        if self.announce:
-            self.announce = False
-            if manager._broadcast is not None:
-                manager._broadcast.announce()
         self._call(future)
         return True
 
@@ -133,6 +138,8 @@ class Poller:
         pending = manager._gate.next_due()
         if pending is not None:
             dues.append(pending)
+        if self.announce:
+            dues.append(self.announce_due)
         if manager.auto_reload and manager._broadcast is not None:
             dues.append(manager._broadcast.due())
         elif not self.polling and pending is None:

@@ -251,9 +251,9 @@ class ReloadRequests:
     def _request(self, *, rate_limited: bool, announce: bool) -> ReloadTicket:
         ticket = self._gate.request(rate_limited=rate_limited)
         poller = self._poller
-        if announce and ticket.state != "joined":
-            poller.announce = True
         with self._state_lock:
+            if announce:
+                poller.announce = True
             if not self._stopped:
                 poller.ensure_thread()
         poller.wake.set()
