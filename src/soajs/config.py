@@ -202,13 +202,27 @@ class Config(_ConfigPart):
         ``maintenance`` type: port + ``maintenance_inc`` (the registry's
         ``serviceConfig.ports.maintenanceInc``, gateway default 1000);
         ``inherit``: the service port; ``custom``: ``maintenance.port.value``.
+        Raises :class:`~soajs.errors.ConfigurationError` when the sum is not a
+        TCP port (e.g. port 64600 + 1000), naming the values and the ways out.
         """
         port = self.maintenance.port
         if port.type == "custom" and port.value is not None:
             return port.value
         if port.type == "inherit":
             return self.port
-        return self.port + (maintenance_inc if maintenance_inc is not None else 1000)
+        inc = 1000 if maintenance_inc is None else maintenance_inc
+        if isinstance(inc, bool) or not isinstance(inc, int):
+            raise ConfigurationError(
+                f"serviceConfig.ports.maintenanceInc must be an integer, got {inc!r}"
+            )
+        value = self.port + inc
+        if not 1 <= value <= 65535:
+            raise ConfigurationError(
+                f"maintenance port out of range: Config.port {self.port} + maintenanceInc {inc} "
+                f"= {value}, not within 1-65535; use a lower service port, or set "
+                "maintenance.port to {'type': 'inherit'} or {'type': 'custom', 'value': ...}"
+            )
+        return value
 
     def registration_body(self, ip: str | None = None) -> dict[str, Any]:
         """The JSON body of ``POST /register`` (PROTOCOL.md), with ``mw: true``."""

@@ -13,6 +13,7 @@ __all__ = [
     "NotFoundError",
     "RegistryError",
     "RegistryNotLoadedError",
+    "RegistryTimeoutError",
     "ResourceNotFoundError",
     "ServiceNotFoundError",
     "SoajsError",
@@ -62,6 +63,12 @@ class ControlPlaneError(RegistryError):
         if status is not None:
             parts.append(f"[HTTP {status}]")
         super().__init__(" ".join(parts))
+
+
+class RegistryTimeoutError(ControlPlaneError, TimeoutError):
+    """The control plane did not answer in time: an exchange passed its total
+    deadline (``SOAJS_REGISTRY_TIMEOUT``), or ``reload(timeout=...)`` ended its
+    wait while the reload goes on. Also a :class:`TimeoutError`."""
 
 
 class RegistryNotLoadedError(RegistryError):

@@ -14,7 +14,10 @@ variable (argument)                       default      meaning
 ``SOAJS_SRVIP`` (srv_ip)                  127.0.0.1    IP advertised when registering
 ``SOAJS_MAX_INJECT_HEADER_SIZE``          65536        largest ``soajsinjectobj`` accepted, bytes
 ``SOAJS_TRUSTED_GATEWAYS``                unset (any)  IPs/CIDRs the header is believed from, ``*``
-``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane call
+``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane exchange, in total
+``SOAJS_REGISTRY_MAX_BYTES``              16777216     largest control-plane answer accepted, bytes
+``SOAJS_RELOAD_MIN_INTERVAL``             1            seconds between two requested reloads
+``SOAJS_RUNTIME_DIR``                     (a tmp dir)  where reload broadcast stamps live
 ``SOAJS_CONTEXT_CACHE_SIZE``              1024         parsed contexts kept (0 disables the cache)
 ``SOAJS_CONTEXT_CACHE_BYTES``             33554432     memory the cached contexts may hold, bytes
 ``SOAJS_TRUSTED_PROXY_HOPS``              0            reverse proxies between gateway and service
@@ -32,9 +35,16 @@ from typing import Any
 
 from soajs.errors import ConfigurationError
 
-__all__ = ["DEFAULT_MAX_INJECT_HEADER_SIZE", "Settings", "parse_host_port"]
+__all__ = [
+    "DEFAULT_MAX_INJECT_HEADER_SIZE",
+    "DEFAULT_REGISTRY_MAX_BYTES",
+    "Settings",
+    "parse_host_port",
+]
 
 DEFAULT_MAX_INJECT_HEADER_SIZE = 65536
+#: 16 MiB: a real registry is a few tens of KiB.
+DEFAULT_REGISTRY_MAX_BYTES = 16 * 1024 * 1024
 _TRUE = frozenset({"true", "1"})
 
 
@@ -121,6 +131,23 @@ def _seconds(source: str, value: Any) -> float:
     return number
 
 
+def _non_negative_seconds(source: str, value: Any) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise ConfigurationError(f"{source} must be a number of seconds >= 0, got {value!r}")
+    return number
+
+
+def _path(source: str, value: Any) -> str:
+    text = str(value).strip()
+    if not text or "\x00" in text:
+        raise ConfigurationError(f"{source} must be a directory path, got {value!r}")
+    return text
+
+
 def _networks(source: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         items = value.split(",")
@@ -164,6 +191,12 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     ),
     "trusted_gateways": ("SOAJS_TRUSTED_GATEWAYS", _networks),
     "registry_timeout": ("SOAJS_REGISTRY_TIMEOUT", _seconds),
+    "registry_max_bytes": (
+        "SOAJS_REGISTRY_MAX_BYTES",
+        _int_in(1024, "an integer >= 1024 (bytes)"),
+    ),
+    "reload_min_interval": ("SOAJS_RELOAD_MIN_INTERVAL", _non_negative_seconds),
+    "runtime_dir": ("SOAJS_RUNTIME_DIR", _path),
     "context_cache_size": ("SOAJS_CONTEXT_CACHE_SIZE", _int_in(0, "an integer >= 0")),
     "context_cache_bytes": (
         "SOAJS_CONTEXT_CACHE_BYTES",
@@ -185,6 +218,9 @@ class Settings:
     max_inject_header_size: int = DEFAULT_MAX_INJECT_HEADER_SIZE
     trusted_gateways: tuple[str, ...] | None = None
     registry_timeout: float = 5.0
+    registry_max_bytes: int = DEFAULT_REGISTRY_MAX_BYTES
+    reload_min_interval: float = 1.0
+    runtime_dir: str | None = None
     context_cache_size: int = 1024
     context_cache_bytes: int = 32 * 1024 * 1024
     trusted_proxy_hops: int = 0

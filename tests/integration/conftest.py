@@ -54,6 +54,15 @@ def make_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Regi
 
 
 @pytest.fixture(autouse=True)
+def _own_runtime_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each test has its own reload-broadcast directory: no cross-talk with other
+    test runs on the machine (the default is one directory per user)."""
+    monkeypatch.setenv("SOAJS_RUNTIME_DIR", str(tmp_path_factory.mktemp("soajs-run")))
+
+
+@pytest.fixture(autouse=True)
 def _no_poller_left_behind() -> Iterator[None]:
     """After every integration test, no registry poller thread may remain."""
     yield

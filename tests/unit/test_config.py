@@ -703,6 +703,33 @@ def test_maintenance_port(maintenance: dict[str, Any], inc: int | None, expected
     assert make(maintenance=maintenance).maintenance_port(inc) == expected
 
 
+#: (service port, maintenanceInc) whose sum is no TCP port: a clear error, not an OverflowError
+BAD_MAINTENANCE_PORTS = [
+    pytest.param(64600, None, "64600 + maintenanceInc 1000 = 65600", id="default-inc-overflows"),
+    pytest.param(65535, 1, "65535 + maintenanceInc 1 = 65536", id="one-past-the-end"),
+    pytest.param(4000, 10**9, "= 1000004000", id="absurd-inc"),
+    pytest.param(4000, -4000, "4000 + maintenanceInc -4000 = 0", id="negative-inc-to-zero"),
+]
+
+
+@pytest.mark.parametrize(("port", "inc", "text"), BAD_MAINTENANCE_PORTS)
+def test_maintenance_port_out_of_range_is_a_configuration_error(
+    port: int, inc: int | None, text: str
+) -> None:
+    cfg = make(port=port)
+    with pytest.raises(ConfigurationError, match="maintenance port out of range") as info:
+        cfg.maintenance_port(inc)
+    assert text in str(info.value)
+    assert "inherit" in str(info.value)  # says how to fix it
+    # the other types do not depend on the increment
+    assert make(port=port, maintenance={"port": {"type": "inherit"}}).maintenance_port(inc) == port
+
+
+def test_maintenance_inc_must_be_an_integer() -> None:
+    with pytest.raises(ConfigurationError, match="maintenanceInc must be an integer"):
+        make().maintenance_port("1000")  # type: ignore[arg-type]
+
+
 # -- frozen ----------------------------------------------------------------------------
 
 ASSIGNMENTS = [

@@ -10,10 +10,12 @@ Bodies come from the real gateway 4.3.4 captures in ``tests/fixtures``.
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
 import traceback
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +23,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from soajs.errors import ControlPlaneError, RegistryError, SoajsError
+from soajs.errors import ConfigurationError, ControlPlaneError, RegistryError, SoajsError
 from soajs.models import Registry
 from soajs.registry.client import DEFAULT_TIMEOUT, RegistryClient, parse_envelope
 from tests.conftest import load_fixture
@@ -659,8 +661,66 @@ def test_absurdly_deep_answers_are_control_plane_errors(httpx_mock: HTTPXMock) -
     httpx_mock.add_response(
         content=b'{"result": true, "data": {"custom": {"c": {"value": ' + deep_value + b"}}}}"
     )
+    long_int = b'{"result": true, "data": {"timeLoaded": ' + b"7" * 5000 + b"}}"
+    httpx_mock.add_response(content=long_int)
     with RegistryClient("http://cp.test") as client:
-        with pytest.raises(ControlPlaneError, match="not JSON"):
+        # said precisely, not "not JSON"
+        with pytest.raises(ControlPlaneError, match="nested deeper than 128 levels"):
             client.get_registry("dev", "hello")
-        with pytest.raises(ControlPlaneError, match="nested too deeply"):
+        with pytest.raises(ControlPlaneError, match="nested deeper than 128 levels"):
             client.get_registry("dev", "hello")
+        with pytest.raises(ControlPlaneError, match=r"integer too long \(over 4300 digits\)"):
+            client.get_registry("dev", "hello")
+
+
+# -- the size cap, after decoding --------------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+def test_a_compressed_answer_is_capped_after_decoding() -> None:
+    """A gzip bomb (50 MiB in ~50 KiB) is refused at the cap, never decoded whole.
+
+    A plain MockTransport streams the raw bytes (pytest-httpx would decode them
+    itself, and the measure would be of the mock).
+    """
+    bomb = gzip.compress(b'{"result": true, "data": "' + b"0" * (50 * MiB) + b'"}')
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        chunks = [bomb[i : i + 65536] for i in range(0, len(bomb), 65536)]
+        headers = {"content-encoding": "gzip"}
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(b"".join(chunks)))
+
+    with RegistryClient(BASE, max_bytes=MiB, transport=httpx.MockTransport(handler)) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises(ControlPlaneError, match=r"larger than the 1 MiB cap"):
+                client.get_registry("dev", "hello")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+def test_a_compressed_answer_within_the_cap_is_decoded(httpx_mock: HTTPXMock) -> None:
+    body = gzip.compress(json.dumps(CAPTURE["body"]).encode())
+    httpx_mock.add_response(content=body, headers={"content-encoding": "gzip"})
+    with RegistryClient(BASE) as client:
+        assert client.get_registry("dev", "hello").services["hello"].port == 4381
+
+
+def test_an_encoding_that_cannot_be_bounded_is_refused(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(content=b"...", headers={"content-encoding": "br"})
+    with RegistryClient(BASE) as client, pytest.raises(ControlPlaneError, match="'br'"):
+        client.get_registry("dev", "hello")
+
+
+def test_the_client_asks_for_no_compression(httpx_mock: HTTPXMock, client: RegistryClient) -> None:
+    httpx_mock.add_response(match_headers={"accept-encoding": "identity"}, json=HEARTBEAT["body"])
+    assert client.heartbeat()
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5])
+def test_max_bytes_must_be_a_positive_integer(bad: Any) -> None:
+    with pytest.raises(ConfigurationError, match="max_bytes must be a positive integer"):
+        RegistryClient(BASE, max_bytes=bad)

@@ -25,6 +25,9 @@ VARIABLES = {
     "max_inject_header_size": "SOAJS_MAX_INJECT_HEADER_SIZE",
     "trusted_gateways": "SOAJS_TRUSTED_GATEWAYS",
     "registry_timeout": "SOAJS_REGISTRY_TIMEOUT",
+    "registry_max_bytes": "SOAJS_REGISTRY_MAX_BYTES",
+    "reload_min_interval": "SOAJS_RELOAD_MIN_INTERVAL",
+    "runtime_dir": "SOAJS_RUNTIME_DIR",
     "context_cache_size": "SOAJS_CONTEXT_CACHE_SIZE",
     "context_cache_bytes": "SOAJS_CONTEXT_CACHE_BYTES",
     "trusted_proxy_hops": "SOAJS_TRUSTED_PROXY_HOPS",
@@ -179,6 +182,8 @@ ENV_CODE = "must be an environment code such as 'dev'"
 IP = "must be an IP address"
 BYTES = "must be a positive integer (bytes)"
 NETWORKS = "must be a comma-separated list of IPs or CIDRs (or '*')"
+MAX_BYTES = "must be an integer >= 1024 (bytes)"
+INTERVAL = "must be a number of seconds >= 0"
 NO_NETWORK = "must list at least one IP, CIDR or '*'"
 SECONDS = "must be a positive number of seconds"
 CACHE_BYTES = "must be an integer >= 0 (bytes; 0 disables the cache)"
@@ -215,6 +220,12 @@ BAD_VALUES = [
     pytest.param("registry_timeout", "inf", SECONDS, id="timeout-inf"),
     pytest.param("registry_timeout", "1e400", SECONDS, id="timeout-overflows-to-inf"),
     pytest.param("registry_timeout", "1e-400", SECONDS, id="timeout-underflows-to-zero"),
+    pytest.param("registry_max_bytes", "1023", MAX_BYTES, id="max-bytes-too-small"),
+    pytest.param("registry_max_bytes", "16MiB", MAX_BYTES, id="max-bytes-unit"),
+    pytest.param("registry_max_bytes", "-1", MAX_BYTES, id="max-bytes-negative"),
+    pytest.param("reload_min_interval", "-1", INTERVAL, id="interval-negative"),
+    pytest.param("reload_min_interval", "nan", INTERVAL, id="interval-nan"),
+    pytest.param("reload_min_interval", "1s", INTERVAL, id="interval-unit"),
     pytest.param("context_cache_size", "-1", CACHE, id="cache-negative"),
     pytest.param("context_cache_size", "many", CACHE, id="cache-word"),
     pytest.param("context_cache_size", "1.5", CACHE, id="cache-float"),
@@ -321,6 +332,10 @@ GOOD_VALUES = [
     pytest.param("registry_timeout", "2.5", 2.5, id="timeout-float"),
     pytest.param("registry_timeout", "10", 10.0, id="timeout-int"),
     pytest.param("registry_timeout", "0.001", 0.001, id="timeout-tiny"),
+    pytest.param("registry_max_bytes", "1048576", 1048576, id="max-bytes-1MiB"),
+    pytest.param("reload_min_interval", "0", 0.0, id="interval-zero"),
+    pytest.param("reload_min_interval", "2.5", 2.5, id="interval-float"),
+    pytest.param("runtime_dir", " /run/soajs ", "/run/soajs", id="runtime-dir"),
     pytest.param("context_cache_size", "0", 0, id="cache-disabled"),
     pytest.param("context_cache_size", "10", 10, id="cache-10"),
     pytest.param("context_cache_bytes", "0", 0, id="cache-bytes-disabled"),
@@ -370,6 +385,9 @@ DEFAULTS = [
     pytest.param("max_inject_header_size", 65536, id="max_inject_header_size"),
     pytest.param("trusted_gateways", None, id="trusted_gateways"),
     pytest.param("registry_timeout", 5.0, id="registry_timeout"),
+    pytest.param("registry_max_bytes", 16 * 1024 * 1024, id="registry_max_bytes"),
+    pytest.param("reload_min_interval", 1.0, id="reload_min_interval"),
+    pytest.param("runtime_dir", None, id="runtime_dir"),
     pytest.param("context_cache_size", 1024, id="context_cache_size"),
     pytest.param("context_cache_bytes", 32 * 1024 * 1024, id="context_cache_bytes"),
     pytest.param("trusted_proxy_hops", 0, id="trusted_proxy_hops"),
@@ -581,6 +599,9 @@ def test_describe_lists_every_setting() -> None:
         "max_inject_header_size": 65536,
         "trusted_gateways": None,
         "registry_timeout": 5.0,
+        "registry_max_bytes": 16 * 1024 * 1024,
+        "reload_min_interval": 1.0,
+        "runtime_dir": None,
         "context_cache_size": 1024,
         "context_cache_bytes": 32 * 1024 * 1024,
         "trusted_proxy_hops": 0,

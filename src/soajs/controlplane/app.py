@@ -57,6 +57,7 @@ def create_app(store: RegistryStore) -> Starlette:
 
     async def get_registry(request: Request) -> JSONResponse:
         route = "/getRegistry"
+        store.count(route)
         env = (request.query_params.get("env") or "").lower()
         # the Node framework sends `name`, the middlewares `serviceName`
         params = request.query_params
@@ -76,6 +77,7 @@ def create_app(store: RegistryStore) -> Starlette:
 
     async def register(request: Request) -> JSONResponse:
         route = "/register"
+        store.count(route)
         try:
             body = json.loads(await request.body())
         except ValueError:

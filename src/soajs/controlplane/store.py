@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,14 @@ class RegistryStore:
         self._mtime_ns: int | None = None
         self._registry: dict[str, Any] = {}
         self._registered: dict[str, dict[str, Any]] = {}
+        #: Calls answered, per route: what reached this control plane (tests, diagnostics).
+        self.calls: Counter[str] = Counter()
         self.reload()
+
+    def count(self, route: str) -> None:
+        """Count one call of ``route`` (see :attr:`calls`)."""
+        with self._lock:
+            self.calls[route] += 1
 
     # -- file -------------------------------------------------------------
     def reload(self) -> None:

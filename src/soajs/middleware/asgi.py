@@ -112,7 +112,9 @@ class SOAJSMiddleware:
 
     async def _health(self, health: HealthEndpoints, method: str, path: str) -> HealthAnswer | None:
         if health.needs_io(path):
-            return await asyncio.to_thread(health.answer, method, path)
+            # /reloadRegistry: awaits the registry's own worker thread with a deadline;
+            # never the loop's shared default executor, which a storm would fill.
+            return await health.answer_async(method, path)
         return health.answer(method, path)
 
     # -- lifespan -----------------------------------------------------------

@@ -8,8 +8,12 @@ and the maintenance listener all answer through :class:`HealthEndpoints`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +34,14 @@ class HealthAnswer:
     content_type: str = JSON
 
 
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    """The outcome of a reload of a registry object of the user's own."""
+
+    ok: bool
+    error: BaseException | None = None
+
+
 class HealthEndpoints:
     """Answers the health paths for one service.
 
@@ -47,6 +59,8 @@ class HealthEndpoints:
         self.readiness_path = readiness_path or "/heartbeat"
         self.service = service or getattr(registry, "service_name", None) or "service"
         self.paths = frozenset({"/heartbeat", self.readiness_path, "/reloadRegistry"})
+        self._foreign_lock = threading.Lock()
+        self._foreign: Future[Any] | None = None
 
     def needs_io(self, path: str) -> bool:
         """True for the paths that call the control plane (run them off the event loop)."""
@@ -70,16 +84,92 @@ class HealthEndpoints:
             self.readiness_path, ok=False, status=503, error=(503, "registry not loaded yet")
         )
 
+    # -- /reloadRegistry ------------------------------------------------------
+    # Coalesced and rate-limited by the registry (RegistryManager.request_reload):
+    # any number of requests cost at most one control-plane call in flight and
+    # one per SOAJS_RELOAD_MIN_INTERVAL; the call runs on the manager's own
+    # worker thread, never on the caller's (nor on asyncio's default executor).
+    # The answer waits for that call within a deadline, then says "in progress".
+    # Not restricted to trusted peers: its cost is bounded whoever calls, and it
+    # answers no registry data (see docs/registry.md, "Under faults").
+
+    async def answer_async(self, method: str, path: str) -> HealthAnswer | None:
+        """:meth:`answer` for an event loop: ``/reloadRegistry`` awaits without blocking it."""
+        if path == "/reloadRegistry" and path in self.paths and method in ("GET", "HEAD"):
+            started = self._reload_start()
+            if isinstance(started, HealthAnswer):
+                return started
+            future, wait, state = started
+            try:
+                # shield: giving up on the wait must not cancel the call for the others
+                outcome = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), wait)
+            except TimeoutError:
+                outcome = None
+            return self._reload_answer(outcome, state, wait)
+        return self.answer(method, path)
+
     def _reload(self) -> HealthAnswer:
-        route = "/reloadRegistry"
-        if self.registry is None:
-            return self._envelope(route, ok=False, error=(501, "no registry to reload"))
+        started = self._reload_start()
+        if isinstance(started, HealthAnswer):
+            return started
+        future, wait, state = started
         try:
-            self.registry.reload()
-        except SoajsError as exc:
-            logger.warning("reload requested on %s failed: %s", route, exc)
-            return self._envelope(route, ok=False, status=503, error=(503, str(exc)))
-        return self._envelope(route, ok=True)
+            outcome = future.result(wait)
+        except FutureTimeout:
+            outcome = None
+        return self._reload_answer(outcome, state, wait)
+
+    def _reload_start(self) -> HealthAnswer | tuple[Future[Any], float, str]:
+        registry = self.registry
+        if registry is None:
+            return self._envelope("/reloadRegistry", ok=False, error=(501, "no registry to reload"))
+        request = getattr(registry, "request_reload", None)
+        # One exchange (and the rate limit's wait) at most: an answer in a few
+        # seconds, and a server stopping (SIGTERM) never waits longer on it.
+        settings = getattr(registry, "settings", None)
+        wait = float(getattr(settings, "registry_timeout", 5.0))
+        wait += float(getattr(settings, "reload_min_interval", 0.0))
+        if request is None:  # a registry object of the user's own: one reload at a time
+            return self._foreign_reload(registry), wait, "started"
+        ticket = request()
+        return ticket.future, wait, str(ticket.state)
+
+    def _foreign_reload(self, registry: Any) -> Future[Any]:
+        with self._foreign_lock:
+            if self._foreign is not None and not self._foreign.done():
+                return self._foreign
+            future: Future[Any] = Future()
+            future.set_running_or_notify_cancel()
+            self._foreign = future
+
+        def run() -> None:
+            try:
+                registry.reload()
+            except SoajsError as exc:
+                future.set_result(_Plain(False, exc))
+            except Exception as exc:
+                logger.exception("reload of a custom registry object failed")
+                future.set_result(_Plain(False, exc))
+            else:
+                future.set_result(_Plain(True))
+
+        threading.Thread(target=run, name="soajs-reload", daemon=True).start()
+        return future
+
+    def _reload_answer(self, outcome: Any, state: str, wait: float) -> HealthAnswer:
+        route = "/reloadRegistry"
+        if outcome is None:  # still running after the wait: say so, it goes on
+            body = {"reload": "in progress", "state": state, "waited": round(wait, 3)}
+            return self._envelope(route, ok=True, status=202, data=body)
+        if not outcome.ok:
+            return self._envelope(route, ok=False, status=503, error=(503, str(outcome.error)))
+        data: dict[str, Any] = {"reload": "done", "state": state}
+        finished = getattr(outcome, "finished_at", None)
+        if finished is not None:
+            data["finishedAt"] = finished.isoformat()
+            data["age"] = round(outcome.age, 3)
+            data["duration"] = round(outcome.duration, 3)
+        return self._envelope(route, ok=True, data=data)
 
     def _envelope(
         self,
@@ -88,9 +178,10 @@ class HealthEndpoints:
         ok: bool,
         status: int = 200,
         error: tuple[int, str] | None = None,
+        data: Any = None,
     ) -> HealthAnswer:
         body = make_envelope(
-            route, errors=[error] if error and not ok else None, service=self.service
+            route, data, errors=[error] if error and not ok else None, service=self.service
         )
         body["result"] = ok
         return HealthAnswer(status, json.dumps(body, separators=(",", ":")).encode())

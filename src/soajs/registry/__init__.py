@@ -2,5 +2,6 @@
 
 from soajs.registry.client import RegistryClient, ServiceType
 from soajs.registry.manager import RegistryManager
+from soajs.registry.reloads import ReloadOutcome, ReloadTicket
 
-__all__ = ["RegistryClient", "RegistryManager", "ServiceType"]
+__all__ = ["RegistryClient", "RegistryManager", "ReloadOutcome", "ReloadTicket", "ServiceType"]
