@@ -1,38 +1,66 @@
 """The maintenance listener: health answers on port + ``maintenanceInc``.
 
 Gateway 4.3.4 probes ``GET /heartbeat`` on a service's port +
-``serviceConfig.ports.maintenanceInc`` first (PROTOCOL.md). This is a tiny
-stdlib HTTP server on a daemon thread answering through the same
-:class:`~soajs.middleware.health.HealthEndpoints`. Under several workers only
-one process can bind the port; the others log it at INFO and go on.
+``serviceConfig.ports.maintenanceInc`` first (PROTOCOL.md). The listener is
+one thread running a small asyncio loop (:mod:`soajs.middleware.maintenance_http`
+bounds its connections, deadlines and logs) answering through the same
+:class:`~soajs.middleware.health.HealthEndpoints` as the service port.
 
-A service that registers itself (manual deployment) listens on the IP it
-advertises, since that is the address the gateway probes; else (or when that
-IP is not on this machine) on every interface.
+Where it binds, in this order: an explicit ``host``; the IP a self-registering
+service advertises (manual deployment: the gateway probes exactly that
+address); else the address of this process's own HTTP server on the service
+port (``127.0.0.1``, ``::1``, ``0.0.0.0``...), read from its listening socket
+as soon as the server has bound it (meanwhile, and when it cannot be found:
+``0.0.0.0``).
 
-The port may depend on the registry (``maintenanceInc``). A listener started
+Under several workers one process holds the port; the others say who holds
+it (another worker of this service, another program...) and stand by: they
+try again every ``standby_interval`` seconds, so the port is taken over when
+its holder goes. A ``--preload`` master hands the listener to its workers
+(:mod:`soajs.workers`).
+
+The port may depend on the registry (``maintenanceInc``): a listener started
 before the registry is loaded serves the gateway's default meanwhile and moves
-to the registry's port once it is loaded (a ``soajs-maintenance-wait`` thread
-watches for that, and ends with :meth:`MaintenanceListener.stop`).
+once it is loaded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import logging
+import os
+import socket
 import threading
+import time
+import weakref
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from soajs import workers
+from soajs.errors import ConfigurationError
+from soajs.middleware.binding import (
+    ask_port,
+    bind,
+    check_port,
+    describe_holder,
+    identity,
+    server_address,
+)
 from soajs.middleware.health import HealthEndpoints
+from soajs.middleware.liveness import LoopWatch
+from soajs.middleware.maintenance_http import MAX_HEAD, HealthServer
 
 __all__ = ["MaintenanceListener"]
 
 logger = logging.getLogger("soajs.middleware")
 
-#: Every interface.
+#: Every interface (until the server's own address is known).
 ANY_HOST = "0.0.0.0"
+
+#: Listening sockets of this process's listeners, by port.
+_IN_PROCESS: dict[int, weakref.ref[MaintenanceListener]] = {}
 
 
 def _advertised_ip(registry: Any, config: Any) -> str | None:
@@ -45,53 +73,91 @@ def _advertised_ip(registry: Any, config: Any) -> str | None:
 
 
 class MaintenanceListener:
-    """Serves the health endpoints on ``host:port`` until :meth:`stop`."""
+    """Serves the health endpoints on ``host:port`` until :meth:`stop`.
 
-    #: How often, until the registry is loaded, the wait thread checks whether it is.
+    ``request_timeout``: whole exchange, accept to answer (seconds);
+    ``max_connections``: open at once (one more evicts the oldest);
+    ``backlog``: of the listening socket; ``stall_timeout``: how long the
+    serving event loop may take to answer before the probes say 503.
+    """
+
+    #: How often, until the registry is loaded, the listener checks whether it is.
     settle_interval = 0.2
+    #: How often a listener whose port is taken tries again.
+    standby_interval = 2.0
+    #: How long after start the listener looks for the server's own socket.
+    follow_window = 60.0
 
     def __init__(
         self,
         health: HealthEndpoints,
         port: int | Callable[[], int | None],
-        host: str = ANY_HOST,
+        host: str | None = None,
         settled: Callable[[], bool] | None = None,
+        *,
+        service_port: int | None = None,
+        request_timeout: float = 5.0,
+        max_connections: int = 128,
+        backlog: int = 128,
+        stall_timeout: float = 2.0,
     ) -> None:
         """``port``: a number, or a function giving it (``None``: do not serve).
 
-        ``settled``: when given and false at :meth:`start`, the port is
-        provisional; it is asked again once ``settled()`` is true, and the
-        listener moves there if it changed.
+        ``host``: ``None`` binds where the service's own server listens on
+        ``service_port`` (``0.0.0.0`` until that is known). ``settled``: when
+        given and false at :meth:`start`, the port is provisional; it is asked
+        again once ``settled()`` is true, and the listener moves there if it changed.
         """
+        for value, name in ((request_timeout, "request_timeout"), (stall_timeout, "stall_timeout")):
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be > 0 seconds, got {value!r}")
+        if max_connections < 1 or backlog < 1:
+            raise ConfigurationError("max_connections and backlog must be >= 1")
         self.health = health
         self._port_source = port
         self.port: int | None = port if isinstance(port, int) else None
-        self.host = host
+        self._fixed_host = host
+        self.host = host or ANY_HOST
         self._settled = settled
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._waiter: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self.service_port = service_port
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
+        self.backlog = backlog
+        self.stall_timeout = stall_timeout
+        self.watch = LoopWatch()
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = threading.Event()
+        self._sock: socket.socket | None = None
+        self._server: asyncio.Server | None = None
+        self._http: HealthServer | None = None
+        self._handed = False
+        self._next_try = 0.0
+        workers.register(self)
 
     @classmethod
     def for_registry(
-        cls, registry: Any, health: HealthEndpoints | None, host: str | None = None
+        cls,
+        registry: Any,
+        health: HealthEndpoints | None,
+        host: str | None = None,
+        **options: Any,
     ) -> MaintenanceListener | None:
         """A listener on the registry Config's maintenance port, or ``None`` without a Config.
 
         The port is worked out at :meth:`start`, once the registry (and its
-        ``serviceConfig.ports.maintenanceInc``) is loaded. ``host`` defaults to
-        the IP the service registers itself with (manual deployment: the
-        gateway probes exactly that address, and another instance on another
-        IP of the same machine must not answer for this one), else all
-        interfaces.
+        ``serviceConfig.ports.maintenanceInc``) is loaded; a port beyond 65535
+        is a :class:`~soajs.errors.ConfigurationError` there. ``host`` defaults
+        to the IP the service registers itself with (manual deployment), else
+        the address of the service's own server.
         """
         config = getattr(registry, "config", None)
         if config is None or health is None:
             return None
         if host is None:
-            host = _advertised_ip(registry, config) or ANY_HOST
+            host = _advertised_ip(registry, config)
 
         def port() -> int | None:
             try:
@@ -99,6 +165,18 @@ class MaintenanceListener:
             except Exception:  # not loaded: the gateway default applies
                 inc = None
             value: int = config.maintenance_port(inc)
+            if not 1 <= value <= 65535:
+                kind = config.maintenance.port.type
+                why = (
+                    f"service port {config.port} + maintenanceInc {1000 if inc is None else inc}"
+                    if kind == "maintenance"
+                    else f"maintenance.port type {kind!r}"
+                )
+                raise ConfigurationError(
+                    f"the maintenance port of {config.name!r} would be {value} ({why}), "
+                    "beyond 65535: use a lower service port, or set maintenance.port to "
+                    '{"type": "custom", "value": N} or {"type": "inherit"}'
+                )
             return value
 
         def settled() -> bool:
@@ -107,135 +185,301 @@ class MaintenanceListener:
                 return True
             return bool(getattr(registry, "is_ready", True))
 
-        return cls(health, port, host, settled=settled)
+        return cls(health, port, host, settled=settled, service_port=config.port, **options)
 
+    # -- state --------------------------------------------------------------------
     @property
     def is_serving(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """True while this listener holds its port and answers."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self._server is not None
 
+    def watch_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Answer 503 when ``loop`` (the serving event loop) does not run (ASGI)."""
+        self.watch.watch(loop)
+
+    def server_seen(self, port: int | None) -> None:
+        """A request came in on ``port``: bind where that server listens, if not yet."""
+        loop = self._loop
+        if self._fixed_host is not None or port is None or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # stopped meanwhile
+            loop.call_soon_threadsafe(self._follow_now, port)
+
+    # -- start / stop -------------------------------------------------------------
     def start(self) -> bool:
-        """Bind and serve; False (logged at INFO) when another process has the port."""
+        """Bind and serve; False when another process (or listener) has the port.
+
+        Raises :class:`~soajs.errors.ConfigurationError` for a port that
+        cannot be (beyond 65535, say).
+        """
         with self._lock:
             self._stopping.clear()
-            if self._server is not None:
-                return True
+            self._handed = False
+            if self._thread is not None and self._thread.is_alive():
+                return self._server is not None
             port = self._current_port()
             if port is None:
                 return False
-            serving = self._bind(port)
-            if self._settled is not None and not self._settled():
-                self._watch_until_settled()
-            return serving
-
-    def _current_port(self) -> int | None:
-        source = self._port_source
-        return source if isinstance(source, int) else source()
-
-    def _watch_until_settled(self) -> None:
-        if self._waiter is not None and self._waiter.is_alive():
-            return
-        self._waiter = threading.Thread(
-            target=self._settle, name="soajs-maintenance-wait", daemon=True
-        )
-        self._waiter.start()
-
-    def _settle(self) -> None:
-        """Once the port is final, move there if it is not where the listener serves."""
-        settled = self._settled
-        assert settled is not None
-        while not self._stopping.wait(self.settle_interval):
-            if not settled():
-                continue
-            with self._lock:
-                if self._stopping.is_set():
-                    return
-                port = self._current_port()
-                server = self._server
-                if port is None or (server is not None and port == self.port):
-                    return
-                old_thread, self._server, self._thread = self._thread, None, None
-                if server is not None:
-                    logger.info("maintenance listener moves to port %d (from the registry)", port)
-                    server.shutdown()
-                    server.server_close()
-                    if old_thread is not None:
-                        old_thread.join(5)
-                self._bind(port)
-            return
-
-    def _bind(self, port: int) -> bool:
-        """Serve on ``port``; call with the lock held."""
-        health = self.health
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 10  # an idle client does not hold a thread for ever
-
-            def _serve(self) -> None:
-                # One answer per connection: a kept-alive connection would go on
-                # answering after stop() (server_close only closes the listening
-                # socket), and the gateway would see a stopped service as healthy.
-                self.close_connection = True
-                path = self.path.split("?", 1)[0]
-                answer = health.answer("GET", path)
-                if answer is None:
-                    self.send_error(404)
-                    return
-                self.send_response(answer.status)
-                self.send_header("Connection", "close")
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(answer.body)
-
-            do_GET = _serve
-            do_HEAD = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("maintenance listener: " + format, *args)
-
-        try:
-            try:
-                server = ThreadingHTTPServer((self.host, port), Handler)
-            except OSError as exc:
-                if exc.errno != errno.EADDRNOTAVAIL or self.host == ANY_HOST:
-                    raise
-                # the advertised IP is not on this machine (NAT, a proxy): every interface
-                logger.info("maintenance listener: %s is not a local address", self.host)
-                self.host = ANY_HOST
-                server = ThreadingHTTPServer((self.host, port), Handler)
-        except OSError as exc:
-            logger.info(
-                "maintenance listener not started on %s:%d (%s); another worker serves it",
-                self.host,
-                port,
-                exc.strerror or exc,
-            )
-            return False
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name=f"soajs-maintenance-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info("maintenance listener on %s:%d", self.host, self.port)
-        return True
+            if self._fixed_host is None and self.service_port is not None:
+                self.host = server_address(self.service_port) or ANY_HOST
+            sock, standby = self._try_bind(self.host, port)
+            self.port = port
+            if sock is None and not standby:
+                return False
+            self._start_thread(sock)
+            return sock is not None
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and join the threads. Idempotent."""
+        """Stop serving and join the thread (at most ``timeout`` s). Idempotent."""
         self._stopping.set()
         with self._lock:
-            server, self._server = self._server, None
-            thread, self._thread = self._thread, None
-            waiter, self._waiter = self._waiter, None
+            thread, loop, wake = self._thread, self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("maintenance listener did not stop within %.1fs", timeout)
+        with self._lock:
+            if self._thread is thread:
+                self._thread = None
+                self._loop = None
+
+    # -- fork (soajs.workers) ------------------------------------------------------
+    def hand_off(self) -> None:
+        """A ``--preload`` master forks: stop, so that a worker can take the port."""
+        if self._thread is not None:
+            self.stop()
+            self._handed = True
+
+    def after_fork_in_child(self, start: bool) -> None:
+        """Drop the parent's thread and socket; start afresh in a worker of a master."""
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = None
+        self._loop = None
+        self._wake = None
+        self._server = None
+        self._http = None
+        self.watch.watch(None)
+        if self._sock is not None:  # this process's copy of the parent's socket
+            self._sock.close()
+            self._sock = None
+        if start and self._handed:
+            self._handed = False
+            try:
+                self.start()
+            except Exception:
+                logger.exception("maintenance listener did not start in worker")
+
+    def take_back(self) -> None:
+        """The master serves requests itself after all: serve again."""
+        if self._handed:
+            self.start()
+
+    # -- binding -------------------------------------------------------------------
+    def _current_port(self) -> int | None:
+        source = self._port_source
+        port = source if isinstance(source, int) else source()
+        if port is None:
+            return None
+        return check_port(port, "the maintenance port")
+
+    def _try_bind(self, host: str, port: int) -> tuple[socket.socket | None, bool]:
+        """``(socket, False)``; ``(None, True)``: taken, stand by; ``(None, False)``: give up."""
+        try:
+            try:
+                sock = bind(host, port, self.backlog)
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL or host == ANY_HOST:
+                    raise
+                # the advertised IP is not on this machine (NAT, a proxy)
+                logger.info("maintenance listener: %s is not a local address", host)
+                self._fixed_host = None
+                self.host = host = ANY_HOST
+                sock = bind(host, port, self.backlog)
+        except OSError as exc:
+            return None, self._not_bound(host, port, exc)
+        self._sock = sock
+        self.host = host
+        _IN_PROCESS[port] = weakref.ref(self)
+        return sock, False
+
+    def _not_bound(self, host: str, port: int, exc: OSError) -> bool:
+        """Log what is true about a failed bind; True when it is worth trying again."""
+        where = f"{host}:{port}"
+        if exc.errno != errno.EADDRINUSE:
+            logger.error("maintenance listener not started on %s: %s", where, exc.strerror or exc)
+            return False
+        other = _IN_PROCESS.get(port)
+        holder = other() if other is not None else None
+        if holder is not None and holder is not self and holder.is_serving:
+            logger.info(
+                "maintenance listener not started on %s: another listener of this "
+                "process (pid %s) serves it",
+                where,
+                os.getpid(),
+            )
+            return False
+        if self.service_port is not None and server_address(port) is not None:
+            logger.info(
+                "maintenance listener not started on %s: it is this process's own server "
+                "port, where the middleware answers the health paths",
+                where,
+            )
+            return False
+        return True  # who holds it is found out (and logged) by the standby loop
+
+    # -- the loop thread -----------------------------------------------------------
+    def _start_thread(self, sock: socket.socket | None) -> None:
+        ready = threading.Event()
+        name = f"soajs-{'maintenance' if sock is not None else 'standby'}-{self.port}"
+        thread = threading.Thread(target=self._run, args=(sock, ready), name=name, daemon=True)
+        self._thread = thread
+        thread.start()
+        ready.wait(5)
+
+    def _run(self, sock: socket.socket | None, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._main(loop, sock, ready))
+        except Exception:
+            logger.exception("maintenance listener stopped on an unexpected error")
+        finally:
+            ready.set()
+            loop.close()
+
+    async def _main(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket | None, ready: threading.Event
+    ) -> None:
+        http = HealthServer(
+            self.health,
+            identity(self.health.service),
+            watch=self.watch,
+            request_timeout=self.request_timeout,
+            max_connections=self.max_connections,
+            stall_timeout=self.stall_timeout,
+        )
+        loop.set_exception_handler(http.loop_error)
+        self._http = http
+        self._wake = asyncio.Event()
+        self._loop = loop
+        try:
+            if sock is not None:
+                await self._serve(sock)
+                ready.set()
+            else:
+                ready.set()
+                await self._standby_first()
+            started = time.monotonic()
+            while not self._stopping.is_set():
+                await self._tick(started)
+                try:
+                    async with asyncio.timeout(self.settle_interval):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            await self._close_server()
+            await http.close()
+            self._http = None
+            self._wake = None
+
+    async def _tick(self, started: float) -> None:
+        """One round of the background duties: settle, follow the server, stand by."""
+        port = self.port
+        if self._settled is not None and self._settled():
+            self._settled = None
+            try:
+                new = self._current_port()
+            except ConfigurationError as exc:
+                logger.error("maintenance listener stays on port %s: %s", port, exc)
+                new = None
+            if new is not None and new != port:
+                logger.info("maintenance listener moves to port %d (from the registry)", new)
+                await self._move(self.host, new)
+                return
+        if (
+            self._fixed_host is None
+            and self.service_port is not None
+            and self._server is not None
+            and self.host == ANY_HOST
+            and time.monotonic() - started < self.follow_window
+        ):
+            self._follow_now(self.service_port)
+        if self._server is None and self._sock is None and port is not None:
+            await self._standby_retry(port)
+
+    def _follow_now(self, port: int) -> None:
+        if self._stopping.is_set() or self._fixed_host is not None:
+            return
+        host = server_address(port, exclude=self._sock)
+        if host is not None and host != self.host and self.port is not None:
+            logger.info("maintenance listener follows the server's address: %s", host)
+            asyncio.get_running_loop().create_task(self._move(host, self.port))
+
+    async def _serve(self, sock: socket.socket) -> None:
+        assert self._http is not None
+        self._sock = sock
+        self._server = await asyncio.start_server(
+            self._http.handle, sock=sock, limit=MAX_HEAD, backlog=self.backlog
+        )
+        threading.current_thread().name = f"soajs-maintenance-{self.port}"
+        logger.info("maintenance listener on %s:%d", _bracket(self.host), self.port)
+
+    async def _close_server(self) -> None:
+        server, self._server = self._server, None
+        sock, self._sock = self._sock, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        for each in (thread, waiter):
-            if each is not None and each is not threading.current_thread():
-                each.join(timeout)
+            server.close()
+        elif sock is not None:
+            sock.close()
+        if self.port is not None:
+            ref = _IN_PROCESS.get(self.port)
+            if ref is not None and ref() is self:
+                del _IN_PROCESS[self.port]
+
+    async def _move(self, host: str, port: int) -> None:
+        if (host, port) == (self.host, self.port) and self._server is not None:
+            return
+        await self._close_server()
+        self.port = port
+        sock, standby = self._try_bind(host, port)
+        if sock is not None:
+            await self._serve(sock)
+        elif standby:
+            await self._standby_first()
+
+    async def _standby_first(self) -> None:
+        assert self.port is not None
+        threading.current_thread().name = f"soajs-standby-{self.port}"
+        answer = await ask_port(self.host, self.port)
+        what, sibling = describe_holder(answer, self.health.service)
+        log = logger.info if sibling else logger.warning
+        log(
+            "maintenance listener not started on %s:%d: %s; this process stands by and "
+            "takes the port over when it is free (tries every %gs)",
+            _bracket(self.host),
+            self.port,
+            what,
+            self.standby_interval,
+        )
+        self._next_try = time.monotonic() + self.standby_interval
+
+    async def _standby_retry(self, port: int) -> None:
+        if time.monotonic() < self._next_try:
+            return
+        self._next_try = time.monotonic() + self.standby_interval
+        try:
+            sock = bind(self.host, port, self.backlog)
+        except OSError:
+            return
+        _IN_PROCESS[port] = weakref.ref(self)
+        await self._serve(sock)
+        logger.info("maintenance listener took port %d over (its holder went away)", port)
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
