@@ -16,6 +16,8 @@ variable (argument)                       default      meaning
 ``SOAJS_TRUSTED_GATEWAYS``                unset (any)  IPs/CIDRs the header is believed from, ``*``
 ``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane call
 ``SOAJS_CONTEXT_CACHE_SIZE``              1024         parsed contexts kept (0 disables the cache)
+``SOAJS_MAINTENANCE_HOST``                unset        address of the maintenance listener
+``SOAJS_HEALTH_STALL_TIMEOUT``            2            seconds the serving loop may take to answer
 ========================================  ===========  =========================================
 """
 
@@ -94,6 +96,19 @@ def _ip(source: str, value: Any) -> str:
         raise ConfigurationError(f"{source} must be an IP address, got {value!r}") from None
 
 
+def _host(source: str, value: Any) -> str:
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    if not text or any(c.isspace() or c in "/?#@[]:" for c in text):
+        raise ConfigurationError(f"{source} must be an IP address or a host name, got {value!r}")
+    return text
+
+
 def _int_in(low: int, what: str) -> Callable[[str, Any], int]:
     def parse(source: str, value: Any) -> int:
         if isinstance(value, bool):
@@ -163,6 +178,8 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "trusted_gateways": ("SOAJS_TRUSTED_GATEWAYS", _networks),
     "registry_timeout": ("SOAJS_REGISTRY_TIMEOUT", _seconds),
     "context_cache_size": ("SOAJS_CONTEXT_CACHE_SIZE", _int_in(0, "an integer >= 0")),
+    "maintenance_host": ("SOAJS_MAINTENANCE_HOST", _host),
+    "health_stall_timeout": ("SOAJS_HEALTH_STALL_TIMEOUT", _seconds),
 }
 
 
@@ -179,6 +196,8 @@ class Settings:
     trusted_gateways: tuple[str, ...] | None = None
     registry_timeout: float = 5.0
     context_cache_size: int = 1024
+    maintenance_host: str | None = None
+    health_stall_timeout: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
