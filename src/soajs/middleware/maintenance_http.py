@@ -76,8 +76,9 @@ class HealthServer:
         task = asyncio.current_task()
         assert task is not None
         self._active[task] = None
-        if len(self._active) > self.max_connections:
+        while len(self._active) > self.max_connections:
             oldest = next(iter(self._active))
+            del self._active[oldest]  # counted out now: its cancellation runs later
             oldest.cancel()
             self._count("evicted")
         answered = False
