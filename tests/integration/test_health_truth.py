@@ -251,9 +251,9 @@ def test_a_port_held_by_another_soajs_service_names_it(caplog: pytest.LogCapture
     assert holder.start()
     try:
         # another process would be the real case; in-process, pretend the holder is elsewhere
-        from soajs.middleware import listener as listener_module
+        from soajs.middleware import listener_loop as listener_module
 
-        listener_module._IN_PROCESS.pop(port, None)
+        listener_module.IN_PROCESS.pop(port, None)
         second = MaintenanceListener(HealthEndpoints(service="hello"), port, host="127.0.0.1")
         caplog.set_level(logging.INFO, "soajs")
         try:

@@ -26,6 +26,8 @@ VARIABLES = {
     "trusted_gateways": "SOAJS_TRUSTED_GATEWAYS",
     "registry_timeout": "SOAJS_REGISTRY_TIMEOUT",
     "context_cache_size": "SOAJS_CONTEXT_CACHE_SIZE",
+    "maintenance_host": "SOAJS_MAINTENANCE_HOST",
+    "health_stall_timeout": "SOAJS_HEALTH_STALL_TIMEOUT",
 }
 
 #: how a value reaches Settings -> (the name the message must use, the call)
@@ -180,6 +182,7 @@ NETWORKS = "must be a comma-separated list of IPs or CIDRs (or '*')"
 NO_NETWORK = "must list at least one IP, CIDR or '*'"
 SECONDS = "must be a positive number of seconds"
 CACHE = "must be an integer >= 0"
+HOST = "must be an IP address or a host name"
 
 #: (attribute, bad string value, what the message says is expected)
 BAD_VALUES = [
@@ -214,6 +217,12 @@ BAD_VALUES = [
     pytest.param("context_cache_size", "-1", CACHE, id="cache-negative"),
     pytest.param("context_cache_size", "many", CACHE, id="cache-word"),
     pytest.param("context_cache_size", "1.5", CACHE, id="cache-float"),
+    pytest.param("maintenance_host", "10.0.0.1:80", HOST, id="maint-host-with-port"),
+    pytest.param("maintenance_host", "http://x", HOST, id="maint-host-url"),
+    pytest.param("maintenance_host", "a b", HOST, id="maint-host-space"),
+    pytest.param("health_stall_timeout", "0", SECONDS, id="stall-zero"),
+    pytest.param("health_stall_timeout", "-2", SECONDS, id="stall-negative"),
+    pytest.param("health_stall_timeout", "2s", SECONDS, id="stall-unit"),
 ]
 
 
@@ -315,6 +324,12 @@ GOOD_VALUES = [
     pytest.param("registry_timeout", "0.001", 0.001, id="timeout-tiny"),
     pytest.param("context_cache_size", "0", 0, id="cache-disabled"),
     pytest.param("context_cache_size", "10", 10, id="cache-10"),
+    pytest.param("maintenance_host", "::1", "::1", id="maint-host-v6"),
+    pytest.param("maintenance_host", "[::1]", "::1", id="maint-host-bracketed-v6"),
+    pytest.param("maintenance_host", " 127.0.0.1 ", "127.0.0.1", id="maint-host-v4"),
+    pytest.param("maintenance_host", "0.0.0.0", "0.0.0.0", id="maint-host-any"),
+    pytest.param("maintenance_host", "svc.local", "svc.local", id="maint-host-name"),
+    pytest.param("health_stall_timeout", "0.5", 0.5, id="stall-half"),
 ]
 
 
@@ -360,6 +375,8 @@ DEFAULTS = [
     pytest.param("trusted_gateways", None, id="trusted_gateways"),
     pytest.param("registry_timeout", 5.0, id="registry_timeout"),
     pytest.param("context_cache_size", 1024, id="context_cache_size"),
+    pytest.param("maintenance_host", None, id="maintenance_host"),
+    pytest.param("health_stall_timeout", 2.0, id="health_stall_timeout"),
 ]
 
 
@@ -569,4 +586,6 @@ def test_describe_lists_every_setting() -> None:
         "trusted_gateways": None,
         "registry_timeout": 5.0,
         "context_cache_size": 1024,
+        "maintenance_host": None,
+        "health_stall_timeout": 2.0,
     }

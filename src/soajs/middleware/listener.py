@@ -33,34 +33,20 @@ import logging
 import os
 import socket
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from soajs import workers
 from soajs.errors import ConfigurationError
-from soajs.middleware.binding import (
-    ask_port,
-    bind,
-    check_port,
-    describe_holder,
-    identity,
-    server_address,
-)
+from soajs.middleware.binding import bind, check_port, server_address
 from soajs.middleware.health import HealthEndpoints
+from soajs.middleware.listener_loop import ANY_HOST, IN_PROCESS, ListenerLoop
 from soajs.middleware.liveness import LoopWatch
-from soajs.middleware.maintenance_http import MAX_HEAD, HealthServer
 
 __all__ = ["MaintenanceListener"]
 
 logger = logging.getLogger("soajs.middleware")
-
-#: Every interface (until the server's own address is known).
-ANY_HOST = "0.0.0.0"
-
-#: Listening sockets of this process's listeners, by port.
-_IN_PROCESS: dict[int, weakref.ref[MaintenanceListener]] = {}
 
 
 def _advertised_ip(registry: Any, config: Any) -> str | None:
@@ -72,7 +58,7 @@ def _advertised_ip(registry: Any, config: Any) -> str | None:
     return ip if isinstance(ip, str) and ip else None
 
 
-class MaintenanceListener:
+class MaintenanceListener(ListenerLoop):
     """Serves the health endpoints on ``host:port`` until :meth:`stop`.
 
     ``request_timeout``: whole exchange, accept to answer (seconds);
@@ -80,13 +66,6 @@ class MaintenanceListener:
     ``backlog``: of the listening socket; ``stall_timeout``: how long the
     serving event loop may take to answer before the probes say 503.
     """
-
-    #: How often, until the registry is loaded, the listener checks whether it is.
-    settle_interval = 0.2
-    #: How often a listener whose port is taken tries again.
-    standby_interval = 2.0
-    #: How long after start the listener looks for the server's own socket.
-    follow_window = 60.0
 
     def __init__(
         self,
@@ -126,13 +105,13 @@ class MaintenanceListener:
         self.stall_timeout = stall_timeout
         self.watch = LoopWatch()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        self._thread = None
+        self._loop = None
+        self._wake = None
         self._stopping = threading.Event()
-        self._sock: socket.socket | None = None
-        self._server: asyncio.Server | None = None
-        self._http: HealthServer | None = None
+        self._sock = None
+        self._server = None
+        self._http = None
         self._handed = False
         self._next_try = 0.0
         workers.register(self)
@@ -188,12 +167,6 @@ class MaintenanceListener:
         return cls(health, port, host, settled=settled, service_port=config.port, **options)
 
     # -- state --------------------------------------------------------------------
-    @property
-    def is_serving(self) -> bool:
-        """True while this listener holds its port and answers."""
-        thread = self._thread
-        return thread is not None and thread.is_alive() and self._server is not None
-
     def watch_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """Answer 503 when ``loop`` (the serving event loop) does not run (ASGI)."""
         self.watch.watch(loop)
@@ -304,7 +277,7 @@ class MaintenanceListener:
             return None, self._not_bound(host, port, exc)
         self._sock = sock
         self.host = host
-        _IN_PROCESS[port] = weakref.ref(self)
+        IN_PROCESS[port] = weakref.ref(self)
         return sock, False
 
     def _not_bound(self, host: str, port: int, exc: OSError) -> bool:
@@ -313,7 +286,7 @@ class MaintenanceListener:
         if exc.errno != errno.EADDRINUSE:
             logger.error("maintenance listener not started on %s: %s", where, exc.strerror or exc)
             return False
-        other = _IN_PROCESS.get(port)
+        other = IN_PROCESS.get(port)
         holder = other() if other is not None else None
         if holder is not None and holder is not self and holder.is_serving:
             logger.info(
@@ -331,155 +304,3 @@ class MaintenanceListener:
             )
             return False
         return True  # who holds it is found out (and logged) by the standby loop
-
-    # -- the loop thread -----------------------------------------------------------
-    def _start_thread(self, sock: socket.socket | None) -> None:
-        ready = threading.Event()
-        name = f"soajs-{'maintenance' if sock is not None else 'standby'}-{self.port}"
-        thread = threading.Thread(target=self._run, args=(sock, ready), name=name, daemon=True)
-        self._thread = thread
-        thread.start()
-        ready.wait(5)
-
-    def _run(self, sock: socket.socket | None, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._main(loop, sock, ready))
-        except Exception:
-            logger.exception("maintenance listener stopped on an unexpected error")
-        finally:
-            ready.set()
-            loop.close()
-
-    async def _main(
-        self, loop: asyncio.AbstractEventLoop, sock: socket.socket | None, ready: threading.Event
-    ) -> None:
-        http = HealthServer(
-            self.health,
-            identity(self.health.service),
-            watch=self.watch,
-            request_timeout=self.request_timeout,
-            max_connections=self.max_connections,
-            stall_timeout=self.stall_timeout,
-        )
-        loop.set_exception_handler(http.loop_error)
-        self._http = http
-        self._wake = asyncio.Event()
-        self._loop = loop
-        try:
-            if sock is not None:
-                await self._serve(sock)
-                ready.set()
-            else:
-                ready.set()
-                await self._standby_first()
-            started = time.monotonic()
-            while not self._stopping.is_set():
-                await self._tick(started)
-                try:
-                    async with asyncio.timeout(self.settle_interval):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-        finally:
-            await self._close_server()
-            await http.close()
-            self._http = None
-            self._wake = None
-
-    async def _tick(self, started: float) -> None:
-        """One round of the background duties: settle, follow the server, stand by."""
-        port = self.port
-        if self._settled is not None and self._settled():
-            self._settled = None
-            try:
-                new = self._current_port()
-            except ConfigurationError as exc:
-                logger.error("maintenance listener stays on port %s: %s", port, exc)
-                new = None
-            if new is not None and new != port:
-                logger.info("maintenance listener moves to port %d (from the registry)", new)
-                await self._move(self.host, new)
-                return
-        if (
-            self._fixed_host is None
-            and self.service_port is not None
-            and self._server is not None
-            and self.host == ANY_HOST
-            and time.monotonic() - started < self.follow_window
-        ):
-            self._follow_now(self.service_port)
-        if self._server is None and self._sock is None and port is not None:
-            await self._standby_retry(port)
-
-    def _follow_now(self, port: int) -> None:
-        if self._stopping.is_set() or self._fixed_host is not None:
-            return
-        host = server_address(port, exclude=self._sock)
-        if host is not None and host != self.host and self.port is not None:
-            logger.info("maintenance listener follows the server's address: %s", host)
-            asyncio.get_running_loop().create_task(self._move(host, self.port))
-
-    async def _serve(self, sock: socket.socket) -> None:
-        assert self._http is not None
-        self._sock = sock
-        self._server = await asyncio.start_server(
-            self._http.handle, sock=sock, limit=MAX_HEAD, backlog=self.backlog
-        )
-        threading.current_thread().name = f"soajs-maintenance-{self.port}"
-        logger.info("maintenance listener on %s:%d", _bracket(self.host), self.port)
-
-    async def _close_server(self) -> None:
-        server, self._server = self._server, None
-        sock, self._sock = self._sock, None
-        if server is not None:
-            server.close()
-        elif sock is not None:
-            sock.close()
-        if self.port is not None:
-            ref = _IN_PROCESS.get(self.port)
-            if ref is not None and ref() is self:
-                del _IN_PROCESS[self.port]
-
-    async def _move(self, host: str, port: int) -> None:
-        if (host, port) == (self.host, self.port) and self._server is not None:
-            return
-        await self._close_server()
-        self.port = port
-        sock, standby = self._try_bind(host, port)
-        if sock is not None:
-            await self._serve(sock)
-        elif standby:
-            await self._standby_first()
-
-    async def _standby_first(self) -> None:
-        assert self.port is not None
-        threading.current_thread().name = f"soajs-standby-{self.port}"
-        answer = await ask_port(self.host, self.port)
-        what, sibling = describe_holder(answer, self.health.service)
-        log = logger.info if sibling else logger.warning
-        log(
-            "maintenance listener not started on %s:%d: %s; this process stands by and "
-            "takes the port over when it is free (tries every %gs)",
-            _bracket(self.host),
-            self.port,
-            what,
-            self.standby_interval,
-        )
-        self._next_try = time.monotonic() + self.standby_interval
-
-    async def _standby_retry(self, port: int) -> None:
-        if time.monotonic() < self._next_try:
-            return
-        self._next_try = time.monotonic() + self.standby_interval
-        try:
-            sock = bind(self.host, port, self.backlog)
-        except OSError:
-            return
-        _IN_PROCESS[port] = weakref.ref(self)
-        await self._serve(sock)
-        logger.info("maintenance listener took port %d over (its holder went away)", port)
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = ["HealthServer"]
 logger = logging.getLogger("soajs.middleware")
 
 MAX_HEAD = 8192
+ACCEPT_BATCH = 64
 RELOAD_THREADS = 2
 REPORT_INTERVAL = 60.0
 
@@ -67,6 +70,9 @@ class HealthServer:
         self.max_connections = max_connections
         self.stall_timeout = stall_timeout
         self._active: dict[asyncio.Task[Any], None] = {}  # insertion order: oldest first
+        self._tasks: set[asyncio.Task[Any]] = set()  # every running handler, evicted ones too
+        self._transports: set[asyncio.Transport] = set()  # every open connection
+        self._pending: set[socket.socket] = set()  # accepted, not yet a transport
         self._pool: ThreadPoolExecutor | None = None
         self._counts: Counter[str] = Counter()
         self._last_report = time.monotonic()
@@ -76,6 +82,7 @@ class HealthServer:
         task = asyncio.current_task()
         assert task is not None
         self._active[task] = None
+        self._tasks.add(task)
         while len(self._active) > self.max_connections:
             oldest = next(iter(self._active))
             del self._active[oldest]  # counted out now: its cancellation runs later
@@ -98,6 +105,7 @@ class HealthServer:
             logger.exception("maintenance listener: unexpected error")
         finally:
             self._active.pop(task, None)
+            self._tasks.discard(task)
             if answered:
                 writer.close()
             else:
@@ -174,14 +182,100 @@ class HealthServer:
         logger.error("maintenance listener: %s", context.get("message"), exc_info=exc)
 
     # -- stop --------------------------------------------------------------------
+    def serve(self, sock: socket.socket) -> Callable[[], None]:
+        """Accept on ``sock`` (bound, listening, non-blocking); returns what stops it.
+
+        Its own accept rather than ``loop.create_server``: on 3.11 a connection
+        accepted as a server closes fails in ``Server._attach`` and its socket
+        stays open. Here every accepted socket is tracked until a transport
+        owns it, and :meth:`close` closes whatever is left.
+        """
+        loop = asyncio.get_running_loop()
+        fd = sock.fileno()
+        loop.add_reader(fd, self._accept, loop, sock)
+
+        def stop() -> None:
+            loop.remove_reader(fd)
+
+        return stop
+
+    def _accept(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of fds, say: count it and pause accepting a moment
+                self._count("not accepted")
+                loop.remove_reader(sock.fileno())
+                loop.call_later(0.1, self._resume, loop, sock)
+                return
+            conn.setblocking(False)
+            self._pending.add(conn)
+            loop.create_task(self._connect(loop, conn))
+
+    def _resume(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        if sock.fileno() != -1:
+            loop.add_reader(sock.fileno(), self._accept, loop, sock)
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, conn: socket.socket) -> None:
+        try:
+            await loop.connect_accepted_socket(self._protocol, conn)
+        except OSError:
+            conn.close()
+            self._count("reset")
+        finally:
+            self._pending.discard(conn)
+
+    def _protocol(self) -> asyncio.Protocol:
+        reader = asyncio.StreamReader(limit=MAX_HEAD)
+        return _Tracked(reader, self.handle, self._transports)
+
     async def close(self) -> None:
-        """Cancel every connection; the reload pool stops without waiting."""
-        tasks = list(self._active)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=1.0)
+        """Close every connection (call after the server stopped accepting)."""
+        # A connection accepted just now takes a few loop rounds to reach its
+        # handler (accept, transport, protocol, task): abort every transport and
+        # cancel every handler for a few rounds, so none is left behind.
+        for _ in range(8):
+            await asyncio.sleep(0)
+            for transport in list(self._transports):
+                transport.abort()
+            for conn in list(self._pending):  # accepted, no transport yet
+                conn.close()
+            self._pending.clear()
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=1.0)
+        for _ in range(2):  # the aborted transports close their sockets
+            await asyncio.sleep(0)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.report()
+
+
+class _Tracked(asyncio.StreamReaderProtocol):
+    """A stream protocol whose transport is known from the start, to be closed at stop."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        handle: Any,
+        transports: set[asyncio.Transport],
+    ) -> None:
+        super().__init__(reader, handle)
+        self._open = transports
+        self._mine: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):
+            self._mine = transport
+            self._open.add(transport)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._mine is not None:
+            self._open.discard(self._mine)
+        super().connection_lost(exc)
