@@ -13,6 +13,9 @@ from it starts its own; the process takes them back only if it serves a
 request itself later. A process that has served requests keeps its services
 when it forks, and its children (a ``multiprocessing`` helper, say) get none.
 
+A fork made by ``multiprocessing`` (a pool, a ``Process``) starts helpers,
+not workers: it never hands anything off.
+
 The middlewares call :func:`mark_serving` on their first request. A service
 that wants this behaviour implements :class:`ForkAware` and calls
 :func:`register` (held weakly). :func:`handed_off` tells any code whether this
@@ -24,6 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -88,9 +92,27 @@ def mark_serving() -> None:
             _call(service.take_back, "take_back")
 
 
+#: Forks made by these modules start helpers, not workers that serve requests.
+_HELPERS = ("multiprocessing", "concurrent.futures")
+
+
+def _forked_by_helper() -> bool:
+    """True when ``multiprocessing`` (a pool, a Process) is the one forking."""
+    try:
+        frame = sys._getframe(2)  # whoever called os.fork()
+    except ValueError:
+        return False
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if isinstance(name, str) and name.startswith(_HELPERS):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
 def _before_fork() -> None:
     global _handed_off, _handing_off_now
-    _handing_off_now = not _serving
+    _handing_off_now = not _serving and not _forked_by_helper()
     if not _handing_off_now:
         return
     first = not _handed_off
