@@ -126,3 +126,41 @@ def test_degraded_start_serves_with_a_warning_and_readiness_follows_the_control_
                 assert wait_until(ready(port), timeout=15), stderr.read_text()
     finally:
         plane.stop()
+
+
+# -- WSGI: no lifespan; the app does not load, and the server says why ---------------------
+def _gunicorn_exit(env: dict[str, str], stderr: Path) -> int:
+    with stderr.open("wb") as err:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{free_port()}",
+             "tests.integration.fault_apps:wsgi"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, timeout=60,
+        )  # fmt: skip
+    return proc.returncode
+
+
+def test_wsgi_under_gunicorn_with_the_control_plane_down_does_not_start(tmp_path: Path) -> None:
+    down = free_port()
+    stderr = tmp_path / "stderr"
+    code = _gunicorn_exit(_env(f"127.0.0.1:{down}", free_port()), stderr)
+    text = stderr.read_text()
+    assert code != 0, text
+    assert "Worker failed to boot" in text
+    assert (
+        f"ControlPlaneError: control plane /getRegistry: cannot reach http://127.0.0.1:{down}"
+        in (text)
+    )
+
+
+def test_wsgi_with_a_maintenance_port_beyond_65535_does_not_start(
+    tmp_path: Path, registry_file: Path, registry_data: dict[str, Any]
+) -> None:
+    registry_data["serviceConfig"]["ports"]["maintenanceInc"] = 1000
+    write_json(registry_file, registry_data)
+    stderr = tmp_path / "stderr"
+    with ControlPlaneServer(registry_file) as plane:
+        code = _gunicorn_exit(_env(plane.address, 64600), stderr)
+    text = stderr.read_text()
+    assert code != 0, text
+    assert "OverflowError" not in text
+    assert "ConfigurationError: the maintenance port of 'hello' would be 65600" in text
