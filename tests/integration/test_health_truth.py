@@ -264,3 +264,22 @@ def test_a_port_held_by_another_soajs_service_names_it(caplog: pytest.LogCapture
             second.stop()
     finally:
         holder.stop()
+
+
+def test_reload_on_the_listener_awaits_the_async_answer_when_there_is_one() -> None:
+    """With HealthEndpoints.answer_async (the registry's own worker does the I/O), the
+    listener awaits it on its loop: no thread of its own for /reloadRegistry."""
+
+    class AsyncHealth(HealthEndpoints):
+        async def answer_async(self, method: str, path: str) -> Any:
+            return self.unhealthy(path, f"answered on {threading.current_thread().name}")
+
+    listener = MaintenanceListener(AsyncHealth(), free_port(), host="127.0.0.1")
+    assert listener.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{listener.port}/reloadRegistry", timeout=5)
+        assert answer.status_code == 503
+        message = answer.json()["errors"]["details"][0]["message"]
+        assert message == f"answered on soajs-maintenance-{listener.port}"
+    finally:
+        listener.stop()

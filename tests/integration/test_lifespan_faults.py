@@ -92,7 +92,7 @@ def test_a_maintenance_port_beyond_65535_stops_uvicorn_with_a_configuration_erro
     assert code == 3, text
     assert "OverflowError" not in text
     assert "ConfigurationError" in text
-    assert "would be 65600 (service port 64600 + maintenanceInc 1000)" in text
+    assert "65600" in text and "64600" in text and "maintenanceInc 1000" in text
 
 
 @pytest.mark.slow
@@ -163,4 +163,5 @@ def test_wsgi_with_a_maintenance_port_beyond_65535_does_not_start(
     text = stderr.read_text()
     assert code != 0, text
     assert "OverflowError" not in text
-    assert "ConfigurationError: the maintenance port of 'hello' would be 65600" in text
+    errors = [line for line in text.splitlines() if "ConfigurationError" in line]
+    assert errors and "65600" in errors[-1] and "64600" in errors[-1], text

@@ -135,6 +135,11 @@ class HealthServer:
     async def _answer(self, method: str, path: str) -> HealthAnswer:
         health = self.health
         if health.needs_io(path):
+            answer_async = getattr(health, "answer_async", None)
+            if answer_async is not None:  # the registry's own worker does the I/O
+                awaited: HealthAnswer | None = await answer_async(method, path)
+                assert awaited is not None
+                return awaited
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(RELOAD_THREADS, "soajs-listener-reload")
             loop = asyncio.get_running_loop()
