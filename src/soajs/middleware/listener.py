@@ -194,8 +194,11 @@ class MaintenanceListener(ListenerLoop):
             port = self._current_port()
             if port is None:
                 return False
+            self._server_found = False
             if self._fixed_host is None and self.service_port is not None:
-                self.host = server_address(self.service_port) or ANY_HOST
+                found = server_address(self.service_port)
+                self._server_found = found is not None
+                self.host = found or ANY_HOST
             sock, standby = self._try_bind(self.host, port)
             self.port = port
             if sock is None and not standby:

@@ -68,6 +68,8 @@ class ListenerLoop:
     _server: Callable[[], None] | None  # stops accepting
     _http: HealthServer | None
     _next_try: float
+    #: The server's own socket was found (the listener binds where it does).
+    _server_found: bool = False
 
     @property
     def is_serving(self) -> bool:
@@ -143,6 +145,7 @@ class ListenerLoop:
             and self.service_port is not None
             and self._server is not None
             and self.host == ANY_HOST
+            and not self._server_found
             and time.monotonic() - started < self.follow_window
         )
 
@@ -177,6 +180,8 @@ class ListenerLoop:
         if self._stopping.is_set() or self._fixed_host is not None:
             return
         host = server_address(port, exclude=self._sock)
+        if host is not None:
+            self._server_found = True  # found: no more looking (whatever the address)
         if host is not None and host != self.host and self.port is not None:
             logger.info("maintenance listener follows the server's address: %s", host)
             asyncio.get_running_loop().create_task(self._move(host, self.port))
