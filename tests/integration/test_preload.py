@@ -136,7 +136,7 @@ def _check_preload(app: str, plane: ControlPlaneServer, tmp_path: Path, *extra: 
         assert new_holder in workers or new_holder in _children(proc.pid)
         text = log.read_text()
         assert f"{proc.pid} INFO soajs.workers: process {proc.pid} forks before serving" in text
-        assert "another worker of this service (pid " in text
+        assert "another worker of this service (pid " in text, text
     assert "Traceback" not in (tmp_path / "stderr").read_text()
 
 

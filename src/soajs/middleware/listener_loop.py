@@ -219,8 +219,12 @@ class ListenerLoop:
     async def _standby_first(self) -> None:
         assert self.port is not None
         threading.current_thread().name = f"soajs-standby-{self.port}"
-        answer = await ask_port(self.host, self.port)
-        what, sibling = describe_holder(answer, self.health.service)
+        answer = None
+        for _ in range(3):  # a sibling that is just starting may take a moment to answer
+            answer = await ask_port(self.host, self.port)
+            if answer is not None or self._stopping.is_set():
+                break
+        what, sibling = describe_holder(answer, self.health.service, deadline=3.0)
         log = logger.info if sibling else logger.warning
         log(
             "maintenance listener not started on %s:%d: %s; this process stands by and "
