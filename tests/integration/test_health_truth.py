@@ -207,7 +207,7 @@ def test_a_port_held_by_another_program_is_named_and_taken_over_when_freed(
     caplog.set_level(logging.INFO, "soajs")
     try:
         assert listener.start() is False
-        assert wait_until(lambda: "stands by" in caplog.text, timeout=5)
+        assert wait_until(lambda: "stands by" in caplog.text, timeout=10)
         assert "a process holds it but does not answer" in caplog.text
         assert "another worker" not in caplog.text
         assert any(r.levelno == logging.WARNING for r in caplog.records if "stands by" in r.msg)
@@ -234,7 +234,7 @@ def test_a_port_held_by_an_http_server_is_another_program(
     caplog.set_level(logging.INFO, "soajs")
     try:
         assert listener.start() is False
-        assert wait_until(lambda: "stands by" in caplog.text, timeout=5)
+        assert wait_until(lambda: "stands by" in caplog.text, timeout=10)
         assert "another program holds it (it answers HTTP, but not as a SOAJS listener)" in (
             caplog.text
         )
@@ -258,7 +258,7 @@ def test_a_port_held_by_another_soajs_service_names_it(caplog: pytest.LogCapture
         caplog.set_level(logging.INFO, "soajs")
         try:
             assert second.start() is False
-            assert wait_until(lambda: "stands by" in caplog.text, timeout=5)
+            assert wait_until(lambda: "stands by" in caplog.text, timeout=10)
             assert "another SOAJS service, 'orders'" in caplog.text
         finally:
             second.stop()
