@@ -13,8 +13,9 @@ from it starts its own; the process takes them back only if it serves a
 request itself later. A process that has served requests keeps its services
 when it forks, and its children (a ``multiprocessing`` helper, say) get none.
 
-A fork made by ``multiprocessing`` (a pool, a ``Process``) starts helpers,
-not workers: it never hands anything off.
+A fork made by ``multiprocessing`` (a pool, a ``Process``) or by
+``socketserver``'s fork-per-request starts helpers, not workers: it never
+hands anything off.
 
 The middlewares call :func:`mark_serving` on their first request. A service
 that wants this behaviour implements :class:`ForkAware` and calls
@@ -92,12 +93,13 @@ def mark_serving() -> None:
             _call(service.take_back, "take_back")
 
 
-#: Forks made by these modules start helpers, not workers that serve requests.
-_HELPERS = ("multiprocessing", "concurrent.futures")
+#: Forks made by these modules start helpers, not long-lived workers: a pool, a
+#: Process, or socketserver's fork-per-request (werkzeug ``processes=N``).
+_HELPERS = ("multiprocessing", "concurrent.futures", "socketserver")
 
 
 def _forked_by_helper() -> bool:
-    """True when ``multiprocessing`` (a pool, a Process) is the one forking."""
+    """True when a helper module (:data:`_HELPERS`) is the one forking."""
     try:
         frame = sys._getframe(2)  # whoever called os.fork()
     except ValueError:

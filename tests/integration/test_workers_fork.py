@@ -134,3 +134,32 @@ def test_a_multiprocessing_helper_takes_nothing_from_a_process_that_never_served
         return {"kept": kept, "answered_by_app": answered_by_app}
 
     assert _run_in_child(app) == {"kept": True, "answered_by_app": True}
+
+
+def test_a_fork_per_request_server_keeps_the_listener_in_its_parent() -> None:
+    """werkzeug ``processes=2`` forks a child per request (socketserver): a helper."""
+
+    def app() -> dict[str, Any]:
+        from werkzeug.serving import make_server
+
+        listener = MaintenanceListener(HealthEndpoints(), free_port(), host="127.0.0.1")
+        assert listener.start()
+        port = listener.port
+        assert port is not None
+
+        def hello(environ: Any, start_response: Any) -> list[bytes]:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"hi"]
+
+        server = make_server("127.0.0.1", 0, hello, processes=2)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        answered = httpx.get(f"http://127.0.0.1:{server.server_port}/", timeout=5).text
+        time.sleep(0.2)
+        kept = listener.is_serving and _holder_pid(port) == os.getpid()
+        server.shutdown()
+        server.server_close()
+        listener.stop()
+        return {"answered": answered, "kept": kept}
+
+    assert _run_in_child(app) == {"answered": "hi", "kept": True}
