@@ -193,8 +193,12 @@ class ListenerLoop:
         threading.current_thread().name = f"soajs-maintenance-{self.port}"
         logger.info("maintenance listener on %s:%d", bracket(self.host), self.port)
 
-    async def _close_server(self) -> None:
-        server, self._server = self._server, None
+    async def _close_server(self, *, moving: bool = False) -> None:
+        """Stop accepting and close the socket; ``moving``: a new one follows at once,
+        so :attr:`is_serving` does not flicker (it is replaced, not cleared)."""
+        server = self._server
+        if not moving:
+            self._server = None
         sock, self._sock = self._sock, None
         if server is not None:
             server()
@@ -208,12 +212,14 @@ class ListenerLoop:
     async def _move(self, host: str, port: int) -> None:
         if (host, port) == (self.host, self.port) and self._server is not None:
             return
-        await self._close_server()
+        await self._close_server(moving=True)
         self.port = port
         sock, standby = self._try_bind(host, port)
         if sock is not None:
             await self._serve(sock)
-        elif standby:
+            return
+        self._server = None
+        if standby:
             await self._standby_first()
 
     async def _standby_first(self) -> None:
