@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -80,6 +81,10 @@ def _make_wsgi() -> Flask:
     @app.get("/pid")
     def pid() -> dict[str, int]:
         return {"pid": os.getpid()}
+
+    @app.get("/threads")
+    def threads() -> dict[str, Any]:
+        return {"pid": os.getpid(), "threads": [t.name for t in threading.enumerate()]}
 
     return app
 

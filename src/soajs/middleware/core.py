@@ -25,6 +25,7 @@ from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener import MaintenanceListener
 from soajs.middleware.problem import problem_body
 from soajs.models.context import ContextData
+from soajs.registry import RegistryManager, processes
 
 __all__ = [
     "ENVIRON_HEADER",
@@ -103,6 +104,8 @@ class AdapterCore:
             raise TypeError(f"{component}: unknown option(s) {', '.join(sorted(unknown))}")
         self.registry = registry
         self.component = component
+        if isinstance(registry, RegistryManager):
+            processes.serves_requests(registry)  # a --preload master hands polling off
         self.strict = bool(opts.get("strict", False))
         #: True until the first request (see :meth:`first_request`).
         self.first = True
