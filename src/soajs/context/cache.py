@@ -58,6 +58,7 @@ from cachetools import LRUCache
 
 from soajs.context.decode import count_upper_bound
 from soajs.context.parser import ParseResult
+from soajs.models._pending import pending_count
 
 __all__ = ["DEFAULT_CACHE_BYTES", "ContextCache", "entry_cost"]
 
@@ -89,8 +90,8 @@ def entry_cost(key: bytes, result: ParseResult) -> int:
     values = result.values or count_upper_bound(key)
     cost = ENTRY_OVERHEAD + (1 + text_factor) * len(key) + VALUE_BYTES * values
     awareness = context.awareness
-    if awareness is not None and awareness.inter_connect:
-        cost += INTERCONNECT_BYTES * len(awareness.inter_connect)
+    if awareness is not None:  # counted, not built (they are, on first read)
+        cost += INTERCONNECT_BYTES * pending_count(awareness)
     return cost
 
 
