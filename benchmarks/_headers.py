@@ -87,7 +87,7 @@ def _build(scale: int, groups: int, interconnect: int, nonce: int) -> dict[str, 
             "acl": {"hello": _service_acl("hello", 2), **{s: _service_acl(s, 6) for s in services}},
             "acl_all_env": {"dev": {"hello": _service_acl("hello", 1)}},
         },
-        "device": f"Mozilla/5.0 (X11; Linux x86_64) bench/{nonce}",
+        "device": f"Mozilla/5.0 (X11; Linux x86_64) bench/{nonce:010d}",
         "geo": {"ip": f"10.1.{nonce // 250 % 250}.{nonce % 250 + 1}"},
         "urac": {
             "_id": f"5f0a1b2c3d4e5f6a7b8c{nonce:04x}"[-24:],

@@ -118,8 +118,12 @@ def _strings(value: Any) -> Any:
     raise _FALLBACK
 
 
-class _InterConnectCheck(msgspec.Struct):
-    """What :class:`InterConnect` accepts without coercion (unknown keys are kept by it)."""
+class _InterConnectCheck(msgspec.Struct, gc=False):
+    """What :class:`InterConnect` accepts without coercion (unknown keys are kept by it).
+
+    Thrown away once checked; untracked by the garbage collector (it holds only
+    strings and ints), so checking 256 entries does not bring a collection closer.
+    """
 
     name: str = ""
     version: str | None = None
@@ -174,7 +178,64 @@ class _Spec:
             else None
         )
 
-    def build(self, data: dict[str, Any], private: dict[str, Any] | None = None) -> Any:
+        self.known = frozenset(self.keys)
+        self.build: Callable[..., Any] = self._compile(checks)
+
+    def _compile(self, checks: dict[str, _Check]) -> Callable[..., Any]:
+        """``build(data, private=None)``: straight-line code for this model (one look-up
+        and an inlined type check per field, no loop, no call for the common checks)
+        when every key of ``data`` is a known wire key; :meth:`general` otherwise."""
+        env: dict[str, Any] = {
+            "F": _FALLBACK, "M": _MISSING, "new": _new, "model_cls": self.model,
+            "set_fs": _set_fields_set, "set_dict": _set_dict, "set_private": _set_private,
+            "known": self.known, "general": self.general, "names": self.names,
+            "private_default": self.private,
+        }  # fmt: skip
+        lines = [
+            "def build(data, private=None):",
+            "    if not known.issuperset(data):",
+            "        return general(data, private)",
+            "    g = data.get",
+        ]
+        entries = []
+        for i, (name, info) in enumerate(self.model.model_fields.items()):
+            wire, check, default = info.alias or name, checks[name], self.defaults[name]
+            env[f"d{i}"], env[f"c{i}"] = default, check
+            inline = {
+                _opt_str: "v is not None and type(v) is not str",
+                _opt_bool: "v is not None and v is not True and v is not False",
+                _opt_int: "v is not None and type(v) is not int",
+                _str: "type(v) is not str",
+            }.get(check)
+            if inline is not None and default is None:
+                lines += [f"    v = g({wire!r})", f"    if {inline}:", "        raise F"]
+            elif inline is not None:  # required, or a non-None default
+                lines += [f"    v = g({wire!r}, d{i})", f"    if {inline}:", "        raise F"]
+            else:
+                lines += [
+                    f"    v = g({wire!r}, M)",
+                    f"    v = d{i} if v is M else c{i}(v)",
+                ]
+            lines.append(f"    v{i} = v")
+            entries.append(f"{name!r}: v{i}")
+        fields_set = "set(data)" if all(k == n for k, n in self.names.items()) else (
+            "set(map(names.__getitem__, data))"
+        )  # fmt: skip
+        lines += [
+            "    model = new(model_cls)",
+            f"    set_fs(model, {fields_set})",
+            "    set_dict(model, {" + ", ".join(entries) + f", {_EXTRA!r}: {{}}}})",
+            "    if private is None and private_default is not None:",
+            "        private = private_default.copy()",
+            "    set_private(model, private)",
+            "    return model",
+        ]
+        exec("\n".join(lines), env)  # noqa: S102 - generated from the model's own fields
+        built: Callable[..., Any] = env["build"]
+        return built
+
+    def general(self, data: dict[str, Any], private: dict[str, Any] | None = None) -> Any:
+        """Any keys: unknown ones kept as extras (frozen), Python names left to pydantic."""
         fields = self.defaults.copy()  # field order, as pydantic's __dict__
         keys = self.keys
         extra: dict[str, Any] | None = None
