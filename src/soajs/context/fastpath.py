@@ -148,6 +148,15 @@ def _pending_entries(value: Any) -> Any:
     raise _FALLBACK
 
 
+#: the checks written into the generated builders as expressions (True: refuse)
+_INLINE: dict[_Check, str] = {
+    _opt_str: "v is not None and type(v) is not str",
+    _opt_bool: "v is not None and v is not True and v is not False",
+    _opt_int: "v is not None and type(v) is not int",
+    _str: "type(v) is not str",
+}
+
+
 # -- the models -------------------------------------------------------------------------
 class _Spec:
     """How to build one model from a decoded object: its wire keys, checks and defaults."""
@@ -201,12 +210,7 @@ class _Spec:
         for i, (name, info) in enumerate(self.model.model_fields.items()):
             wire, check, default = info.alias or name, checks[name], self.defaults[name]
             env[f"d{i}"], env[f"c{i}"] = default, check
-            inline = {
-                _opt_str: "v is not None and type(v) is not str",
-                _opt_bool: "v is not None and v is not True and v is not False",
-                _opt_int: "v is not None and type(v) is not int",
-                _str: "type(v) is not str",
-            }.get(check)
+            inline = _INLINE.get(check)
             if inline is not None and default is None:
                 lines += [f"    v = g({wire!r})", f"    if {inline}:", "        raise F"]
             elif inline is not None:  # required, or a non-None default
