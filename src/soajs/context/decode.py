@@ -166,7 +166,7 @@ def _stdlib_decode(text: str) -> Any:
         reason = Reason.DUPLICATE if rest.startswith(",") else Reason.NOT_JSON
         raise DecodeError(reason, "data after the JSON value")
     if "\\u" in text:
-        # JSON allows the escape of a lone surrogate (\ud800), which jiter refuses;
+        # JSON allows the escape of a lone surrogate (\ud800), which msgspec refuses;
         # the str it gives cannot be encoded again, so a handler echoing it would fail.
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
