@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import pickle
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from benchmarks._headers import gateway_header
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from soajs.context import Reason, parse_inject_header
+from soajs.context.fastpath import decode_names
 from soajs.context.parser import _to_context, _validated
 from soajs.models import Awareness, ContextData, FrozenDict, InterConnect, Tenant, Urac
 
@@ -241,3 +243,23 @@ def test_every_container_at_every_depth_refuses_mutation(shape: str) -> None:
         "ctx.awareness.inter_connect[0].meta['tags'][1]",
     ):
         assert expected in seen, expected
+
+
+_NAME_PARTS = ["%", "%C3", "%A9", "%zz", "%41", "a", "é", "東", "%E6%9D%B1", " "]
+
+
+def _old_decode(value: str) -> str:
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_NAME_PARTS)))
+def test_names_decode_as_unquote_does(parts: list[str]) -> None:
+    value = "".join(parts)
+    urac = {"firstName": value, "lastName": value, "x": 1}
+    out = decode_names(urac)
+    assert out["firstName"] == out["lastName"] == _old_decode(value)
+    assert urac["firstName"] == value  # the decoded object is never changed

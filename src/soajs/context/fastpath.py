@@ -28,10 +28,9 @@ both paths against each other on generated headers).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 import msgspec
 from pydantic import BaseModel
@@ -336,14 +335,28 @@ def obj(value: Any) -> dict[str, Any]:
 
 
 def decode_names(urac: dict[str, Any]) -> dict[str, Any]:
-    """``urac.firstName`` / ``lastName`` arrive percent-encoded (PROTOCOL.md)."""
-    for name in ("firstName", "lastName"):
+    """``urac.firstName`` / ``lastName`` arrive percent-encoded (PROTOCOL.md): ``urac``
+    with them decoded (a copy, when one was)."""
+    decoded = None
+    for name in _NAMES:
         value = urac.get(name)
         if isinstance(value, str) and "%" in value:
-            # not percent-encoding after all: keep it as sent
-            with contextlib.suppress(UnicodeDecodeError):
-                urac[name] = unquote(value, errors="strict")
-    return urac
+            try:
+                # unquote() of an ASCII text is this, without its per-call set-up
+                text = (
+                    unquote_to_bytes(value).decode("utf-8")
+                    if value.isascii()
+                    else unquote(value, errors="strict")
+                )
+            except UnicodeDecodeError:  # not percent-encoding after all: kept as sent
+                continue
+            if decoded is None:
+                decoded = dict(urac)
+            decoded[name] = text
+    return urac if decoded is None else decoded
+
+
+_NAMES = ("firstName", "lastName")
 
 
 def build_context(data: dict[str, Any], tenant: dict[str, Any]) -> ContextData:
@@ -362,7 +375,7 @@ def build_context(data: dict[str, Any], tenant: dict[str, Any]) -> ContextData:
     if urac is not None:
         if type(urac) is not dict:
             raise _FALLBACK
-        urac = _URAC.build(decode_names(dict(urac)))
+        urac = _URAC.build(decode_names(urac))
     config = key.get("config")
     fields = {
         "tenant": _TENANT.build(folded),
