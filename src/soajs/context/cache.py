@@ -70,8 +70,8 @@ from typing import Any
 from cachetools import LRUCache
 
 from soajs.context.decode import count_upper_bound
+from soajs.context.fastpath import interconnect_count
 from soajs.context.parser import ParseResult
-from soajs.models._pending import pending_count
 
 __all__ = ["DEFAULT_CACHE_BYTES", "ContextCache", "entry_cost"]
 
@@ -106,10 +106,8 @@ def entry_cost(key: bytes, result: ParseResult) -> int:
     text_factor = 1 if key.isascii() and b"\\" not in key else 4
     values = result.values or count_upper_bound(key)
     cost = ENTRY_OVERHEAD + (1 + text_factor) * len(key) + VALUE_BYTES * values
-    awareness = context.awareness
-    if awareness is not None:  # counted, not built (they are, on first read)
-        cost += INTERCONNECT_BYTES * pending_count(awareness)
-    return cost
+    # counted, not built (they are, on first read)
+    return cost + INTERCONNECT_BYTES * interconnect_count(context)
 
 
 def _cost_of(value: tuple[ParseResult, int]) -> int:

@@ -36,11 +36,20 @@ import msgspec
 from pydantic import BaseModel
 
 from soajs.models._base import EMPTY, SecretText, freeze
+from soajs.models._deferred import KEY, deferred_data
 from soajs.models._lazy import LazyFrozenDict
+from soajs.models._pending import pending_count
 from soajs.models.context import Application, ContextData, Key, Tenant, TenantRef, Urac
 from soajs.models.registry import Awareness
 
-__all__ = ["Fallback", "build_context", "decode_names", "obj"]
+__all__ = [
+    "Fallback",
+    "build_context",
+    "decode_names",
+    "deferred_context",
+    "interconnect_count",
+    "obj",
+]
 
 
 class Fallback(Exception):
@@ -313,6 +322,7 @@ _AWARENESS = _Spec(
 )
 _CONTEXT_FIELDS = frozenset(ContextData.model_fields)
 _CONTEXT_PRIVATE = {name: None for name in ContextData.__private_attributes__}
+_DEFERRED = KEY
 _INTER_CONNECT = "inter_connect"
 
 
@@ -359,36 +369,89 @@ def decode_names(urac: dict[str, Any]) -> dict[str, Any]:
 _NAMES = ("firstName", "lastName")
 
 
-def build_context(data: dict[str, Any], tenant: dict[str, Any]) -> ContextData:
-    """The context of the decoded header ``data`` (whose ``tenant`` has string id and
-    code), as ``ContextData.model_validate`` of the folded header gives it; raises
-    :class:`Fallback` where only that can say."""
+def _tenant(data: dict[str, Any]) -> Any:
     key = obj(data.get("key"))
     package = obj(data.get("package"))
     application = dict(obj(data.get("application")))
     application["package_acl"] = package.get("acl")
     application["package_acl_all_env"] = package.get("acl_all_env")
-    folded = dict(tenant)
+    folded = dict(data["tenant"])
     folded["key"] = {"iKey": key.get("iKey"), "eKey": key.get("eKey")}
     folded["application"] = application
+    return _TENANT.build(folded)
+
+
+def _urac(data: dict[str, Any]) -> Any:
     urac = data.get("urac")
-    if urac is not None:
-        if type(urac) is not dict:
-            raise _FALLBACK
-        urac = _URAC.build(decode_names(urac))
-    config = key.get("config")
-    fields = {
-        "tenant": _TENANT.build(folded),
-        "urac": urac,
-        "services_config": EMPTY if config is None else _map(config),
-        "device": _str_or_map(data.get("device")),
-        "geo": _opt_map(data.get("geo")),
-        "awareness": _awareness(data.get("awareness")),
-        "param": _opt_map(data.get("param")),
-    }
+    if urac is None:
+        return None
+    if type(urac) is not dict:
+        raise _FALLBACK
+    return _URAC.build(decode_names(urac))
+
+
+def _services_config(data: dict[str, Any]) -> Any:
+    config = obj(data.get("key")).get("config")
+    return EMPTY if config is None else _map(config)
+
+
+#: one builder per ContextData field, from the decoded header (as the parser folds it)
+_FIELD_BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "tenant": _tenant,
+    "urac": _urac,
+    "services_config": _services_config,
+    "device": lambda data: _str_or_map(data.get("device")),
+    "geo": lambda data: _opt_map(data.get("geo")),
+    "awareness": lambda data: _awareness(data.get("awareness")),
+    "param": lambda data: _opt_map(data.get("param")),
+}
+if list(_FIELD_BUILDERS) != list(ContextData.model_fields):  # every field, in order
+    raise TypeError(f"ContextData fields changed: {list(ContextData.model_fields)}")
+
+
+def _context(fields: dict[str, Any], deferred: Any) -> ContextData:
     context = _new(ContextData)
     fields[_EXTRA] = {}
     _set_dict(context, fields)
     _set_fields_set(context, set(_CONTEXT_FIELDS))
-    _set_private(context, dict(_CONTEXT_PRIVATE))
+    private = dict(_CONTEXT_PRIVATE)
+    private[_DEFERRED] = deferred
+    _set_private(context, private)
     return context
+
+
+def build_context(data: dict[str, Any]) -> ContextData:
+    """The context of the decoded header ``data`` (whose ``tenant`` has string id and
+    code), as ``ContextData.model_validate`` of the folded header gives it, every
+    field built now; raises :class:`Fallback` where only that can say."""
+    return _context({name: build(data) for name, build in _FIELD_BUILDERS.items()}, None)
+
+
+def deferred_context(data: dict[str, Any]) -> ContextData:
+    """:func:`build_context`, each field built on first read: for a header that
+    :func:`soajs.context.check.checks_out` (so every field builds without pydantic)."""
+    return _context({}, (_build_field, data))
+
+
+def _build_field(data: dict[str, Any], name: str) -> Any:
+    try:
+        return _FIELD_BUILDERS[name](data)
+    except (Fallback, RecursionError):
+        # not reached for a header that checked out; if ever, pydantic decides
+        from soajs.context.parser import _validated
+
+        context = _validated(data, data["tenant"]).context
+        if context is None:
+            raise AttributeError(name) from None
+        return context.__dict__[name]
+
+
+def interconnect_count(context: ContextData) -> int:
+    """``len(context.awareness.inter_connect)``, without building anything."""
+    data = deferred_data(context)
+    if data is not None and "awareness" not in context.__dict__:
+        awareness = data.get("awareness")
+        entries = awareness.get("interConnect") if type(awareness) is dict else None
+        return len(entries) if type(entries) is list else 0
+    built = context.awareness
+    return 0 if built is None else pending_count(built)

@@ -32,8 +32,9 @@ from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ValidationError
 
+from soajs.context.check import checks_out
 from soajs.context.decode import MAX_DEPTH, DecodeError, decode_counted
-from soajs.context.fastpath import Fallback, build_context, decode_names, obj
+from soajs.context.fastpath import Fallback, build_context, decode_names, deferred_context, obj
 from soajs.context.reasons import Reason
 from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
@@ -170,8 +171,10 @@ def _to_context(data: dict[str, Any]) -> ParseResult:
     refused = _too_many_interconnect(data.get("awareness"))
     if refused is not None:
         return refused
+    if checks_out(data):  # every typed value checked, in C: built on first read
+        return ParseResult(deferred_context(data), Reason.OK)
     try:
-        return ParseResult(build_context(data, tenant), Reason.OK)
+        return ParseResult(build_context(data), Reason.OK)
     except (Fallback, RecursionError):
         return _validated(data, tenant)
 
