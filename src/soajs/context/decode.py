@@ -115,8 +115,8 @@ def decode_counted(raw: bytes, text: str | None = None) -> tuple[dict[str, Any],
         data = _stdlib_decode(text if text is not None else raw.decode("utf-8"))
     if type(data) is not dict:
         raise DecodeError(Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
-    marks, opens, values = _scan(raw)
-    if opens > MAX_DEPTH and _structure_too_deep(marks, MAX_DEPTH):
+    marks, parens, opens, values = _scan(raw)
+    if opens > MAX_DEPTH and _structure_too_deep(marks, parens, MAX_DEPTH):
         raise DecodeError(Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
     if values > MAX_ELEMENTS and _count_values(raw) > MAX_ELEMENTS:
         raise DecodeError(Reason.TOO_MANY_ELEMENTS, f"more than {MAX_ELEMENTS} values")
@@ -127,19 +127,21 @@ _FAST = msgspec.json.Decoder()
 _ALL_BUT_STRUCTURE = bytes(range(256)).translate(None, b'{}[]",')
 
 
-def _scan(raw: bytes) -> tuple[bytes, int, int]:
-    """The structure of the *valid* JSON ``raw`` (its brackets, quotes and commas,
-    escaped quotes and backslashes dropped first), its number of opening brackets,
-    and an upper bound of its number of values (1 + opening brackets + commas,
-    those in strings included). One C-level pass over ``raw``; the rest works on
-    the (much shorter) structure."""
+def _scan(raw: bytes) -> tuple[bytes, bytes, int, int]:
+    """The structure of the *valid* JSON ``raw``: its brackets, quotes and commas
+    (escaped quotes and backslashes dropped first), its brackets alone as ``(`` and
+    ``)`` (those in strings included), its number of opening brackets, and an upper
+    bound of its number of values (1 + opening brackets + commas, those in strings
+    included). One C-level pass over ``raw``, two over its (much shorter) structure."""
     if b"\\" in raw:
         # valid JSON pairs escapes left to right, as bytes.replace does: every
         # quote left then opens or closes a string
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     marks = raw.translate(None, _ALL_BUT_STRUCTURE)
-    opens = marks.count(b"{") + marks.count(b"[")
-    return marks, opens, 1 + opens + marks.count(b",")
+    parens = marks.translate(_BRACKETS_TO_PARENS, b'",')
+    opens = parens.count(b"(")
+    commas = len(marks) - len(parens) - marks.count(b'"')
+    return marks, parens, opens, 1 + opens + commas
 
 
 def count_upper_bound(raw: bytes) -> int:
@@ -229,11 +231,13 @@ def _count_values(raw: bytes) -> int:
 
 def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
     """True when the *valid* JSON ``raw`` nests containers deeper than ``limit``."""
-    return _structure_too_deep(_scan(raw)[0], limit)
+    marks, parens, _, _ = _scan(raw)
+    return _structure_too_deep(marks, parens, limit)
 
 
-def _structure_too_deep(marks: bytes, limit: int) -> bool:
-    """True when the structure ``marks`` (:func:`_scan`) nests deeper than ``limit``.
+def _structure_too_deep(marks: bytes, parens: bytes, limit: int) -> bool:
+    """True when the structure ``marks`` (:func:`_scan`, with ``parens`` its brackets)
+    nests deeper than ``limit``.
 
     C-level bytes operations only (no walk of the decoded data, no recursion):
 
@@ -241,19 +245,20 @@ def _structure_too_deep(marks: bytes, limit: int) -> bool:
     2. drop the strings: a string without brackets is now ``""``, and pairing
        quotes left to right (as ``bytes.count`` does) pairs them all exactly
        when no string holds a bracket (the first string holding one leaves its
-       opening quote unpaired): then deleting the quotes leaves the structure;
-       otherwise cut at every quote and keep the pieces outside strings;
+       opening quote unpaired): then the brackets alone (``parens``) are the
+       structure; otherwise cut at every quote and keep the pieces outside
+       strings;
     3. what is left is the balanced bracket structure: each pass removing
        every ``()`` removes exactly the innermost level, so the structure is
        deeper than the limit iff something is left after ``limit`` passes;
        and since the depth is at most the passes done plus the containers
        left, the loop stops early, usually after a pass or two.
     """
-    marks = marks.translate(_BRACKETS_TO_PARENS, b",")
-    if marks.count(b'""') * 2 == marks.count(b'"'):
-        structure = marks.translate(None, b'"')  # every string was a bare ""
+    quoted = marks.translate(_BRACKETS_TO_PARENS, b",")
+    if quoted.count(b'""') * 2 == len(quoted) - len(parens):
+        structure = parens  # every string was a bare ""
     else:
-        structure = b"".join(marks.split(b'"')[::2])
+        structure = b"".join(quoted.split(b'"')[::2])
     for done in range(limit):
         # depth <= passes done + containers left: stop as soon as that is small
         if done + len(structure) // 2 <= limit:
