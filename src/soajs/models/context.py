@@ -187,8 +187,15 @@ class ContextData(SoajsModel):
 
     def bind(self, source: RegistrySource | None, raw_header: bytes | None = None) -> ContextData:
         """Attach the registry source and raw header; done once, before sharing."""
-        self._registry_source = source
-        self._raw_header = raw_header
+        # what pydantic's __setattr__ does for private attributes, without its checks
+        # (this runs once per parsed header)
+        private = self.__pydantic_private__
+        if private is None:  # pragma: no cover - a ContextData always has private attributes
+            self._registry_source = source
+            self._raw_header = raw_header
+        else:
+            private["_registry_source"] = source
+            private["_raw_header"] = raw_header
         return self
 
     def service_config(self, service_name: str) -> FrozenDict | None:
