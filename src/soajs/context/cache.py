@@ -145,17 +145,20 @@ class ContextCache:
         # since its stamp was read, so it never outlives an eviction.
         self._last: tuple[bytes, ParseResult | None, int] = (b"", None, -1)
         self._door = array("q", bytes(8 * DOOR_SLOTS)) if enabled else None
+        # True while an entry of any admissible cost fits without an eviction; set
+        # under the lock by put() and clear() (a plain bool read by admits())
+        self._room = enabled
 
     def admits(self, key: bytes) -> bool:
         """True when a new entry for ``key`` should be inserted: always while the
         cache has room (no eviction needed), else only for a key refused once
         before (see the module docstring). Lock-free: a racing write of a slot
         at worst delays or hastens one admission."""
-        lru, door = self._lru, self._door
-        if lru is None or door is None:
-            return False
-        if len(lru) < self.size and lru.currsize <= self.max_bytes - self.max_entry_bytes:
+        if self._room:
             return True
+        door = self._door
+        if door is None:
+            return False
         seen = hash(key)  # already computed (and kept by bytes) by the miss's lookup
         slot = seen % DOOR_SLOTS
         if door[slot] == seen:
@@ -203,6 +206,9 @@ class ContextCache:
             lru[key] = (result, cost)
             self._inserts += 1
             self._mirror[key] = (result, self._inserts)
+            self._room = (
+                len(lru) < self.size and lru.currsize <= self.max_bytes - self.max_entry_bytes
+            )
 
     def __len__(self) -> int:
         return 0 if self._lru is None else len(self._lru)
@@ -219,3 +225,4 @@ class ContextCache:
                 self._mirror.clear()
                 self._inserts += 1  # invalidates _last
                 self._last = (b"", None, -1)
+                self._room = True
