@@ -106,10 +106,7 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
         data, count = decode_counted(raw, text)
     except DecodeError as exc:
         return ParseResult(None, exc.reason, exc.detail)
-    result = _to_context(data)
-    if result.context is not None:
-        return ParseResult(result.context, result.reason, result.detail, count)
-    return result
+    return _to_context(data, count)
 
 
 def _member_keys(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
@@ -160,7 +157,7 @@ def _too_many_interconnect(awareness: Any) -> ParseResult | None:
     return None
 
 
-def _to_context(data: dict[str, Any]) -> ParseResult:
+def _to_context(data: dict[str, Any], values: int = 0) -> ParseResult:
     tenant = data.get("tenant")
     if type(tenant) is not dict:
         return ParseResult(None, Reason.NO_TENANT, "no tenant object")
@@ -172,11 +169,14 @@ def _to_context(data: dict[str, Any]) -> ParseResult:
     if refused is not None:
         return refused
     if checks_out(data):  # every typed value checked, in C: built on first read
-        return ParseResult(deferred_context(data), Reason.OK)
+        return ParseResult(deferred_context(data), Reason.OK, "", values)
     try:
-        return ParseResult(build_context(data), Reason.OK)
+        return ParseResult(build_context(data), Reason.OK, "", values)
     except (Fallback, RecursionError):
-        return _validated(data, tenant)
+        result = _validated(data, tenant)
+    if result.context is not None:
+        return ParseResult(result.context, result.reason, result.detail, values)
+    return result
 
 
 def _validated(data: dict[str, Any], tenant: dict[str, Any]) -> ParseResult:
