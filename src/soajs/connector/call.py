@@ -184,13 +184,12 @@ class Call:
         first = breaker.failures <= 1
         if not first:
             breaker.demoted()
-        (logger.warning if first else logger.debug)(
-            "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s",
-            self._what(),
-            connection.target,
-            type(exc).__name__,
-            fallback.target,
-        )
+        message = "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s"
+        args = (self._what(), connection.target, type(exc).__name__, fallback.target)
+        if first:  # bounded across targets too: breakers.logs
+            breakers.logs.warning(connection.target, message, *args)
+        else:
+            logger.debug(message, *args)
         return fallback
 
     def invalid(self, connection: Connection, exc: Exception) -> Connection:
