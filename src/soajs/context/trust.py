@@ -139,16 +139,29 @@ def _normal(host: str) -> str:
     return str(address)
 
 
+#: ``_normal`` of peers, which repeat (the gateways'); never of long strings.
+_normal_cached = lru_cache(maxsize=1024)(_normal)
+
+
+def _peer_normal(host: str) -> str:
+    return _normal_cached(host) if len(host) <= 64 else _normal(host)
+
+
 def _packed6(host: str) -> bytes | None:
-    """``host`` as 16 bytes (an IPv4 address as its IPv4-mapped IPv6 one), or None."""
+    """``host`` as 16 bytes (an IPv4 address as its IPv4-mapped IPv6 one), or None.
+
+    Text that cannot be an IPv6 address (one holds ``::``, or seven colons, six
+    before a dotted IPv4 part) is not
+    tried as one: hostile headers make this run per entry, and a failed parse
+    raises, which costs more than the check."""
     try:
-        return socket.inet_pton(socket.AF_INET6, host)
+        if ":" not in host:
+            return _MAPPED_PREFIX + socket.inet_pton(socket.AF_INET, host)
+        if "::" in host or host.count(":") == (6 if "." in host else 7):
+            return socket.inet_pton(socket.AF_INET6, host)
     except (OSError, ValueError):
         pass
-    try:
-        return _MAPPED_PREFIX + socket.inet_pton(socket.AF_INET, host)
-    except (OSError, ValueError):
-        return None
+    return None
 
 
 _MAPPED_PREFIX = bytes(10) + b"\xff\xff"
@@ -192,7 +205,15 @@ def peer_was_rewritten(
     raw = host.partition("%")[0].strip().lower()
     if raw.startswith("[") and raw.endswith("]"):
         raw = raw[1:-1]
-    normal = _normal(raw)
+    normal = _peer_normal(raw)
+    xff, forwarded = list(xff), list(forwarded)
+    if ":" not in normal and not any(
+        normal in text or "ffff" in text for text in map(str.lower, (*xff, *forwarded))
+    ):
+        # An IPv4 peer (or a name) is named only by its own text, or by an
+        # IPv4-mapped IPv6 form, and every form of those holds "ffff": a C-speed
+        # scan settles the common case (a client's own X-Forwarded-For).
+        return False
     packed: bytes | bool | None = False  # computed on first need
     for entry in forwarded_hosts(xff, forwarded):
         if entry in (raw, normal):
@@ -201,8 +222,10 @@ def peer_was_rewritten(
             continue  # an IPv4 address has one text form: compared above
         if packed is False:
             packed = _packed6(normal)
+        if packed is None:
+            continue
         # an unbracketed IPv6 may end with a port, as some write it
-        if packed is not None and packed in (_packed6(entry), _packed6(entry.rpartition(":")[0])):
+        if _packed6(entry) == packed or _packed6(entry.rpartition(":")[0]) == packed:
             return True
     return False
 
