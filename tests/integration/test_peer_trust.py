@@ -105,8 +105,12 @@ def test_without_proxy_headers_a_client_xff_changes_nothing() -> None:
     app = starlette(trusted_gateways="127.0.0.1")
     with uvicorn_server(app, proxy_headers=False) as served:
         # the gateway passes on a client's own X-Forwarded-For: the peer is still it
-        answer = who(served.port, RAW, (b"X-Forwarded-For", b"203.0.113.7, 127.0.0.1"))
+        answer = who(served.port, RAW, (b"X-Forwarded-For", b"203.0.113.7, 198.51.100.2"))
         assert answer["tenant"] == "5f0a1b2c3d4e5f6a7b8c9d01"
+        # one that names the gateway's own address cannot be told from a rewrite
+        # (tests/integration/test_peer_trust_forms.py): refused, as documented
+        answer = who(served.port, RAW, (b"X-Forwarded-For", b"203.0.113.7, 127.0.0.1"))
+        assert answer["tenant"] is None
     app = starlette(trusted_gateways="10.0.0.0/8")
     with uvicorn_server(app, proxy_headers=False) as served:
         assert who(served.port, FORGED, XFF)["tenant"] is None

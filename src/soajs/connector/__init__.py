@@ -20,6 +20,7 @@ Modules: :mod:`~soajs.connector.routing` (pure: context -> Connection),
 :mod:`~soajs.connector.body` (the size cap, streamed bodies),
 :mod:`~soajs.connector.redirects` (credentials never follow a redirect to another origin),
 :mod:`~soajs.connector.breaker` (circuit breakers: ``breakers.snapshot()``, ``.reset()``),
+:mod:`~soajs.connector.storm` (WARNING lines bounded across targets),
 :mod:`~soajs.connector.propagation` (what an outbound call carries over from
 the inbound request), :mod:`~soajs.connector.call` (one call's decisions),
 :mod:`~soajs.connector.base` and :mod:`~soajs.connector.client` (the two connectors).
@@ -33,6 +34,7 @@ from soajs.connector.errors import (
     CircuitOpenError,
     ConnectorError,
     DeadlineExceededError,
+    InvalidCallError,
     NoRouteError,
     ResponseTooLargeError,
     ServiceUnavailableError,
@@ -53,6 +55,7 @@ __all__ = [
     "Connection",
     "ConnectorError",
     "DeadlineExceededError",
+    "InvalidCallError",
     "NoRouteError",
     "ResponseTooLargeError",
     "RetryPolicy",

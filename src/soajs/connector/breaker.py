@@ -13,6 +13,12 @@ kind), one for the first half-open probe, and one when it closes again,
 with the streak's length, duration and how many repeat lines (failovers,
 probes, re-openings) went to DEBUG instead. Never a header, key or token.
 
+Across targets, every per-target WARNING passes ``breakers.logs`` (a
+:class:`~soajs.connector.storm.StormGate`: one line per storm per minute).
+At most ``max_targets`` breakers are kept (1024): closed idle ones are evicted
+first, an open one within its reset window only past the hard cap
+(:meth:`BreakerRegistry._evict`; docs/connector.md has the order).
+
 Breakers are per ``host:port`` for the whole process: the first connector's
 :class:`BreakerPolicy` for a target sticks. A connector asking for another
 one gets a WARNING, once per target (later conflicts are counted in
@@ -24,6 +30,7 @@ A lock guards each breaker's few fields; it is never held across I/O.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -31,7 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from soajs.connector.storm import StormGate
+
 __all__ = [
+    "DEFAULT_MAX_TARGETS",
     "BreakerPolicy",
     "BreakerRegistry",
     "BreakerState",
@@ -43,6 +53,10 @@ __all__ = [
 logger = logging.getLogger("soajs.connector")
 
 State = Literal["closed", "open", "half-open"]
+
+#: Breakers the process keeps (``breakers.max_targets``); four times that is the hard cap.
+DEFAULT_MAX_TARGETS = 1024
+_HARD_CAP_FACTOR = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +103,12 @@ class CircuitBreaker:
         *,
         label: str = "",
         clock: Callable[[], float] = time.monotonic,
+        logs: StormGate | None = None,
     ) -> None:
         self.target = target
+        self._logs = logs
+        #: When it was last looked up (a registry tick), for eviction.
+        self.used = 0
         self.policy = policy or BreakerPolicy()
         self.label = label or target
         self._clock = clock
@@ -105,6 +123,15 @@ class CircuitBreaker:
         self._suppressed = 0
         self._last_reason = ""
         self.policy_conflicts = 0
+
+    def _warn(self, first: bool, message: str, *args: object) -> None:
+        """WARNING (through the storm gate) for a streak's first line of its kind, else DEBUG."""
+        if not first:
+            logger.debug(message, *args)
+        elif self._logs is not None:
+            self._logs.warning(self.target, message, *args)
+        else:
+            logger.warning(message, *args)
 
     @property
     def state(self) -> State:
@@ -143,9 +170,7 @@ class CircuitBreaker:
                     return False
                 self._probe_at = now
                 return True
-        (logger.warning if first else logger.debug)(
-            "circuit for %s half-open: letting one probe call through", self.label
-        )
+        self._warn(first, "circuit for %s half-open: letting one probe call through", self.label)
         return True
 
     def record_success(self) -> None:
@@ -160,7 +185,8 @@ class CircuitBreaker:
             self._failures = 0
             self._probes = self._suppressed = 0
         if was != "closed":
-            logger.warning(
+            self._warn(
+                True,
                 "circuit for %s closed: the probe call succeeded after %d consecutive "
                 "failure(s) over %.3g s (%d repeat line(s) of this streak were logged at DEBUG "
                 "only)",
@@ -191,7 +217,8 @@ class CircuitBreaker:
             failures = self._failures
             last = self._last_reason
         if first_open:
-            logger.warning(
+            self._warn(
+                True,
                 "circuit for %s opened after %d consecutive failure(s) (last: %s); "
                 "no calls for %.3g s, then one probe; until it closes, failed probes are "
                 "counted, not logged",
@@ -207,6 +234,16 @@ class CircuitBreaker:
         """Count a line of this streak logged at DEBUG, not WARNING (e.g. a repeat failover)."""
         with self._lock:
             self._suppressed += 1
+
+    def _evict_rank(self, now: float) -> int:
+        """0 closed and idle, 1 closed with failures, 2 open past its reset window
+        (or half-open), 3 open within it: evicted in that order."""
+        state = self._state
+        if state == "closed":
+            return 0 if self._failures == 0 else 1
+        if state == "open" and now - self._opened_at < self.policy.reset_timeout:
+            return 3
+        return 2
 
     def snapshot(self, wall: float, now: float) -> BreakerState:
         """This breaker's state; ``wall`` and ``now``: ``time.time()`` and its clock, read once."""
@@ -229,37 +266,95 @@ class CircuitBreaker:
 
 
 class BreakerRegistry:
-    """The process's breakers, one per ``host:port`` (created on first use)."""
+    """The process's breakers, one per ``host:port`` (created on first use).
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    At most ``max_targets`` of them (see the module's doc for what is evicted);
+    ``evicted`` counts the breakers dropped so far; ``logs`` bounds the
+    WARNING lines across targets.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_targets: int = DEFAULT_MAX_TARGETS,
+        logs: StormGate | None = None,
+    ) -> None:
+        if max_targets < 1:
+            raise ValueError(f"max_targets must be >= 1, got {max_targets}")
         self._breakers: dict[str, CircuitBreaker] = {}
         self._lock = threading.Lock()
         self.clock = clock
+        self.max_targets = max_targets
+        self.logs = logs or StormGate()
+        self.evicted = 0
+        self._tick = itertools.count(1)
+
+    @property
+    def hard_cap(self) -> int:
+        """Past this many breakers even open ones within their reset window are evicted."""
+        return _HARD_CAP_FACTOR * self.max_targets
 
     def get(self, target: str, policy: BreakerPolicy, label: str = "") -> CircuitBreaker:
         """The breaker of ``target``; the first caller's policy and label stick.
 
         A caller asking for another policy gets a WARNING, once per target.
         """
+        logs = self.logs
+        if logs.pending:  # a storm's summary is owed once its interval ends
+            logs.flush()
         breaker = self._breakers.get(target)
         if breaker is None:
             with self._lock:
                 breaker = self._breakers.get(target)
                 if breaker is None:
-                    breaker = CircuitBreaker(target, policy, label=label, clock=self._now)
+                    if len(self._breakers) >= self.max_targets:
+                        self._evict()
+                    breaker = CircuitBreaker(
+                        target, policy, label=label, clock=self._now, logs=logs
+                    )
+                    breaker.used = next(self._tick)
                     self._breakers[target] = breaker
                     return breaker
+        breaker.used = next(self._tick)
         kept = breaker.policy
         if kept is not policy and kept != policy:
             self._conflict(breaker, policy)
         return breaker
+
+    def _evict(self) -> None:
+        """Make room (under the lock): a quarter of ``max_targets`` at once (constant cost
+        per new target), by rank (closed idle, closed failing, open past its reset window,
+        open within it: kept unless over :attr:`hard_cap`), least recently used first."""
+        now = self._now()
+        batch = max(1, self.max_targets // 4)
+        keep = self.max_targets - batch
+        hard = self.hard_cap - batch
+        size = len(self._breakers)
+        ranked = sorted(self._breakers.values(), key=lambda b: (b._evict_rank(now), b.used))
+        victims: list[CircuitBreaker] = []
+        for breaker in ranked:
+            left = size - len(victims)
+            if breaker._evict_rank(now) == 3:
+                if left <= hard:
+                    break  # open within its reset window: kept, up to the hard cap
+            elif left <= keep:
+                break
+            victims.append(breaker)
+        for breaker in victims:
+            del self._breakers[breaker.target]
+        self.evicted += len(victims)
+        logger.debug(
+            "breakers: %d of %d evicted (max_targets %d)", len(victims), size, self.max_targets
+        )
 
     def _conflict(self, breaker: CircuitBreaker, policy: BreakerPolicy) -> None:
         with self._lock:
             breaker.policy_conflicts += 1
             first = breaker.policy_conflicts == 1
         if first:
-            logger.warning(
+            self.logs.warning(
+                breaker.target,
                 "circuit breaker for %s: a connector asks for %s but the breaker was made "
                 "with %s, which stays (one breaker per host:port for the whole process); "
                 "give every connector of this target one policy, or reset it with "
@@ -288,7 +383,10 @@ class BreakerRegistry:
         """Forget the breaker of ``target`` (``"host:port"``), or every breaker; returns how many.
 
         The next call to that target starts closed, with that caller's policy.
+        Resetting every breaker also ends a log storm (its summary is logged now).
         """
+        if target is None:
+            self.logs.reset()
         with self._lock:
             if target is None:
                 count = len(self._breakers)

@@ -20,6 +20,7 @@ from soajs.connector.deadline import AttemptDeadline, CallDeadline, Deadline, ch
 from soajs.connector.errors import (
     CircuitOpenError,
     DeadlineExceededError,
+    InvalidCallError,
     ResponseTooLargeError,
     ServiceUnavailableError,
     describe,
@@ -30,7 +31,7 @@ from soajs.connector.routing import INJECT_HEADER, Connection
 if TYPE_CHECKING:
     from soajs.connector.base import BaseConnector
 
-__all__ = ["UNSET", "Call", "timeout_seconds"]
+__all__ = ["INVALID_ERRORS", "UNSET", "Call", "timeout_seconds"]
 
 logger = logging.getLogger("soajs.connector")
 
@@ -40,6 +41,14 @@ UNSET: Any = object()
 #: ``client.build_request`` arguments a caller may pass (auth and follow_redirects: send's).
 _FAILURES = (*RETRYABLE_ERRORS, CallDeadline)  # the target's fault (a full local pool is not)
 _BUILD = frozenset({"content", "data", "files", "json", "cookies", "extensions"})
+#: What building a request or connecting raises for an address the transport cannot
+#: use (a port getaddrinfo overflows on, a host IDNA cannot encode, a control character).
+INVALID_ERRORS: tuple[type[Exception], ...] = (
+    OverflowError,
+    ValueError,
+    UnicodeError,
+    httpx.InvalidURL,
+)
 
 
 def timeout_seconds(timeout: httpx.Timeout) -> float | None:
@@ -175,14 +184,42 @@ class Call:
         first = breaker.failures <= 1
         if not first:
             breaker.demoted()
-        (logger.warning if first else logger.debug)(
-            "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s",
-            self._what(),
-            connection.target,
-            type(exc).__name__,
-            fallback.target,
-        )
+        message = "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s"
+        args = (self._what(), connection.target, type(exc).__name__, fallback.target)
+        if first:  # bounded across targets too: breakers.logs
+            breakers.logs.warning(connection.target, message, *args)
+        else:
+            logger.debug(message, *args)
         return fallback
+
+    def invalid(self, connection: Connection, exc: Exception) -> Connection:
+        """``connection`` cannot be used (:data:`INVALID_ERRORS`): the gateway to fail
+        over to, or an :class:`InvalidCallError` (raised). Nothing was sent, so the
+        breaker counts nothing and the call is not retried."""
+        fallback = connection.fallback
+        if (
+            connection.mode == "mesh"
+            and fallback is not None
+            and self.failed_over is None
+            and self._breaker(fallback).allow()
+        ):
+            self.failed_over = fallback
+            logger.debug(
+                "%s: mesh target unusable (%s); this call goes through the gateway",
+                self._what(),
+                type(exc).__name__,
+            )
+            return fallback
+        target = connection.target if len(connection.target) <= 200 else connection.target[:200]
+        detail = str(exc)
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        raise InvalidCallError(
+            f"{self.method} {self.path} to {self._what()}: cannot call {connection.mode} "
+            f"{target}: {type(exc).__name__}: {detail}",
+            service=self.primary.service,
+            version=self.primary.version,
+            target=target,
+        ) from exc
 
     def succeeded(self, connection: Connection, response: httpx.Response) -> None:
         # A gateway's 5xx speaks for the service behind it, not for the gateway.

@@ -20,7 +20,7 @@ import tenacity
 
 from soajs.connector import body, transport
 from soajs.connector.base import BaseConnector
-from soajs.connector.call import Call
+from soajs.connector.call import INVALID_ERRORS, Call
 from soajs.connector.deadline import ACTIVE, fit_client
 
 if TYPE_CHECKING:
@@ -84,8 +84,9 @@ class ServiceConnector(BaseConnector):
         Returns the answer, its body read (whatever its status, after retries);
         raises :class:`NoRouteError`, :class:`CircuitOpenError`,
         :class:`ServiceUnavailableError` (transport failure after retries;
-        :class:`DeadlineExceededError` when a deadline cut it) or
-        :class:`ResponseTooLargeError`.
+        :class:`DeadlineExceededError` when a deadline cut it),
+        :class:`ResponseTooLargeError` or :class:`InvalidCallError` (an address
+        the transport cannot use): all :class:`ConnectorError`.
         """
         return self._run(self._start(name, method, path, version, idempotent, kwargs))
 
@@ -135,6 +136,9 @@ class ServiceConnector(BaseConnector):
                     if failover is None:
                         raise error from error.__cause__
                     connection = failover
+                    continue
+                except INVALID_ERRORS as exc:  # an address the transport cannot use
+                    connection = call.invalid(connection, exc)
                     continue
                 call.succeeded(connection, response)
                 return response
@@ -267,6 +271,9 @@ class AsyncServiceConnector(BaseConnector):
                     if failover is None:
                         raise error from error.__cause__
                     connection = failover
+                    continue
+                except INVALID_ERRORS as exc:  # an address the transport cannot use
+                    connection = call.invalid(connection, exc)
                     continue
                 call.succeeded(connection, response)
                 return response

@@ -12,6 +12,7 @@ __all__ = [
     "CircuitOpenError",
     "ConnectorError",
     "DeadlineExceededError",
+    "InvalidCallError",
     "NoRouteError",
     "ResponseTooLargeError",
     "ServiceUnavailableError",
@@ -34,6 +35,24 @@ class ConnectorError(SoajsError):
 
 class NoRouteError(ConnectorError, LookupError):
     """No way to reach the service: not in the mesh and no gateway to go through."""
+
+
+class InvalidCallError(ConnectorError, ValueError):
+    """The call could not be made: the target's address (from the request context
+    or the registry) is one the transport cannot use (a host IDNA cannot encode, a
+    control character), or the request could not be built.
+
+    What httpx and the socket layer raise then (``OverflowError``,
+    ``ValueError``, ``UnicodeError``, :class:`httpx.InvalidURL`) is its
+    ``__cause__``; ``target`` is the ``host:port`` (cut to 200 characters). A
+    ``ValueError`` too, so code catching that keeps working. Not retried and not
+    counted by the breaker (nothing was sent); a mesh call fails over to the
+    gateway first.
+    """
+
+    def __init__(self, message: str, *, service: str, version: str | None, target: str) -> None:
+        self.target = target
+        super().__init__(message, service=service, version=version)
 
 
 class CircuitOpenError(ConnectorError):

@@ -11,6 +11,13 @@ Pure: no I/O, no framework. PROTOCOL.md, "Calling another service":
    inject header. (The Go and Python reference middlewares drop the
    ``/{name}`` part; the gateway's URL parser shows they are wrong.)
 
+Addresses are checked where routes are built: a port must be an integer in
+1..65535 and a host must not hold URL delimiters (``/ ? # @ \\``). A mesh
+entry that fails is skipped (the call goes through the gateway); a gateway
+address that fails is no gateway (:class:`NoRouteError` says why). What the
+transport still cannot use (a host IDNA cannot encode) is turned into
+:class:`~soajs.connector.errors.InvalidCallError` when the call is made.
+
 Contexts are immutable and shared between requests, so everything derived
 from one (the interConnect index, the routes) is built once and kept in a
 table keyed on the context object, dropped when the context is collected.
@@ -35,7 +42,14 @@ if TYPE_CHECKING:
     from soajs.models.context import ContextData
     from soajs.models.registry import Awareness, InterConnect
 
-__all__ = ["Connection", "Mode", "RouteTable", "normalize_version", "route_for_context"]
+__all__ = [
+    "Connection",
+    "Mode",
+    "RouteTable",
+    "address_problem",
+    "normalize_version",
+    "route_for_context",
+]
 
 Mode = Literal["mesh", "gateway"]
 Pairs = tuple[tuple[bytes, bytes], ...]
@@ -43,6 +57,27 @@ Pairs = tuple[tuple[bytes, bytes], ...]
 INJECT_HEADER = HEADER
 _KEY_HEADER = b"key"
 _WHOLE = re.compile(r"^(\d+)(?:\.0+)?$")
+_MAX_PORT = 65535
+#: Characters that would end the host part of ``http://{host}:{port}/...``.
+_DELIMITERS = frozenset("/?#@\\")
+
+
+def _show(value: object) -> str:
+    """``value`` for a message, never long (a port of 400 digits is not copied)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"a {value.bit_length()}-bit number"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def address_problem(what: str, host: object, port: object) -> str | None:
+    """Why ``host``/``port`` (``what`` names them, e.g. ``awareness``) cannot be
+    called, or ``None`` when they can."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port <= _MAX_PORT:
+        return f"{what}.port {_show(port)} is not a port (1..{_MAX_PORT})"
+    if not isinstance(host, str) or not host or not _DELIMITERS.isdisjoint(host):
+        return f"{what}.host {_show(host)} is not a host name or address"
+    return None
 
 
 def normalize_version(version: object) -> str | None:
@@ -160,7 +195,16 @@ class RouteTable:
     stores it (two threads may build the same route; both results are equal).
     """
 
-    __slots__ = ("_gateway", "_inject", "_key", "_latest", "_mesh", "_routes")
+    __slots__ = (
+        "_gateway",
+        "_gateway_problem",
+        "_inject",
+        "_key",
+        "_latest",
+        "_mesh",
+        "_routes",
+        "_skipped",
+    )
 
     def __init__(
         self,
@@ -169,11 +213,19 @@ class RouteTable:
         gateway: tuple[str, int] | None = None,
         tenant_key: str | None = None,
         inject: bytes | None = None,
+        gateway_problem: str | None = None,
     ) -> None:
         mesh: dict[tuple[str, str | None], InterConnect] = {}
         latest: dict[str, InterConnect] = {}
+        #: How many interConnect entries had an unusable address, and the first reason.
+        self._skipped: tuple[int, str] = (0, "")
         for entry in inter_connect:
             if not entry.name or not entry.host or entry.port is None:
+                continue
+            problem = address_problem("interConnect", entry.host, entry.port)
+            if problem is not None:
+                count, first = self._skipped
+                self._skipped = (count + 1, first or f"{entry.name!r}: {problem}")
                 continue
             version = normalize_version(entry.version)
             mesh.setdefault((entry.name, version), entry)
@@ -182,6 +234,7 @@ class RouteTable:
         self._mesh = mesh
         self._latest = latest
         self._gateway = gateway
+        self._gateway_problem = gateway_problem
         self._key = tenant_key
         self._inject = inject
         self._routes: dict[tuple[str, object], Connection] = {}
@@ -240,8 +293,15 @@ class RouteTable:
         )
         if self._inject is None and known:
             mesh = "no soajsinjectobj to forward mesh-direct"
-        what = describe(name, version)
-        return f"cannot call {what}: {mesh}, and no gateway address to go through"
+        skipped, first = self._skipped
+        if skipped:
+            mesh += f" ({skipped} entr{'y' if skipped == 1 else 'ies'} skipped: {first})"
+        gateway = (
+            f"the gateway address is unusable: {self._gateway_problem}"
+            if self._gateway_problem
+            else "no gateway address to go through"
+        )
+        return f"cannot call {describe(name, version)}: {mesh}, and {gateway}"
 
 
 # -- one table per context ----------------------------------------------------
@@ -252,10 +312,14 @@ class RouteTable:
 _TABLES: dict[int, tuple[weakref.ref[ContextData], RouteTable]] = {}
 
 
-def _awareness_gateway(awareness: Awareness | None) -> tuple[str, int] | None:
+def _awareness_gateway(awareness: Awareness | None) -> tuple[tuple[str, int] | None, str | None]:
+    """The gateway's ``(host, port)``, or ``None`` and why (``None`` when it has none)."""
     if awareness is None or not awareness.host or awareness.port is None:
-        return None
-    return (awareness.host, int(awareness.port))
+        return None, None
+    problem = address_problem("awareness", awareness.host, awareness.port)
+    if problem is not None:
+        return None, problem
+    return (awareness.host, int(awareness.port)), None
 
 
 def table_for_context(context: ContextData) -> RouteTable:
@@ -265,9 +329,11 @@ def table_for_context(context: ContextData) -> RouteTable:
     if entry is not None and entry[0]() is context:
         return entry[1]
     awareness = context.awareness
+    gateway, problem = _awareness_gateway(awareness)
     table = RouteTable(
         inter_connect=(awareness.inter_connect or ()) if awareness is not None else (),
-        gateway=_awareness_gateway(awareness),
+        gateway=gateway,
+        gateway_problem=problem,
         tenant_key=context.tenant.key.e_key,
         inject=context.raw_header,
     )
@@ -287,8 +353,9 @@ def route_for_context(context: ContextData, name: str, version: object = None) -
 
 
 def gateway_table(awareness: Awareness | None, tenant_key: str) -> RouteTable | None:
-    """A gateway-only table (background jobs): ``None`` when ``awareness`` has no address."""
-    gateway = _awareness_gateway(awareness)
-    if gateway is None:
+    """A gateway-only table (background jobs): ``None`` when ``awareness`` has no
+    address; one whose routes raise :class:`NoRouteError` when it is unusable."""
+    gateway, problem = _awareness_gateway(awareness)
+    if gateway is None and problem is None:
         return None
-    return RouteTable(gateway=gateway, tenant_key=tenant_key)
+    return RouteTable(gateway=gateway, tenant_key=tenant_key, gateway_problem=problem)

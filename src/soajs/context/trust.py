@@ -14,11 +14,14 @@ then any local process could name its own "peer". So:
 
 * behind werkzeug's ``ProxyFix`` the original ``REMOTE_ADDR`` it keeps
   (``environ["werkzeug.proxy_fix.orig"]``) is the peer;
-* a peer that was rewritten otherwise (:func:`peer_was_rewritten`: the
-  reported peer is one of the addresses the forwarding headers name, with
-  their port, and a real TCP peer never has port 0 as uvicorn's rewrite
-  does) cannot be judged: the header is refused
-  (``proxy_rewritten_peer``), with a WARNING saying which setting to change;
+* a peer that may have been rewritten otherwise (:func:`peer_was_rewritten`)
+  cannot be judged: the header is refused (``proxy_rewritten_peer``), with a
+  WARNING saying which setting to change. When any forwarding header is
+  present, that is a peer whose host any of their entries names (all entries
+  are read, in any form: brackets, any port suffix, IPv4-mapped IPv6), or whose
+  port no TCP peer has (uvicorn gives 0 for a rewritten client). Detection
+  does not mirror one server's parser: servers disagree on ports (uvicorn's
+  ``int()`` reads ``+80`` and ``8_0``) and on which entry they use;
 * reverse proxies between the gateway and the service are supported
   explicitly, as nginx's realip or Envoy's ``xff_num_trusted_hops`` do:
   with ``trusted_proxy_hops = N`` the gateway is ``X-Forwarded-For``'s N-th
@@ -34,7 +37,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+import socket
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 __all__ = [
@@ -42,7 +46,7 @@ __all__ = [
     "FORWARDING_HEADERS",
     "XFF_ENVIRON_KEYS",
     "TrustedGateways",
-    "forwarded_addresses",
+    "forwarded_hosts",
     "hop_chain",
     "peer_was_rewritten",
 ]
@@ -55,8 +59,7 @@ FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 XFF_ENVIRON_KEYS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP")
 FORWARDED_ENVIRON_KEY = "HTTP_FORWARDED"
 
-#: At most this many addresses are read from the forwarding headers of a request.
-_MAX_ADDRESSES = 64
+_MAX_PORT = 65535
 
 logger = logging.getLogger("soajs.context")
 
@@ -110,16 +113,19 @@ class TrustedGateways:
         return f"TrustedGateways({', '.join(map(str, self.networks))})"
 
 
-def _host_port(token: str) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 -> (host, port or 0)."""
+def _host(token: str) -> str:
+    """The host an ``X-Forwarded-For`` / ``Forwarded`` entry names, read leniently:
+    quotes, brackets, a zone and any port suffix (whatever its syntax) removed,
+    lower-case. Servers differ on the port (uvicorn's ``int()`` takes ``+80``,
+    ``8_0``, `` 80``), never on where the host ends."""
     token = token.strip().strip('"').strip()
-    host, port = token, ""
     if token.startswith("["):
-        host, _, rest = token[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
+        host = token[1:].partition("]")[0]
     elif token.count(":") == 1:
-        host, _, port = token.partition(":")
-    return _normal(host), int(port) if port.isascii() and port.isdigit() else 0
+        host = token.partition(":")[0]
+    else:
+        host = token
+    return host.partition("%")[0].strip().lower()
 
 
 def _normal(host: str) -> str:
@@ -133,38 +139,95 @@ def _normal(host: str) -> str:
     return str(address)
 
 
-def forwarded_addresses(xff: Iterable[str], forwarded: Iterable[str] = ()) -> set[tuple[str, int]]:
-    """The ``(host, port)`` pairs named by ``X-Forwarded-For`` / ``X-Real-IP`` values
-    (``xff``) and RFC 7239 ``Forwarded`` values (their ``for=``); port 0 when none.
-    At most 64 are read."""
-    tokens: list[str] = []
+#: ``_normal`` of peers, which repeat (the gateways'); never of long strings.
+_normal_cached = lru_cache(maxsize=1024)(_normal)
+
+
+def _peer_normal(host: str) -> str:
+    return _normal_cached(host) if len(host) <= 64 else _normal(host)
+
+
+def _packed6(host: str) -> bytes | None:
+    """``host`` as 16 bytes (an IPv4 address as its IPv4-mapped IPv6 one), or None.
+
+    Text that cannot be an IPv6 address (one holds ``::``, or seven colons, six
+    before a dotted IPv4 part) is not
+    tried as one: hostile headers make this run per entry, and a failed parse
+    raises, which costs more than the check."""
+    try:
+        if ":" not in host:
+            return _MAPPED_PREFIX + socket.inet_pton(socket.AF_INET, host)
+        if "::" in host or host.count(":") == (6 if "." in host else 7):
+            return socket.inet_pton(socket.AF_INET6, host)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
+
+
+def forwarded_hosts(xff: Iterable[str], forwarded: Iterable[str] = ()) -> Iterator[str]:
+    """Every host named by ``X-Forwarded-For`` / ``X-Real-IP`` values (``xff``) and
+    RFC 7239 ``Forwarded`` values (their ``for=``), in order, read by :func:`_host`.
+
+    All of them: a server may use any entry (uvicorn the rightmost it does not
+    trust, or the first), so none may be left unread. Linear in the headers'
+    size, which the server caps."""
     for value in xff:
-        tokens.extend(value.split(",", _MAX_ADDRESSES))
+        for token in value.split(","):
+            yield _host(token)
     for value in forwarded:
-        for element in value.split(",", _MAX_ADDRESSES):
+        for element in value.split(","):
             for pair in element.split(";"):
                 name, _, address = pair.partition("=")
                 if name.strip().lower() == "for":
-                    tokens.append(address)
-    return {_host_port(token) for token in tokens[:_MAX_ADDRESSES] if token.strip()}
+                    yield _host(address)
 
 
 def peer_was_rewritten(
     host: str | None, port: int | None, xff: Iterable[str], forwarded: Iterable[str] = ()
 ) -> bool:
-    """True when the peer ``host`` (and ``port``, ``None`` when the server gives
-    none, as WSGI) is one the forwarding headers name: the server took it from
-    them. A TCP peer always has a port, so with a port the match must include
-    it (uvicorn's rewrite gives port 0 unless the header named one)."""
+    """True when the server may have taken the peer from the forwarding headers.
+
+    Called only when such a header is present, it is conservative rather than a
+    mirror of one server's parser: the peer counts as rewritten when its host
+    appears as the host of **any** entry (brackets, zone and any port suffix
+    ignored, IPv4-mapped IPv6 equal to its IPv4, case-insensitive), or when its
+    port (``None`` when the server gives none, as WSGI) is one no TCP peer has
+    (uvicorn gives 0 for a rewritten client the header named no port for, and
+    any integer its ``int()`` reads otherwise).
+    """
     if not host:
         return False
-    addresses = forwarded_addresses(xff, forwarded)
-    if not addresses:
+    if port is not None and not (isinstance(port, int) and 0 < port <= _MAX_PORT):
+        return True
+    raw = host.partition("%")[0].strip().lower()
+    if raw.startswith("[") and raw.endswith("]"):
+        raw = raw[1:-1]
+    normal = _peer_normal(raw)
+    xff, forwarded = list(xff), list(forwarded)
+    if ":" not in normal and not any(
+        normal in text or "ffff" in text for text in map(str.lower, (*xff, *forwarded))
+    ):
+        # An IPv4 peer (or a name) is named only by its own text, or by an
+        # IPv4-mapped IPv6 form, and every form of those holds "ffff": a C-speed
+        # scan settles the common case (a client's own X-Forwarded-For).
         return False
-    host = _normal(host)
-    if port is None:
-        return any(h == host for h, _ in addresses)
-    return (host, port) in addresses
+    packed: bytes | bool | None = False  # computed on first need
+    for entry in forwarded_hosts(xff, forwarded):
+        if entry in (raw, normal):
+            return True
+        if not entry or ":" not in entry:
+            continue  # an IPv4 address has one text form: compared above
+        if packed is False:
+            packed = _packed6(normal)
+        if packed is None:
+            continue
+        # an unbracketed IPv6 may end with a port, as some write it
+        if _packed6(entry) == packed or _packed6(entry.rpartition(":")[0]) == packed:
+            return True
+    return False
 
 
 def hop_chain(
@@ -182,7 +245,7 @@ def hop_chain(
         return transport, ()
     # only the last ``hops`` entries matter: never split a long header further
     tail = ",".join(xff).rsplit(",", hops)[-hops:]
-    entries = [_host_port(token)[0] for token in tail if token.strip()]
+    entries = [_normal(host) for token in tail if (host := _host(token))]
     if len(entries) < hops or transport is None:
         return None, ()
     nearest = entries[len(entries) - hops + 1 :]
