@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-LEAK = '''
+LEAK = """
 import pytest
 from soajs.connector import BreakerPolicy, breakers
 
@@ -17,7 +17,7 @@ def test_a_leaves_an_open_breaker():
 {mark}
 def test_b_sees_it_or_not():
     assert ("10.0.0.1:80" in breakers) is {expected}
-'''
+"""
 
 
 def run(tmp_path: Path, body: str, ini: str = "") -> subprocess.CompletedProcess[str]:
