@@ -121,3 +121,18 @@ def test_main_tenant_roaming_geo_device_and_param() -> None:
     ctx = parse(make_inject_header(main_tenant={"id": "m1", "code": "MAIN"}, geo=None))
     assert ctx.tenant.main is not None and ctx.tenant.main.code == "MAIN"
     assert ctx.geo is None
+
+
+def test_make_context_is_bound_like_the_middleware_binds_it() -> None:
+    from soajs import RegistryManager, ServiceConnector
+    from soajs.testing import make_context, make_registry_data
+
+    registry = RegistryManager.from_dict(make_registry_data(), "hello")
+    ctx = make_context(registry, tenant_code="CTX", interconnect=[make_interconnect("orders")])
+    assert ctx.tenant.code == "CTX"
+    assert ctx.registry is registry.registry
+    connection = ServiceConnector(ctx).connect("orders")
+    assert connection.host == "127.0.0.1:4381"
+    assert connection.headers["soajsinjectobj"].encode() == ctx.raw_header
+    with pytest.raises(ValueError, match="no_tenant"):
+        make_context(tenant_code="")

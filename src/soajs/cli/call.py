@@ -64,10 +64,11 @@ def _call(args: argparse.Namespace) -> int:
         headers[name.strip()] = value.strip()
     context = None
     if args.inject is not None:
-        result = parse_inject_header([read_value(args.inject, "--inject")], 1 << 20)
+        raw = read_value(args.inject, "--inject")
+        result = parse_inject_header([raw], 1 << 20)
         if result.context is None:
             fail(f"--inject is refused: {result.reason.value} {result.detail}".rstrip(), 2)
-        context = result.context
+        context = result.context.bind(None, raw)  # the bytes a mesh call forwards
     source: Any = None
     if context is None:
         if args.gateway:

@@ -115,7 +115,7 @@ def _first(exc: ValueError) -> str:
 
 
 def _dump(value: Any) -> Any:
-    return value.model_dump(mode="json", by_alias=True)
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _show(args: argparse.Namespace) -> int:

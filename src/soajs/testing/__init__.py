@@ -27,6 +27,7 @@ from soajs.testing.clients import (
 from soajs.testing.headers import (
     encode_inject_object,
     make_acl,
+    make_context,
     make_inject_header,
     make_inject_object,
     make_interconnect,
@@ -43,6 +44,7 @@ __all__ = [
     "encode_inject_object",
     "inject_headers",
     "make_acl",
+    "make_context",
     "make_database",
     "make_inject_header",
     "make_inject_object",

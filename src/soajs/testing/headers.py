@@ -30,14 +30,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from soajs.models import ContextData
 
 __all__ = [
     "DEFAULT_EKEY",
     "DEFAULT_IKEY",
     "encode_inject_object",
     "make_acl",
+    "make_context",
     "make_inject_header",
     "make_inject_object",
     "make_interconnect",
@@ -258,3 +262,20 @@ def make_inject_header(*, percent_encoded: bool = False, **fields: Any) -> str:
     (the clients of :mod:`soajs.testing` do).
     """
     return encode_inject_object(make_inject_object(**fields), percent_encoded=percent_encoded)
+
+
+def make_context(
+    registry: Any = None, *, percent_encoded: bool = False, **fields: Any
+) -> ContextData:
+    """The :class:`~soajs.models.ContextData` a service would get from
+    ``make_inject_header(**fields)``: parsed by the library's own core and bound
+    like the middleware binds it (``context.registry`` reads ``registry``, a
+    mesh call forwards the header's exact bytes). For unit tests of code that
+    takes a context (``ServiceConnector(context)``, handlers)."""
+    from soajs.context import parse_inject_header
+
+    raw = make_inject_header(percent_encoded=percent_encoded, **fields).encode("utf-8")
+    result = parse_inject_header([raw], max(65536, len(raw)))
+    if result.context is None:
+        raise ValueError(f"the header would be refused: {result.reason.value} {result.detail}")
+    return result.context.bind(registry, raw)
