@@ -51,6 +51,8 @@ logger = logging.getLogger("soajs.registry")
 class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
     """Keeps the registry of ``service_name`` in ``env_code`` fresh from the control plane.
 
+    With no control plane (tests, tools): :meth:`from_dict` and :meth:`from_file`.
+
     Parameters
     ----------
     service_name, env_code, service_type:
@@ -87,8 +89,6 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         How long :meth:`stop` waits for the worker thread to end.
     reload_timeout:
         How long :meth:`reload` waits by default (3 exchanges + 1 s).
-
-    With no control plane (tests, tools): :meth:`from_dict` and :meth:`from_file`.
     """
 
     def __init__(
