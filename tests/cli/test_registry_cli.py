@@ -121,6 +121,14 @@ def test_registry_from_a_live_control_plane_and_diff(
     paths = {c["path"]: c for c in diff.json()["changes"]}
     assert paths["custom.greeting.value"]["right"] == "hello"
     assert paths["coreDB.main.servers"]["change"] == "changed"
+    secret = tmp_path / "secret.json"
+    data = make_registry_data(custom={"greeting": "hi"})
+    data["coreDB"]["main"]["credentials"]["password"] = "rotated-password"
+    secret.write_text(json.dumps(data))
+    rotated = soajs("registry", "diff", str(registry_file), str(secret))
+    assert rotated.code == 1
+    assert rotated.out.strip() == "~ coreDB.main.credentials.password: (secret changed)"
+    assert "rotated-password" not in rotated.out and "test-password" not in rotated.out
     against_live = soajs("registry", "diff", soajs_control_plane.address, str(changed),
                          "--service", "hello")  # fmt: skip
     assert against_live.code == 1 and "custom.greeting" in against_live.out

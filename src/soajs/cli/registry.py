@@ -56,7 +56,7 @@ def add_parser(sub: Any) -> None:
         "diff",
         help="the difference between two registries (exit 1 when they differ)",
         description="Compare two registries. Each side is a JSON file, or a control plane "
-        "given as HOST:PORT (asked with --env/--service). Secrets are compared masked.",
+        "given as HOST:PORT (asked with --env/--service). Secrets are compared, never printed.",
     )
     add_common(diff)
     diff.add_argument("left", help="a file, or HOST:PORT of a control plane")
@@ -173,29 +173,40 @@ def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
         out[path] = value
 
 
+def _flat(registry: Registry, *, reveal: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    context = {"reveal_secrets": True} if reveal else None
+    dump = registry.model_dump(mode="json", by_alias=True, exclude_none=True, context=context)
+    _flatten(dump, "", out)
+    out.pop("timeLoaded", None)  # the control plane stamps every answer
+    return out
+
+
 def _diff(args: argparse.Namespace) -> int:
-    left: dict[str, Any] = {}
-    right: dict[str, Any] = {}
-    _flatten(_dump(load_registry(args, args.left)), "", left)
-    _flatten(_dump(load_registry(args, args.right)), "", right)
-    for flat in (left, right):
-        flat.pop("timeLoaded", None)
+    left_registry = load_registry(args, args.left)
+    right_registry = load_registry(args, args.right)
+    # compared with the secrets (a changed password is a difference), shown masked
+    left, right = _flat(left_registry, reveal=False), _flat(right_registry, reveal=False)
+    left_real, right_real = _flat(left_registry, reveal=True), _flat(right_registry, reveal=True)
     changes: list[dict[str, Any]] = []
     for path in sorted(set(left) | set(right)):
         if path not in right:
             changes.append({"path": path, "change": "removed", "left": left[path]})
         elif path not in left:
             changes.append({"path": path, "change": "added", "right": right[path]})
-        elif left[path] != right[path]:
-            changes.append(
-                {"path": path, "change": "changed", "left": left[path], "right": right[path]}
-            )
+        elif left_real.get(path) != right_real.get(path):
+            change = {"path": path, "change": "changed", "left": left[path], "right": right[path]}
+            if left[path] == right[path]:  # both masked: say so, show nothing
+                change["secret"] = True
+            changes.append(change)
     text = []
     for c in changes:
         if c["change"] == "removed":
             text.append(f"- {c['path']}: {json.dumps(c['left'], ensure_ascii=False)}")
         elif c["change"] == "added":
             text.append(f"+ {c['path']}: {json.dumps(c['right'], ensure_ascii=False)}")
+        elif c.get("secret"):
+            text.append(f"~ {c['path']}: (secret changed)")
         else:
             text.append(
                 f"~ {c['path']}: {json.dumps(c['left'], ensure_ascii=False)} -> "
