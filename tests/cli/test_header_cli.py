@@ -121,3 +121,11 @@ def test_encode_bad_input_is_one_line_and_an_exit_code(
 def test_encode_no_check_prints_a_header_a_service_would_refuse() -> None:
     run = soajs("header", "encode", "--no-check", "--json", '{"tenant": {}}')
     assert run.code == 0 and run.out.strip() == '{"tenant":{}}'
+
+
+def test_a_huge_header_on_stdin_is_refused_by_size_not_parsed() -> None:
+    huge = '{"tenant":{"id":"x","code":"y"},"pad":"' + "a" * 5_000_000 + '"}'
+    run = soajs("header", "decode", "--json", "-", stdin=huge)
+    assert run.code == 1
+    assert run.json() == {"valid": False, "reason": "too_large",
+                          "detail": f"{len(huge)} > 65536 bytes"}  # fmt: skip

@@ -193,3 +193,22 @@ def test_control_plane_serves_and_refuses_a_bad_file(registry_file: Path, tmp_pa
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_doctor_and_registry_are_bounded_by_their_timeout_against_a_silent_control_plane() -> None:
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        api = f"127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        run = soajs("doctor", "--timeout", "1", "--service", "hello",
+                    env={"SOAJS_REGISTRY_API": api, "SOAJS_ENV": "dev"})  # fmt: skip
+        assert run.code == 1 and "does not answer /heartbeat" in run.out
+        shown = soajs("registry", "show", "--registry-api", api, "--env", "dev",
+                      "--service", "hello", "--timeout", "1")  # fmt: skip
+        assert shown.code == 1 and "within 1s" in shown.err
+        # two runs, each one deadline plus the interpreter's start: generous bound
+        assert time.monotonic() - started < 20
