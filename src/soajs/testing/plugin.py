@@ -88,7 +88,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _httpx_mock_has_should_mock() -> bool:
+    """pytest-httpx >= 0.32 takes ``should_mock``; older ones would refuse the option."""
+    try:
+        from pytest_httpx._options import _HTTPXMockOptions
+    except ImportError:
+        return False
+    return "should_mock" in inspect.signature(_HTTPXMockOptions).parameters
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not any("httpx_mock" in getattr(item, "fixturenames", ()) for item in items):
+        return
+    if not _httpx_mock_has_should_mock():
+        return  # documented: upgrade pytest-httpx to keep the control plane unmocked
     for item in items:
         if "httpx_mock" not in getattr(item, "fixturenames", ()):
             continue
