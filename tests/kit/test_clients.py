@@ -168,3 +168,18 @@ def test_a_test_that_mocks_everything_keeps_its_choice(
     with pytest.raises(ControlPlaneError, match="mocked"):
         RegistryManager("hello", auto_reload=False, broadcast=False)
     assert soajs_control_plane.store.calls["/getRegistry"] == 0
+
+
+def test_the_real_maintenance_listener_on_a_kit_port_pair() -> None:
+    from soajs.testing import make_config
+
+    config = make_config()
+    registry = RegistryManager.from_dict(make_registry_data(), "hello", config=config)
+    app = FastAPI()
+    setup(app, registry=registry, trusted_gateways="127.0.0.1")  # listener on (the default)
+    url = f"http://127.0.0.1:{config.port + 1000}/heartbeat"
+    with asgi_client(app):
+        assert httpx.get(url, timeout=5).status_code == 200
+    with pytest.raises(httpx.ConnectError):  # stopped with the lifespan
+        httpx.get(url, timeout=5)
+    registry.stop()

@@ -8,6 +8,8 @@
 * clients that call an app from a trusted gateway address:
   :func:`asgi_client`, :func:`asgi_async_client`, :func:`wsgi_client`,
   :func:`wsgi_header_environ`;
+* ports and a ``Config`` for the real maintenance listener: :func:`free_port_pair`,
+  :func:`make_config`;
 * process-wide state: :func:`reset_process_state` (breakers, pooled
   clients), :func:`reset_middleware` (a shared app's context cache);
 * the pytest plugin (:mod:`soajs.testing.plugin`), loaded automatically.
@@ -34,6 +36,7 @@ from soajs.testing.headers import (
     make_urac,
 )
 from soajs.testing.isolation import reset_middleware, reset_process_state
+from soajs.testing.ports import free_port, free_port_pair, make_config
 from soajs.testing.registry import make_database, make_registry_data
 
 __all__ = [
@@ -42,8 +45,11 @@ __all__ = [
     "asgi_async_client",
     "asgi_client",
     "encode_inject_object",
+    "free_port",
+    "free_port_pair",
     "inject_headers",
     "make_acl",
+    "make_config",
     "make_context",
     "make_database",
     "make_inject_header",
