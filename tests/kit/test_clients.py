@@ -183,3 +183,32 @@ def test_the_real_maintenance_listener_on_a_kit_port_pair() -> None:
     with pytest.raises(httpx.ConnectError):  # stopped with the lifespan
         httpx.get(url, timeout=5)
     registry.stop()
+
+
+def test_reset_middleware_clears_a_shared_apps_context_cache() -> None:
+    from soajs.testing import reset_middleware
+
+    def cached(app: Any) -> list[int]:
+        sizes: list[int] = []
+        stack, seen = [app], set()
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            core = getattr(node, "core", None)
+            if core is not None:
+                sizes.append(len(core.resolver.cache))
+            stack += [getattr(node, a, None) for a in ("app", "wsgi_app", "middleware_stack")]
+        return sizes
+
+    asgi = fastapi_app()
+    with asgi_client(asgi, HEADER) as client:
+        client.get("/whoami")
+    assert cached(asgi) == [1]
+    assert reset_middleware(asgi) == 1 and cached(asgi) == [0]
+
+    wsgi = flask_app()
+    wsgi_client(wsgi, HEADER).get("/whoami")
+    assert cached(wsgi) == [1]
+    assert reset_middleware(wsgi) == 1 and cached(wsgi) == [0]
