@@ -212,3 +212,13 @@ def test_reset_middleware_clears_a_shared_apps_context_cache() -> None:
     wsgi_client(wsgi, HEADER).get("/whoami")
     assert cached(wsgi) == [1]
     assert reset_middleware(wsgi) == 1 and cached(wsgi) == [0]
+
+
+def test_offline_registry_from_the_captured_gateway_answer() -> None:
+    from tests.conftest import FIXTURES
+
+    registry = RegistryManager.from_file(FIXTURES / "getRegistry_dev_hello.json", "hello")
+    assert registry.env_code == "dev"
+    assert registry.get_service("controller").port == 4000
+    assert registry.get_database("hello_core").name == "hello_core"
+    assert "soajs-python holdout rig key" not in repr(registry.registry)

@@ -48,7 +48,8 @@ OFFLINE_API = "offline.invalid:1"
 def load_registry_data(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     """The registry dict of ``source``: a mapping (deep-copied) or a JSON file's content.
 
-    A captured envelope (``{"result": ..., "data": {...}}``) gives its ``data``.
+    A captured envelope (``{"result": ..., "data": {...}}``) gives its ``data``, and so
+    does a recorded exchange (``{"request", "status", "headers", "body": envelope}``).
     Raises :class:`~soajs.errors.ConfigurationError` naming the file and the problem.
     """
     if isinstance(source, Mapping):
@@ -61,6 +62,8 @@ def load_registry_data(source: Mapping[str, Any] | str | Path) -> dict[str, Any]
             raise ConfigurationError(f"cannot read registry file {path}: {exc.strerror}") from None
         except (ValueError, RecursionError) as exc:
             raise ConfigurationError(f"registry file {path} is not JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("body"), dict) and "status" in data:
+        data = data["body"]  # a recorded exchange: {request, status, headers, body}
     if isinstance(data, dict) and "result" in data and isinstance(data.get("data"), dict):
         data = data["data"]
     if not isinstance(data, dict):
