@@ -4,6 +4,7 @@ its entry point, as in a user's project)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +33,9 @@ def test_the_documented_example_passes(framework: str, tmp_path: Path) -> None:
         if path.parent != tmp_path:
             (path.parent / "__init__.py").touch()
         path.write_text(code)
+    # a fresh project: nothing from this run's environment (Django settings, SOAJS_*)
+    env = {k: v for k, v in os.environ.items()
+           if k != "DJANGO_SETTINGS_MODULE" and not k.startswith("SOAJS_")}  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
         cwd=tmp_path,
@@ -39,6 +43,7 @@ def test_the_documented_example_passes(framework: str, tmp_path: Path) -> None:
         text=True,
         timeout=120,
         check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
