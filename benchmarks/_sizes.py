@@ -1,8 +1,10 @@
 """The memory a parsed context holds, measured by walking it (``sys.getsizeof``).
 
-Every lazily frozen level is frozen first (what a handler reading everything
-leaves behind: the worst case a cache entry must be charged for). Objects
-shared inside the context (cached short strings, small ints) count once.
+By default every field built on first read is built and every lazily frozen
+level is frozen first (what a handler reading everything leaves behind); with
+``read_all=False`` the context is walked as it is (fields not built yet are
+the decoded header it keeps). Objects shared inside the context (cached short
+strings, small ints) count once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from soajs.models._deferred import ready_all
 from soajs.models._lazy import LazyFrozenDict
 
 __all__ = ["deep_size"]
@@ -19,7 +22,7 @@ __all__ = ["deep_size"]
 _MODEL_PARTS = ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__")
 
 
-def deep_size(root: Any) -> int:
+def deep_size(root: Any, read_all: bool = True) -> int:
     """Bytes held by ``root`` and everything it reaches (models, dicts, tuples, scalars)."""
     seen: set[int] = set()
     stack: list[Any] = [root]
@@ -31,9 +34,13 @@ def deep_size(root: Any) -> int:
         seen.add(id(obj))
         total += sys.getsizeof(obj)
         if isinstance(obj, BaseModel):
+            if read_all:
+                for name in type(obj).model_fields:
+                    getattr(obj, name)  # builds what is built on first read
+                ready_all(obj)
             stack.extend(getattr(obj, part, None) for part in _MODEL_PARTS)
         elif isinstance(obj, dict):
-            if isinstance(obj, LazyFrozenDict):
+            if isinstance(obj, LazyFrozenDict) and read_all:
                 obj.freeze_all()
             stack.extend(dict.keys(obj))
             stack.extend(dict.values(obj))

@@ -3,19 +3,22 @@
 Reproduce with ``make bench-middleware`` (or
 ``.venv/bin/python benchmarks/bench_middleware.py [--e2e]``).
 
-In-process (default): ASGI requests driven straight into a Starlette app, and
-WSGI requests into a WSGI app, with no network. Variants, best of several
-rounds each:
+Headers are generated here (:mod:`benchmarks._headers`), shaped as the
+gateway builds them: about 2 KB and 60 KB with the bulk spread over every
+part (urac groups and ACL, interConnect, key config, package ACL, tenant
+profile), and 60 KB with the bulk in the typed parts only (256 interConnect
+entries, the rest urac groups).
 
-* bare app;
-* a minimal middleware that only does ``json.loads`` of the header (2 KB);
-* ours, warm cache (2 KB header, the gateway's steady state);
-* ours, cache disabled (2 KB header: every request parsed);
-* ours, cache disabled, 60 KB header; and the json.loads-only one with it.
+In-process (default): ASGI requests driven straight into a Starlette app (and
+WSGI ones into a WSGI app), no network, interleaved rounds (each round runs
+every variant once, so a burst of load from other processes hits all of them
+alike). For each header: the bare app, three baseline middlewares that only
+decode the header (``json.loads``, ``msgspec``, ``orjson``) and ours with the
+cache off (every request parsed: the first sight of a header); at 2 KB, ours
+with a warm cache too. Printed: best-of-rounds µs per request, the overhead
+over the bare app, and ours / baseline as the median of per-round ratios.
 
-``--e2e``: uvicorn in a child process, bare app vs app with our middleware
-(warm), loaded over keep-alive loopback connections by a raw-socket client in
-other threads; prints requests per second and the ratio.
+``--e2e``: real uvicorn, server CPU per request (:mod:`benchmarks._e2e`).
 """
 
 from __future__ import annotations
@@ -24,41 +27,38 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import socket
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import orjson
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._apps import JsonOnlyMiddleware
+from benchmarks._e2e import e2e
+from benchmarks._headers import gateway_header
 from soajs.middleware import SOAJSMiddleware, SOAJSWSGIMiddleware
 from soajs.middleware.core import MiddlewareOptions
 
-ROOT = Path(__file__).resolve().parent.parent
-RAW = (ROOT / "tests" / "fixtures" / "gateway-4.3.4" / "soajsinjectobj_raw.txt").read_bytes()
-
-
-def header_of_size(size: int) -> bytes:
-    """The real gateway header, padded with ACL-like data to about ``size`` bytes."""
-    data = json.loads(RAW)
-    acl: dict[str, Any] = {}
-    data["package"]["acl"]["padding"] = acl
-    i = 0
-    while len(json.dumps(data)) < size:
-        acl[f"api{i}"] = {"access": False, "apis": {f"/route/{i}": {"access": True}}}
-        i += 1
-    return json.dumps(data, separators=(",", ":")).encode()
-
-
-H2K = header_of_size(2048)
-H60K = header_of_size(60 * 1024)
+HEADERS = {
+    "2 KB spread": gateway_header(2048, "spread"),
+    "60 KB spread": gateway_header(60 * 1024, "spread"),
+    "60 KB typed": gateway_header(60 * 1024, "typed"),
+}
+DECODERS: dict[str, Callable[[bytes], Any]] = {
+    "json.loads": json.loads,
+    "msgspec": msgspec.json.Decoder().decode,
+    "orjson": orjson.loads,
+}
+OURS: MiddlewareOptions = {"trusted_gateways": "*", "health": False}
+COLD: MiddlewareOptions = {**OURS, "cache_size": 0}
 
 
 # -- ASGI --------------------------------------------------------------------------
@@ -70,25 +70,11 @@ def starlette() -> Starlette:
     return Starlette(routes=[Route("/", hello)])
 
 
-class JsonOnlyMiddleware:
-    """The baseline: a middleware that only json.loads the header."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"soajsinjectobj":
-                    scope["soajs"] = json.loads(value)
-        await self.app(scope, receive, send)
-
-
-def asgi_round(app: Any, header: bytes | None, n: int) -> float:
+def asgi_round(app: Any, header: bytes, n: int) -> float:
     headers = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
     # A server builds a new bytes object per request (whose hash is not computed
     # yet); so does this loop, for every variant alike, bare app included.
-    source = bytearray(header) if header is not None else None
+    source = bytearray(header)
     base = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
         "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
@@ -104,9 +90,7 @@ def asgi_round(app: Any, header: bytes | None, n: int) -> float:
     async def run() -> float:
         start = time.perf_counter_ns()
         for _ in range(n):
-            fresh = list(headers)
-            if source is not None:
-                fresh.append((b"soajsinjectobj", bytes(source)))
+            fresh = [*headers, (b"soajsinjectobj", bytes(source))]
             await app(dict(base, headers=fresh), receive, send)
         return (time.perf_counter_ns() - start) / n / 1000
 
@@ -119,25 +103,24 @@ def wsgi_hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> l
     return [b"ok"]
 
 
-class WsgiJsonOnly:
-    def __init__(self, app: Any) -> None:
+class WsgiDecodeOnly:
+    def __init__(self, app: Any, loads: Callable[[bytes], Any]) -> None:
         self.app = app
+        self.loads = loads
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         raw = environ.get("HTTP_SOAJSINJECTOBJ")
         if raw is not None:
-            environ["soajs.context"] = json.loads(raw.encode("latin-1"))
+            environ["soajs.context"] = self.loads(raw.encode("latin-1"))
         return self.app(environ, start_response)
 
 
-def wsgi_round(app: Any, header: bytes | None, n: int) -> float:
+def wsgi_round(app: Any, header: bytes, n: int) -> float:
     base = {
         "REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "bench",
         "SERVER_PORT": "80", "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "bench",
-        "wsgi.url_scheme": "http",
+        "wsgi.url_scheme": "http", "HTTP_SOAJSINJECTOBJ": header.decode("latin-1"),
     }  # fmt: skip
-    if header is not None:
-        base["HTTP_SOAJSINJECTOBJ"] = header.decode("latin-1")
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
         return None
@@ -149,144 +132,84 @@ def wsgi_round(app: Any, header: bytes | None, n: int) -> float:
     return (time.perf_counter_ns() - start) / n / 1000
 
 
-def in_process(n: int, rounds: int) -> None:
-    ours: MiddlewareOptions = {"trusted_gateways": "*", "health": False}
-    cold: MiddlewareOptions = {**ours, "cache_size": 0}
-    asgi: dict[str, tuple[Any, bytes | None]] = {
-        "bare app": (starlette(), H2K),
-        "json.loads-only, 2 KB": (JsonOnlyMiddleware(starlette()), H2K),
-        "soajs warm cache, 2 KB": (SOAJSMiddleware(starlette(), **ours), H2K),
-        "soajs no cache, 2 KB": (SOAJSMiddleware(starlette(), **cold), H2K),
-        "json.loads-only, 60 KB": (JsonOnlyMiddleware(starlette()), H60K),
-        "soajs no cache, 60 KB": (SOAJSMiddleware(starlette(), **cold), H60K),
-    }
-    wsgi: dict[str, tuple[Any, bytes | None]] = {
-        "bare app": (wsgi_hello, H2K),
-        "json.loads-only, 2 KB": (WsgiJsonOnly(wsgi_hello), H2K),
-        "soajs warm cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, **ours), H2K),
-        "soajs no cache, 2 KB": (SOAJSWSGIMiddleware(wsgi_hello, **cold), H2K),
-        "json.loads-only, 60 KB": (WsgiJsonOnly(wsgi_hello), H60K),
-        "soajs no cache, 60 KB": (SOAJSWSGIMiddleware(wsgi_hello, **cold), H60K),
-    }
-    runs: list[tuple[str, dict[str, tuple[Any, bytes | None]], Callable[..., float]]] = [
-        ("ASGI (Starlette)", asgi, asgi_round),
-        ("WSGI", wsgi, wsgi_round),
-    ]
-    for title, table, runner in runs:
-        # Interleaved: each round runs every variant once, so a burst of load from
-        # other processes hits all variants alike; best of the rounds is kept.
-        per_round: dict[str, list[float]] = {name: [] for name in table}
-        for _ in range(rounds):
-            for name, (app, header) in table.items():
-                count = n if "60 KB" not in name else max(1, n // 20)
-                per_round[name].append(runner(app, header, count))
-        results = {name: min(times) for name, times in per_round.items()}
-        bare = results["bare app"]
-        print(
-            f"\n{title}: {n} requests per round (60 KB: {max(1, n // 20)}), "
-            f"best of {rounds} interleaved rounds"
-        )
-        print(f"  {'variant':28} {'us/request':>11} {'overhead us':>12}")
-        for name, us in results.items():
-            print(f"  {name:28} {us:11.2f} {us - bare:12.2f}")
-        warm = results["soajs warm cache, 2 KB"] - bare
-        # The same difference taken within each round (the variants ran side by
-        # side), median over rounds: a check on the best-of figure's noise.
-        paired = sorted(
-            w - b
-            for w, b in zip(per_round["soajs warm cache, 2 KB"], per_round["bare app"], strict=True)
-        )
-        print(
-            f"  warm overhead, median of per-round differences: {paired[len(paired) // 2]:.2f} us"
-        )
-        cold2 = results["soajs no cache, 2 KB"] / results["json.loads-only, 2 KB"]
-        cold60 = results["soajs no cache, 60 KB"] / results["json.loads-only, 60 KB"]
-        print(f"  warm overhead: {warm:.2f} us/request (goal <= 1.5)")
-        print(f"  cold, 2 KB: {cold2:.2f}x the json.loads-only middleware (goal <= 1.3)")
-        print(f"  cold, 60 KB: {cold60:.2f}x the json.loads-only middleware")
+# -- the table ---------------------------------------------------------------------
+Variant = tuple[str, str, Any, bytes]  # header name, variant name, app, header
 
 
-# -- end to end ----------------------------------------------------------------------
-def load(port: int, header: bytes, seconds: float, connections: int) -> float:
-    request = b"GET / HTTP/1.1\r\nHost: bench\r\nsoajsinjectobj: " + header + b"\r\n\r\n"
-    counts = [0] * connections
-    stop = time.monotonic() + seconds
-
-    def worker(slot: int) -> None:
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            while time.monotonic() < stop:
-                sock.sendall(request)
-                data = b""
-                while not data.endswith(b"ok"):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                counts[slot] += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / seconds
+def variants(asgi: bool) -> list[Variant]:
+    out: list[Variant] = []
+    for hname, header in HEADERS.items():
+        if asgi:
+            out.append((hname, "bare app", starlette(), header))
+            for dname, loads in DECODERS.items():
+                out.append((hname, f"{dname}-only", JsonOnlyMiddleware(starlette(), loads), header))
+            out.append((hname, "soajs cold", SOAJSMiddleware(starlette(), **COLD), header))
+            if header is HEADERS["2 KB spread"]:
+                out.append((hname, "soajs warm", SOAJSMiddleware(starlette(), **OURS), header))
+        else:
+            out.append((hname, "bare app", wsgi_hello, header))
+            for dname, loads in DECODERS.items():
+                out.append((hname, f"{dname}-only", WsgiDecodeOnly(wsgi_hello, loads), header))
+            out.append((hname, "soajs cold", SOAJSWSGIMiddleware(wsgi_hello, **COLD), header))
+            if header is HEADERS["2 KB spread"]:
+                out.append((hname, "soajs warm", SOAJSWSGIMiddleware(wsgi_hello, **OURS), header))
+    return out
 
 
-def serve(which: str, port: int) -> subprocess.Popen[bytes]:
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, SOAJS_TRUSTED_GATEWAYS="*", PYTHONPATH=path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"benchmarks._apps:{which}", "--port", str(port),
-         "--log-level", "error", "--no-access-log"],
-        env=env,
-    )  # fmt: skip
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("uvicorn did not start")
-
-
-def e2e(seconds: float, rounds: int) -> None:
-    results: dict[str, list[float]] = {"bare": [], "soajs": []}
+def run_table(title: str, runner: Callable[..., float], table: list[Variant], n: int,
+              rounds: int) -> None:  # fmt: skip
+    per_round: dict[tuple[str, str], list[float]] = {(h, v): [] for h, v, _, _ in table}
     for _ in range(rounds):
-        for which in ("bare", "soajs"):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            proc = serve(which, port)
-            try:
-                load(port, H2K, 0.5, 4)  # warm up
-                results[which].append(load(port, H2K, seconds, 4))
-            finally:
-                proc.terminate()
-                proc.wait(10)
-    bare, ours = max(results["bare"]), max(results["soajs"])
-    print(f"\nend to end, uvicorn, 4 keep-alive connections, {seconds:g}s x {rounds} rounds (best)")
-    print(f"  bare app:          {bare:10.0f} req/s")
-    print(f"  with SOAJS (warm): {ours:10.0f} req/s")
-    print(f"  ratio: {ours / bare:.3f} (goal >= 0.97)")
+        for hname, vname, app, header in table:
+            count = max(1, n * 2048 // len(header))
+            per_round[(hname, vname)].append(runner(app, header, count))
+    print(f"\n{title}: {n} requests of 2 KB per round (fewer for 60 KB, same bytes), "
+          f"{rounds} interleaved rounds")  # fmt: skip
+    for hname, header in HEADERS.items():
+        best = {v: min(t) for (h, v), t in per_round.items() if h == hname}
+        bare = best["bare app"]
+        print(f"\n  {hname} ({len(header)} bytes)")
+        print(f"    {'variant':18} {'us/request':>11} {'overhead us':>12}")
+        for vname, us in best.items():
+            print(f"    {vname:18} {us:11.2f} {us - bare:12.2f}")
+
+        def ratio(a: str, b: str, h: str = hname) -> float:
+            pairs = sorted(x / y for x, y in zip(per_round[(h, a)], per_round[(h, b)], strict=True))
+            return pairs[len(pairs) // 2]
+
+        cold = ratio("soajs cold", "json.loads-only")
+        fastest = min(DECODERS, key=lambda d: best[f"{d}-only"])
+        print(f"    cold: {cold:.3f}x the json.loads-only middleware (goal <= 1.0), "
+              f"{ratio('soajs cold', f'{fastest}-only'):.3f}x the fastest decode-only "
+              f"({fastest}; stretch goal <= 1.0)")  # fmt: skip
+        if "soajs warm" in best:
+            warm, base = per_round[(hname, "soajs warm")], per_round[(hname, "bare app")]
+            diffs = sorted(w - b for w, b in zip(warm, base, strict=True))
+            median = diffs[len(diffs) // 2]
+            print(
+                f"    warm overhead: best {best['soajs warm'] - bare:.2f} us, median of "
+                f"per-round differences {median:.2f} us (goal <= 1.0)"
+            )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=20000, help="requests per round (in-process)")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("-n", type=int, default=10000, help="2 KB requests per round")
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--e2e", action="store_true", help="run the uvicorn end-to-end mode")
+    parser.add_argument("--wsgi", action="store_true", help="run the WSGI table too")
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    print(f"headers: 2 KB = {len(H2K)} bytes, 60 KB = {len(H60K)} bytes")
+    print("headers: " + ", ".join(f"{k} = {len(v)} bytes" for k, v in HEADERS.items()))
     if args.e2e:
-        e2e(args.seconds, args.rounds)
+        e2e(HEADERS["2 KB spread"], args.seconds, max(3, args.rounds // 2))
     else:
-        in_process(args.n, args.rounds)
-    print("\nreproduce: make bench-middleware  (add --e2e for the uvicorn mode)")
+        run_table("ASGI (Starlette), cache off unless warm", asgi_round, variants(True),
+                  args.n, args.rounds)  # fmt: skip
+        if args.wsgi:
+            run_table("WSGI", wsgi_round, variants(False), args.n, args.rounds)
+    print("\nreproduce: make bench-middleware  (in-process, then --e2e: uvicorn)")
 
 
 if __name__ == "__main__":

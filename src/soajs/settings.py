@@ -21,6 +21,8 @@ variable (argument)                       default      meaning
 ``SOAJS_CONTEXT_CACHE_SIZE``              1024         parsed contexts kept (0 disables the cache)
 ``SOAJS_CONTEXT_CACHE_BYTES``             33554432     memory the cached contexts may hold, bytes
 ``SOAJS_TRUSTED_PROXY_HOPS``              0            reverse proxies between gateway and service
+``SOAJS_MAINTENANCE_HOST``                unset        address of the maintenance listener
+``SOAJS_HEALTH_STALL_TIMEOUT``            2            seconds the serving loop may take to answer
 ========================================  ===========  =========================================
 """
 
@@ -104,6 +106,19 @@ def _ip(source: str, value: Any) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise ConfigurationError(f"{source} must be an IP address, got {value!r}") from None
+
+
+def _host(source: str, value: Any) -> str:
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    if not text or any(c.isspace() or c in "/?#@[]:" for c in text):
+        raise ConfigurationError(f"{source} must be an IP address or a host name, got {value!r}")
+    return text
 
 
 def _int_in(low: int, what: str) -> Callable[[str, Any], int]:
@@ -203,6 +218,8 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
         _int_in(0, "an integer >= 0 (bytes; 0 disables the cache)"),
     ),
     "trusted_proxy_hops": ("SOAJS_TRUSTED_PROXY_HOPS", _int_in(0, "an integer >= 0 (proxies)")),
+    "maintenance_host": ("SOAJS_MAINTENANCE_HOST", _host),
+    "health_stall_timeout": ("SOAJS_HEALTH_STALL_TIMEOUT", _seconds),
 }
 
 
@@ -224,6 +241,8 @@ class Settings:
     context_cache_size: int = 1024
     context_cache_bytes: int = 32 * 1024 * 1024
     trusted_proxy_hops: int = 0
+    maintenance_host: str | None = None
+    health_stall_timeout: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -384,9 +384,11 @@ def test_uvicorn_with_two_worker_processes_shares_one_listener(
                 assert response.status_code == 200
                 assert response.json()["tenant"]["code"] == "TST1"
             assert envelope(client.get("/heartbeat"))["result"] is True
+        # the listener binds where uvicorn binds; the other worker says who holds it
+        assert wait_until(lambda: "stands by" in log.read_text(), timeout=10), log.read_text()
         text = log.read_text()
-        assert text.count(f"maintenance listener on 0.0.0.0:{listener}") == 1
-        assert "another worker serves it" in text
+        assert text.count(f"maintenance listener on 127.0.0.1:{listener}") == 1, text
+        assert "another worker of this service (pid " in text, text
     finally:
         proc.send_signal(signal.SIGINT)
         try:

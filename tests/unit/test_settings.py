@@ -31,6 +31,8 @@ VARIABLES = {
     "context_cache_size": "SOAJS_CONTEXT_CACHE_SIZE",
     "context_cache_bytes": "SOAJS_CONTEXT_CACHE_BYTES",
     "trusted_proxy_hops": "SOAJS_TRUSTED_PROXY_HOPS",
+    "maintenance_host": "SOAJS_MAINTENANCE_HOST",
+    "health_stall_timeout": "SOAJS_HEALTH_STALL_TIMEOUT",
 }
 
 #: how a value reaches Settings -> (the name the message must use, the call)
@@ -189,6 +191,7 @@ SECONDS = "must be a positive number of seconds"
 CACHE_BYTES = "must be an integer >= 0 (bytes; 0 disables the cache)"
 HOPS = "must be an integer >= 0 (proxies)"
 CACHE = "must be an integer >= 0"
+HOST = "must be an IP address or a host name"
 
 #: (attribute, bad string value, what the message says is expected)
 BAD_VALUES = [
@@ -233,6 +236,12 @@ BAD_VALUES = [
     pytest.param("context_cache_bytes", "32MiB", CACHE_BYTES, id="cache-bytes-unit"),
     pytest.param("trusted_proxy_hops", "-1", HOPS, id="hops-negative"),
     pytest.param("trusted_proxy_hops", "one", HOPS, id="hops-word"),
+    pytest.param("maintenance_host", "10.0.0.1:80", HOST, id="maint-host-with-port"),
+    pytest.param("maintenance_host", "http://x", HOST, id="maint-host-url"),
+    pytest.param("maintenance_host", "a b", HOST, id="maint-host-space"),
+    pytest.param("health_stall_timeout", "0", SECONDS, id="stall-zero"),
+    pytest.param("health_stall_timeout", "-2", SECONDS, id="stall-negative"),
+    pytest.param("health_stall_timeout", "2s", SECONDS, id="stall-unit"),
 ]
 
 
@@ -341,6 +350,12 @@ GOOD_VALUES = [
     pytest.param("context_cache_bytes", "0", 0, id="cache-bytes-disabled"),
     pytest.param("context_cache_bytes", "1048576", 1048576, id="cache-bytes-1mib"),
     pytest.param("trusted_proxy_hops", "2", 2, id="hops-2"),
+    pytest.param("maintenance_host", "::1", "::1", id="maint-host-v6"),
+    pytest.param("maintenance_host", "[::1]", "::1", id="maint-host-bracketed-v6"),
+    pytest.param("maintenance_host", " 127.0.0.1 ", "127.0.0.1", id="maint-host-v4"),
+    pytest.param("maintenance_host", "0.0.0.0", "0.0.0.0", id="maint-host-any"),
+    pytest.param("maintenance_host", "svc.local", "svc.local", id="maint-host-name"),
+    pytest.param("health_stall_timeout", "0.5", 0.5, id="stall-half"),
 ]
 
 
@@ -391,6 +406,8 @@ DEFAULTS = [
     pytest.param("context_cache_size", 1024, id="context_cache_size"),
     pytest.param("context_cache_bytes", 32 * 1024 * 1024, id="context_cache_bytes"),
     pytest.param("trusted_proxy_hops", 0, id="trusted_proxy_hops"),
+    pytest.param("maintenance_host", None, id="maintenance_host"),
+    pytest.param("health_stall_timeout", 2.0, id="health_stall_timeout"),
 ]
 
 
@@ -605,4 +622,6 @@ def test_describe_lists_every_setting() -> None:
         "context_cache_size": 1024,
         "context_cache_bytes": 32 * 1024 * 1024,
         "trusted_proxy_hops": 0,
+        "maintenance_host": None,
+        "health_stall_timeout": 2.0,
     }

@@ -47,16 +47,30 @@ order is exact LRU, except that among the entries hit since the last
 insertion (all of them more recent than every other entry) the order is
 that of their first hit rather than their last. In the gateway's steady
 state (same headers again and again, no insertions) hits never lock.
+
+Admission (:meth:`ContextCache.admits`, asked by the resolver before it
+inserts). While the cache has room, every parsed header goes in. Once it is
+full, a header seen for the first time does not evict anything: its hash is
+written in a fixed table of :data:`DOOR_SLOTS` integers (the "doorkeeper" of
+TinyLFU), and it is admitted the next time it is seen. Under traffic where
+nearly every header is new (more users than the cache holds, hostile
+headers), inserting each one only to evict it unread cost more than parsing
+it (a cold context to free, and the garbage collector walking thousands of
+cached objects): 42 µs per 2 KB header with the cache on against 24 µs with
+it off. A header seen twice is cached as before; one seen once never flushes
+those.
 """
 
 from __future__ import annotations
 
 import threading
+from array import array
 from typing import Any
 
 from cachetools import LRUCache
 
 from soajs.context.decode import count_upper_bound
+from soajs.context.fastpath import interconnect_count
 from soajs.context.parser import ParseResult
 
 __all__ = ["DEFAULT_CACHE_BYTES", "ContextCache", "entry_cost"]
@@ -76,6 +90,10 @@ INTERCONNECT_BYTES = 1024
 
 _Entry = tuple[ParseResult, int]
 
+#: Slots of the doorkeeper (hashes of headers refused once the cache was full):
+#: 32 KiB, whatever the traffic. A collision only delays or hastens one admission.
+DOOR_SLOTS = 4096
+
 
 def entry_cost(key: bytes, result: ParseResult) -> int:
     """The bytes a cache entry holds, an upper bound (see the module docstring)."""
@@ -88,10 +106,8 @@ def entry_cost(key: bytes, result: ParseResult) -> int:
     text_factor = 1 if key.isascii() and b"\\" not in key else 4
     values = result.values or count_upper_bound(key)
     cost = ENTRY_OVERHEAD + (1 + text_factor) * len(key) + VALUE_BYTES * values
-    awareness = context.awareness
-    if awareness is not None and awareness.inter_connect:
-        cost += INTERCONNECT_BYTES * len(awareness.inter_connect)
-    return cost
+    # counted, not built (they are, on first read)
+    return cost + INTERCONNECT_BYTES * interconnect_count(context)
 
 
 def _cost_of(value: tuple[ParseResult, int]) -> int:
@@ -128,6 +144,27 @@ class ContextCache:
         # so its hash is never cached. Valid only while no insertion happened
         # since its stamp was read, so it never outlives an eviction.
         self._last: tuple[bytes, ParseResult | None, int] = (b"", None, -1)
+        self._door = array("q", bytes(8 * DOOR_SLOTS)) if enabled else None
+        # True while an entry of any admissible cost fits without an eviction; set
+        # under the lock by put() and clear() (a plain bool read by admits())
+        self._room = enabled
+
+    def admits(self, key: bytes) -> bool:
+        """True when a new entry for ``key`` should be inserted: always while the
+        cache has room (no eviction needed), else only for a key refused once
+        before (see the module docstring). Lock-free: a racing write of a slot
+        at worst delays or hastens one admission."""
+        if self._room:
+            return True
+        door = self._door
+        if door is None:
+            return False
+        seen = hash(key)  # already computed (and kept by bytes) by the miss's lookup
+        slot = seen % DOOR_SLOTS
+        if door[slot] == seen:
+            return True
+        door[slot] = seen
+        return False
 
     def get(self, key: bytes) -> ParseResult | None:
         inserts = self._inserts  # read before the lookups: see _last
@@ -169,6 +206,9 @@ class ContextCache:
             lru[key] = (result, cost)
             self._inserts += 1
             self._mirror[key] = (result, self._inserts)
+            self._room = (
+                len(lru) < self.size and lru.currsize <= self.max_bytes - self.max_entry_bytes
+            )
 
     def __len__(self) -> int:
         return 0 if self._lru is None else len(self._lru)
@@ -185,3 +225,4 @@ class ContextCache:
                 self._mirror.clear()
                 self._inserts += 1  # invalidates _last
                 self._last = (b"", None, -1)
+                self._room = True

@@ -1,16 +1,19 @@
-"""Header text -> a plain JSON object, or the reason it is not one.
+"""Header bytes -> a plain JSON object, or the reason it is not one.
 
-Fast path: pydantic-core's JSON parser (jiter, in Rust), with ``NaN`` and
-``Infinity`` refused. It builds plain ``dict``/``list`` values about a third
-faster than :func:`json.loads`; freezing is left to the context mapping
-(:mod:`soajs.models._lazy`), which freezes lazily.
+Fast path: msgspec's JSON decoder (C), which builds plain ``dict``/``list``
+values about twice as fast as :func:`json.loads` and refuses, rather than
+guesses, everything that needs a judgement: ``NaN``/``Infinity``, a number
+out of range (``1e999``, which the standard library makes ``inf``; an integer
+beyond what it converts), the escape of a lone surrogate, invalid UTF-8,
+trailing data.
 
-Anything jiter refuses goes through the standard library decoder, which says
+Anything it refuses goes through the standard library decoder, which says
 *why* (``NOT_JSON`` with a position, ``NON_FINITE_NUMBER``, ``DUPLICATE`` for two
 values glued by a comma, ``TOO_DEEP`` on a recursion error), exactly as before
-the fast path existed, and which also accepts the few inputs jiter refuses
-but JSON allows (lone surrogate escapes). So the fast path changes speed,
-never outcomes.
+the fast path existed, and which also accepts the few inputs msgspec refuses
+but JSON allows (lone surrogate escapes, very long integers). So the fast path
+changes speed, never outcomes (``tests/unit/test_decode_depth.py`` compares
+both on generated texts).
 
 Two values that decode but cannot be sent back by a handler are refused: a
 number too large for a float (``1e999`` becomes ``inf``: ``NON_FINITE_NUMBER``,
@@ -18,12 +21,11 @@ like ``NaN``) and the escape of a lone surrogate (``\\ud800``: ``NOT_UTF8``).
 An integer longer than Python converts (``sys.get_int_max_str_digits()``,
 4,300 digits by default) is ``INTEGER_TOO_LONG``.
 
-Depth (:data:`MAX_DEPTH`) is checked on the text, only when it has more
-opening brackets than the limit: see :func:`_too_deep`. So is the number of
-values (:data:`MAX_ELEMENTS`), only when the text has more commas and opening
-brackets than the limit: each value costs memory and CPU in the context
-(tens to hundreds of bytes for three bytes of ``{},``), so the count, not the
-byte size, is what bounds them.
+Depth (:data:`MAX_DEPTH`) and the number of values (:data:`MAX_ELEMENTS`) are
+checked on the text, with one C-level pass that keeps only its structure
+(brackets, quotes, commas): see :func:`_scan`. Each value costs memory and
+CPU in the context (tens to hundreds of bytes for three bytes of ``{},``), so
+the count, not the byte size, is what bounds them.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import math
 import sys
 from typing import Any
 
-from pydantic_core import from_json
+import msgspec
 
 from soajs.context.reasons import Reason
 
@@ -102,30 +104,44 @@ def decode_object(raw: bytes, text: str) -> dict[str, Any]:
     return decode_counted(raw, text)[0]
 
 
-def decode_counted(raw: bytes, text: str) -> tuple[dict[str, Any], int]:
-    """:func:`decode_object`, and :func:`count_upper_bound` of ``raw`` (counted anyway)."""
+def decode_counted(raw: bytes, text: str | None = None) -> tuple[dict[str, Any], int]:
+    """:func:`decode_object`, and an upper bound of the number of values in ``raw``
+    (:func:`count_upper_bound`, counted anyway). ``raw`` must be valid UTF-8;
+    ``text``, its decoding, is made only if the standard library decoder is needed."""
     try:
-        data = from_json(text, allow_inf_nan=False)
-    except ValueError:
-        data = _stdlib_decode(text)  # says why, or accepts what jiter alone refuses
-        marks = None
-    else:
-        # jiter turns a number too large for a float (1e999) into inf: when the text
-        # may hold one, the standard library decoder, which sees every number, decides
-        marks = raw.translate(_MARKS)
-        if _may_overflow(marks):
-            data = _stdlib_decode(text)
+        data = _FAST.decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        # says why, or accepts what msgspec alone refuses
+        data = _stdlib_decode(text if text is not None else raw.decode("utf-8"))
     if type(data) is not dict:
         raise DecodeError(Reason.NOT_AN_OBJECT, f"a JSON {_json_kind(data)}")
-    if marks is None:
-        marks = raw.translate(_MARKS)
-    opens = marks.count(b"(")  # "{" and "["
-    if opens > MAX_DEPTH and _too_deep(raw):
+    marks, parens, opens, values = _scan(raw)
+    if opens > MAX_DEPTH and _structure_too_deep(marks, parens, MAX_DEPTH):
         raise DecodeError(Reason.TOO_DEEP, f"more than {MAX_DEPTH} levels")
-    values = 1 + opens + marks.count(b",")
     if values > MAX_ELEMENTS and _count_values(raw) > MAX_ELEMENTS:
         raise DecodeError(Reason.TOO_MANY_ELEMENTS, f"more than {MAX_ELEMENTS} values")
     return data, values
+
+
+_FAST = msgspec.json.Decoder()
+_ALL_BUT_STRUCTURE = bytes(range(256)).translate(None, b'{}[]",')
+
+
+def _scan(raw: bytes) -> tuple[bytes, bytes, int, int]:
+    """The structure of the *valid* JSON ``raw``: its brackets, quotes and commas
+    (escaped quotes and backslashes dropped first), its brackets alone as ``(`` and
+    ``)`` (those in strings included), its number of opening brackets, and an upper
+    bound of its number of values (1 + opening brackets + commas, those in strings
+    included). One C-level pass over ``raw``, two over its (much shorter) structure."""
+    if b"\\" in raw:
+        # valid JSON pairs escapes left to right, as bytes.replace does: every
+        # quote left then opens or closes a string
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = raw.translate(None, _ALL_BUT_STRUCTURE)
+    parens = marks.translate(_BRACKETS_TO_PARENS, b'",')
+    opens = parens.count(b"(")
+    commas = len(marks) - len(parens) - marks.count(b'"')
+    return marks, parens, opens, 1 + opens + commas
 
 
 def count_upper_bound(raw: bytes) -> int:
@@ -152,68 +168,13 @@ def _stdlib_decode(text: str) -> Any:
         reason = Reason.DUPLICATE if rest.startswith(",") else Reason.NOT_JSON
         raise DecodeError(reason, "data after the JSON value")
     if "\\u" in text:
-        # JSON allows the escape of a lone surrogate (\ud800), which jiter refuses;
+        # JSON allows the escape of a lone surrogate (\ud800), which msgspec refuses;
         # the str it gives cannot be encoded again, so a handler echoing it would fail.
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise DecodeError(Reason.NOT_UTF8, "a lone surrogate escape") from None
     return data
-
-
-def _marks_table() -> bytes:
-    table = bytearray(b"x" * 256)
-    for byte in b"0123456789.+":
-        table[byte] = ord("0")
-    for byte in b"eE":
-        table[byte] = ord("e")
-    for byte in b" \t\r\n":
-        table[byte] = ord(":")
-    for byte in b"{[":
-        table[byte] = ord("(")
-    for byte in b":,-":
-        table[byte] = byte
-    return bytes(table)
-
-
-# One translation of the text serves the overflow check and the counts of
-# opening brackets and commas. Digits, the decimal point and "+" become "0",
-# "E" becomes "e", white space ":" (a separator, like the ":" , "[" and "-" a
-# number can follow), "{" and "[" become "(", every other byte "x": a number
-# too large for a float then reads ``[:,(-]0+e000`` or has 309+ digits.
-# (Mapping the other bytes to one that shares nothing with the needles keeps
-# ``find`` on its fast path: a text of "p" made CPython's search 6 times
-# slower, "p" and "0" colliding in its filter.)
-_MARKS = _marks_table()
-_TOO_MANY_DIGITS = b"0" * 309
-_ZERO = ord("0")
-_BEFORE_A_NUMBER = b":,(-"
-#: Candidates looked at before the standard library decoder is asked instead.
-_MAX_CANDIDATES = 8
-
-
-def _may_overflow(marks: bytes) -> bool:
-    """False when no number in the JSON whose :data:`_MARKS` translation is
-    ``marks`` can be too large for a float.
-
-    C-level bytes operations, plus a short walk back over the digits of at
-    most :data:`_MAX_CANDIDATES` ``0e000`` found (a text full of them, in
-    strings, says "maybe" rather than costing a Python loop per match); a true
-    answer (rare: an exponent of three digits or more in a number, a run of
-    309 digits, or such text inside a string) is settled by the standard
-    library decoder, which sees every number.
-    """
-    at = marks.find(b"0e000")
-    for _ in range(_MAX_CANDIDATES):
-        if at == -1:
-            return _TOO_MANY_DIGITS in marks
-        start = at
-        while start and marks[start - 1] == _ZERO:
-            start -= 1
-        if start and marks[start - 1] in _BEFORE_A_NUMBER:
-            return True
-        at = marks.find(b"0e000", at + 5)
-    return True
 
 
 def _json_kind(value: Any) -> str:
@@ -235,7 +196,6 @@ def _json_position(exc: ValueError) -> str:
     return type(exc).__name__
 
 
-_ALL_BUT_BRACKETS_AND_QUOTES = bytes(range(256)).translate(None, b'{}[]"')
 _BRACKETS_TO_PARENS = bytes.maketrans(b"{}[]", b"()()")
 
 
@@ -270,33 +230,35 @@ def _count_values(raw: bytes) -> int:
 
 
 def _too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
-    """True when the *valid* JSON ``raw`` nests containers deeper than ``limit``.
+    """True when the *valid* JSON ``raw`` nests containers deeper than ``limit``."""
+    marks, parens, _, _ = _scan(raw)
+    return _structure_too_deep(marks, parens, limit)
 
-    Works on the text with C-level bytes operations only (no walk of the
-    decoded data, no recursion):
 
-    1. drop escaped backslashes, then escaped quotes (valid JSON pairs escapes
-       left to right, as ``bytes.replace`` does), so every remaining ``"``
-       opens or closes a string;
-    2. keep only quotes and brackets, brackets as ``(`` / ``)``;
-    3. drop the strings: a string without brackets is now ``""``, and pairing
+def _structure_too_deep(marks: bytes, parens: bytes, limit: int) -> bool:
+    """True when the structure ``marks`` (:func:`_scan`, with ``parens`` its brackets)
+    nests deeper than ``limit``.
+
+    C-level bytes operations only (no walk of the decoded data, no recursion):
+
+    1. keep only quotes and brackets, brackets as ``(`` / ``)``;
+    2. drop the strings: a string without brackets is now ``""``, and pairing
        quotes left to right (as ``bytes.count`` does) pairs them all exactly
        when no string holds a bracket (the first string holding one leaves its
-       opening quote unpaired): then deleting the quotes leaves the structure;
-       otherwise cut at every quote and keep the pieces outside strings;
-    4. what is left is the balanced bracket structure: each pass removing
+       opening quote unpaired): then the brackets alone (``parens``) are the
+       structure; otherwise cut at every quote and keep the pieces outside
+       strings;
+    3. what is left is the balanced bracket structure: each pass removing
        every ``()`` removes exactly the innermost level, so the structure is
        deeper than the limit iff something is left after ``limit`` passes;
        and since the depth is at most the passes done plus the containers
        left, the loop stops early, usually after a pass or two.
     """
-    if b"\\" in raw:
-        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = raw.translate(_BRACKETS_TO_PARENS, _ALL_BUT_BRACKETS_AND_QUOTES)
-    if marks.count(b'""') * 2 == marks.count(b'"'):
-        structure = marks.translate(None, b'"')  # every string was a bare ""
+    quoted = marks.translate(_BRACKETS_TO_PARENS, b",")
+    if quoted.count(b'""') * 2 == len(quoted) - len(parens):
+        structure = parens  # every string was a bare ""
     else:
-        structure = b"".join(marks.split(b'"')[::2])
+        structure = b"".join(quoted.split(b'"')[::2])
     for done in range(limit):
         # depth <= passes done + containers left: stop as soon as that is small
         if done + len(structure) // 2 <= limit:

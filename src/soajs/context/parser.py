@@ -25,15 +25,16 @@ but only frozen, level by level, when something reads them.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, get_args
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ValidationError
 
+from soajs.context.check import checks_out
 from soajs.context.decode import MAX_DEPTH, DecodeError, decode_counted
+from soajs.context.fastpath import Fallback, build_context, decode_names, deferred_context, obj
 from soajs.context.reasons import Reason
 from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
@@ -95,22 +96,17 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
         if _BAD_PERCENT.search(raw):
             return ParseResult(None, Reason.BAD_PERCENT_ENCODING)
         raw = unquote_to_bytes(raw)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return ParseResult(None, Reason.NOT_UTF8)
+    text = None
+    if not raw.isascii():
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return ParseResult(None, Reason.NOT_UTF8)
     try:
         data, count = decode_counted(raw, text)
     except DecodeError as exc:
         return ParseResult(None, exc.reason, exc.detail)
-    result = _to_context(data)
-    if result.context is not None:
-        return ParseResult(result.context, result.reason, result.detail, count)
-    return result
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if type(value) is dict else {}
+    return _to_context(data, count)
 
 
 def _member_keys(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
@@ -161,7 +157,7 @@ def _too_many_interconnect(awareness: Any) -> ParseResult | None:
     return None
 
 
-def _to_context(data: dict[str, Any]) -> ParseResult:
+def _to_context(data: dict[str, Any], values: int = 0) -> ParseResult:
     tenant = data.get("tenant")
     if type(tenant) is not dict:
         return ParseResult(None, Reason.NO_TENANT, "no tenant object")
@@ -169,21 +165,35 @@ def _to_context(data: dict[str, Any]) -> ParseResult:
     if not (isinstance(tenant_id, str) and tenant_id and isinstance(tenant_code, str)
             and tenant_code):  # fmt: skip
         return ParseResult(None, Reason.NO_TENANT, "tenant id and code must be non-empty strings")
-    key = _obj(data.get("key"))
-    package = _obj(data.get("package"))
-    application = _frozen_members(_obj(data.get("application")), Application)
+    refused = _too_many_interconnect(data.get("awareness"))
+    if refused is not None:
+        return refused
+    if checks_out(data):  # every typed value checked, in C: built on first read
+        return ParseResult(deferred_context(data), Reason.OK, "", values)
+    try:
+        return ParseResult(build_context(data), Reason.OK, "", values)
+    except (Fallback, RecursionError):
+        result = _validated(data, tenant)
+    if result.context is not None:
+        return ParseResult(result.context, result.reason, result.detail, values)
+    return result
+
+
+def _validated(data: dict[str, Any], tenant: dict[str, Any]) -> ParseResult:
+    """The context as pydantic validates it (the reference :mod:`~soajs.context.fastpath`
+    is checked against; used for the headers the fast path leaves to it)."""
+    key = obj(data.get("key"))
+    package = obj(data.get("package"))
+    application = _frozen_members(obj(data.get("application")), Application)
     application["package_acl"] = freeze_lazily(package.get("acl"))
     application["package_acl_all_env"] = freeze_lazily(package.get("acl_all_env"))
     folded = _frozen_members(tenant, Tenant)
     folded["key"] = {"iKey": key.get("iKey"), "eKey": key.get("eKey")}
     folded["application"] = application
     awareness = data.get("awareness")
-    refused = _too_many_interconnect(awareness)
-    if refused is not None:
-        return refused
     urac = data.get("urac")
     if type(urac) is dict:
-        urac = _decode_names(_frozen_members(urac, Urac))
+        urac = decode_names(_frozen_members(urac, Urac))
     config = key.get("config")
     fields = {
         "tenant": folded,
@@ -203,14 +213,3 @@ def _to_context(data: dict[str, Any]) -> ParseResult:
     except RecursionError:
         return ParseResult(None, Reason.TOO_DEEP)
     return ParseResult(context, Reason.OK)
-
-
-def _decode_names(urac: dict[str, Any]) -> dict[str, Any]:
-    """``urac.firstName`` / ``lastName`` arrive percent-encoded (PROTOCOL.md)."""
-    for name in ("firstName", "lastName"):
-        value = urac.get(name)
-        if isinstance(value, str) and "%" in value:
-            # not percent-encoding after all: keep it as sent
-            with contextlib.suppress(UnicodeDecodeError):
-                urac[name] = unquote(value, errors="strict")
-    return urac

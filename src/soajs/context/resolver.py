@@ -143,7 +143,7 @@ class ContextResolver:
             result.context.bind(self.registry, values[0])
         elif result.reason.is_error:
             self.log_reason(result.reason, result.detail)
-        if single and len(values[0]) <= self.max_size:
+        if single and len(values[0]) <= self.max_size and self.cache.admits(values[0]):
             self.cache.put(values[0], result)
         return result
 

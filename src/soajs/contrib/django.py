@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from soajs.context.current import CURRENT, ContextIterable, Current
-from soajs.middleware.core import STRICT_BODY, AdapterCore
+from soajs.middleware.core import STRICT_BODY, AdapterCore, warn_if_never_started
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 
 __all__ = ["SOAJSMiddleware"]
@@ -39,6 +39,9 @@ class SOAJSMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         core = self.core
+        if core.first:
+            core.first_request(request.META.get("SERVER_PORT"))
+            warn_if_never_started(core.registry, core)
         health = core.health
         if health is not None and request.path_info in health.paths:
             answer = health.answer(request.method or "GET", request.path_info)

@@ -23,6 +23,7 @@ from typing import Any, Unpack
 from soajs.connector import transport as connector_transport
 from soajs.context.current import CURRENT
 from soajs.context.parser import HEADER
+from soajs.errors import RegistryError, SoajsError
 from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
@@ -54,6 +55,7 @@ class SOAJSMiddleware:
         self.registry = registry
         self.core = AdapterCore(registry, "SOAJSMiddleware", **options)
         self._owns_registry = False
+        self._lifespan_ran = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -65,6 +67,8 @@ class SOAJSMiddleware:
                 await self.app(scope, receive, send)
                 return
         core = self.core
+        if core.first:
+            self._first_request(scope)
         health = core.health
         if health is not None and kind == "http" and scope["path"] in health.paths:
             answer = await self._health(health, scope["method"], scope["path"])
@@ -119,22 +123,55 @@ class SOAJSMiddleware:
 
     # -- lifespan -----------------------------------------------------------
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Start ours before the app's start-up, stop ours after the app's shutdown.
+
+        A failure of ours is answered ``lifespan.startup.failed`` with a message
+        that says what failed (uvicorn then exits with it): never a half-started
+        app. The app's own messages go to the server unchanged.
+        """
         received = False
+        failed = False  # we answered startup.failed: the server has its answer
+        started = False
 
         async def wrapped_receive() -> Message:
-            nonlocal received
-            received = True
+            nonlocal received, failed, started
             message = await receive()
+            received = True
             if message["type"] == "lifespan.startup":
-                await self.startup()
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    failed = True
+                    await send({"type": "lifespan.startup.failed", "message": _failure(exc)})
+                    raise _StartupFailed from exc
+                started = True
             return message
 
+        async def wrapped_send(message: Message) -> None:
+            nonlocal started
+            if failed:
+                return  # the app reacting to our failure: the server already knows
+            if (
+                message["type"]
+                in (
+                    "lifespan.startup.failed",
+                    "lifespan.shutdown.complete",
+                    "lifespan.shutdown.failed",
+                )
+                and started
+            ):
+                started = False
+                await self.shutdown()
+            await send(message)
+
         try:
-            await self.app(scope, wrapped_receive, send)
+            await self.app(scope, wrapped_receive, wrapped_send)
         except Exception as exc:
+            if failed:
+                return
             if received:  # the app's own lifespan failed: the server reports it
+                if started:
+                    await self.shutdown()
                 raise
             # An app that does not speak lifespan (Django's ASGIHandler raises):
             # the registry and the listener must start all the same.
@@ -144,6 +181,9 @@ class SOAJSMiddleware:
                 exc,
             )
             await self._own_lifespan(receive, send)
+            return
+        if started:  # the app returned without a shutdown answer
+            await self.shutdown()
 
     async def _own_lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -152,31 +192,89 @@ class SOAJSMiddleware:
             try:
                 await (self.startup() if phase == "startup" else self.shutdown())
             except Exception as exc:
-                logger.exception("SOAJSMiddleware %s failed", phase)
-                await send({"type": f"lifespan.{phase}.failed", "message": type(exc).__name__})
+                await send({"type": f"lifespan.{phase}.failed", "message": _failure(exc)})
                 return
             await send({"type": f"lifespan.{phase}.complete"})
             if phase == "shutdown":
                 return
 
     async def startup(self) -> None:
-        """Start the registry (if nobody did) and the maintenance listener."""
+        """Start the registry (if nobody did) and the maintenance listener.
+
+        Raises when the registry cannot be loaded (unless it was built with
+        ``start_degraded=True``) or the maintenance port is not a port.
+        """
+        self._lifespan_ran = True
         registry = self.registry
         if registry is not None and hasattr(registry, "start") and not getattr(
             registry, "is_running", True
         ) and not getattr(registry, "is_ready", True):  # fmt: skip
             self._owns_registry = True
             await asyncio.to_thread(registry.start)
-        if self.core.listener is not None:
-            await asyncio.to_thread(self.core.listener.start)
+        _warn_if_degraded(registry, self.core)
+        listener = self.core.listener
+        if listener is not None:
+            listener.watch_loop(asyncio.get_running_loop())
+            try:
+                await asyncio.to_thread(listener.start)
+            except BaseException:
+                await self._stop_registry()
+                raise
 
     async def shutdown(self) -> None:
         """Stop what :meth:`startup` started, and close this loop's pooled connector client."""
         await connector_transport.aclose()
         if self.core.listener is not None:
             await asyncio.to_thread(self.core.listener.stop)
+            self.core.listener.watch_loop(None)
+        await self._stop_registry()
+
+    async def _stop_registry(self) -> None:
         if self._owns_registry and self.registry is not None:
             await asyncio.to_thread(self.registry.stop)
+
+    def _first_request(self, scope: Scope) -> None:
+        server = scope.get("server")
+        self.core.first_request(server[1] if server else None)
+        if not self._lifespan_ran and self.core.listener is not None:
+            logger.warning(
+                "%s: the first request came before any lifespan start-up (uvicorn "
+                "--lifespan off?): the registry and the maintenance listener were not started "
+                "by the middleware; run the server with the lifespan on",
+                self.core.component,
+            )
+
+
+class _StartupFailed(Exception):
+    """Our start-up failed and the server was told: ends the app's lifespan."""
+
+
+def _failure(exc: BaseException) -> str:
+    """The ``lifespan.startup.failed`` message: what failed, and what to do."""
+    text = f"SOAJS start-up failed: {type(exc).__name__}: {exc}"
+    if isinstance(exc, RegistryError):
+        text += (
+            " (the service does not start without its registry; build the RegistryManager "
+            "with start_degraded=True to serve without it, readiness answering 503 until "
+            "it loads)"
+        )
+    if isinstance(exc, SoajsError):
+        logger.error("%s", text)
+    else:
+        logger.error("%s", text, exc_info=exc)
+    return text
+
+
+def _warn_if_degraded(registry: Any, core: AdapterCore) -> None:
+    if registry is None or getattr(registry, "is_ready", True):
+        return
+    readiness = core.health.readiness_path if core.health is not None else "readiness"
+    logger.warning(
+        "%s: serving WITHOUT a registry (the control plane did not answer at start-up; "
+        "start_degraded): %s answers 503 until it loads, /heartbeat answers 200",
+        core.component,
+        readiness,
+    )
 
 
 async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:

@@ -7,9 +7,11 @@ write a response.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TypedDict
 
+from soajs import workers
 from soajs.context.parser import ParseResult, wsgi_header_bytes
 from soajs.context.resolver import ContextResolver
 from soajs.context.trust import (
@@ -23,8 +25,17 @@ from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener import MaintenanceListener
 from soajs.middleware.problem import problem_body
 from soajs.models.context import ContextData
+from soajs.registry import RegistryManager, processes
 
-__all__ = ["ENVIRON_HEADER", "STRICT_BODY", "AdapterCore", "MiddlewareOptions"]
+__all__ = [
+    "ENVIRON_HEADER",
+    "STRICT_BODY",
+    "AdapterCore",
+    "MiddlewareOptions",
+    "warn_if_never_started",
+]
+
+logger = logging.getLogger("soajs.middleware")
 
 #: The header as a WSGI environ (and Django's ``request.META``) names it.
 ENVIRON_HEADER = "HTTP_SOAJSINJECTOBJ"
@@ -60,6 +71,13 @@ class MiddlewareOptions(TypedDict, total=False):
         Default: the registry Config's ``maintenance.readiness``.
     maintenance_listener
         Also answer them on port + ``maintenanceInc``.
+    maintenance_host
+        Address the maintenance listener binds (default ``SOAJS_MAINTENANCE_HOST``,
+        else where the service's own server listens).
+    stall_timeout
+        Seconds the serving event loop (ASGI) may take to run a callback before
+        the maintenance ``/heartbeat`` and readiness answer 503 (default
+        ``SOAJS_HEALTH_STALL_TIMEOUT``, 2).
     """
 
     trusted_gateways: Iterable[str] | str | None
@@ -72,6 +90,8 @@ class MiddlewareOptions(TypedDict, total=False):
     health: bool
     readiness_path: str | None
     maintenance_listener: bool
+    maintenance_host: str | None
+    stall_timeout: float | None
 
 
 class AdapterCore:
@@ -83,7 +103,12 @@ class AdapterCore:
         if unknown:
             raise TypeError(f"{component}: unknown option(s) {', '.join(sorted(unknown))}")
         self.registry = registry
+        self.component = component
+        if isinstance(registry, RegistryManager):
+            processes.serves_requests(registry)  # a --preload master hands polling off
         self.strict = bool(opts.get("strict", False))
+        #: True until the first request (see :meth:`first_request`).
+        self.first = True
         self.resolver = ContextResolver(
             registry,
             trusted_gateways=opts.get("trusted_gateways"),
@@ -96,8 +121,17 @@ class AdapterCore:
         )
         with_health = opts.get("health", True)
         self.health = HealthEndpoints(registry, opts.get("readiness_path")) if with_health else None
+        settings = self.resolver.settings.override(
+            maintenance_host=opts.get("maintenance_host"),
+            health_stall_timeout=opts.get("stall_timeout"),
+        )
         self.listener = (
-            MaintenanceListener.for_registry(registry, self.health)
+            MaintenanceListener.for_registry(
+                registry,
+                self.health,
+                host=settings.maintenance_host,
+                stall_timeout=settings.health_stall_timeout,
+            )
             if with_health and opts.get("maintenance_listener", True)
             else None
         )
@@ -128,6 +162,18 @@ class AdapterCore:
         )
         gateway, proxies = hop_chain(client[0], xff, resolver.hops)
         return resolver.resolve(values, gateway, peer_rewritten=rewritten, proxies=proxies)
+
+    def first_request(self, server_port: Any) -> None:
+        """Once per adapter: this process serves requests (:mod:`soajs.workers`), and
+        the listener learns the port of the server that serves them."""
+        self.first = False
+        workers.mark_serving()
+        if self.listener is not None:
+            try:
+                port = int(server_port)
+            except (TypeError, ValueError):
+                return
+            self.listener.server_seen(port)
 
     def environ_context(self, environ: MutableMapping[str, Any]) -> tuple[ContextData | None, bool]:
         """The context of a WSGI environ (or Django ``request.META``), and whether the
@@ -174,3 +220,20 @@ def environ_peer(environ: MutableMapping[str, Any]) -> tuple[str | None, bool, l
     if not values and not extra:
         return peer, False, xff_values
     return peer, peer_was_rewritten(peer, None, values, extra), xff_values
+
+
+def warn_if_never_started(registry: Any, core: AdapterCore) -> None:
+    """First request of a WSGI app whose registry nobody started: say so, once."""
+    if registry is None or not hasattr(registry, "start"):
+        return
+    if getattr(registry, "is_ready", True) or getattr(registry, "is_running", True):
+        return
+    if getattr(registry, "is_stopped", False):
+        return
+    logger.warning(
+        "%s: the first request came and the registry of %r was never started "
+        "(RegistryManager(..., autostart=False) and no start()): readiness answers 503 "
+        "until registry.start() is called",
+        core.component,
+        getattr(registry, "service_name", "?"),
+    )

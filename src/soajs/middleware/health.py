@@ -76,6 +76,10 @@ class HealthEndpoints:
             return self._ready()
         return self._envelope(path, ok=True)
 
+    def unhealthy(self, path: str, reason: str) -> HealthAnswer:
+        """503 with the envelope: the process that serves traffic does not (``reason``)."""
+        return self._envelope(path, ok=False, status=503, error=(503, reason))
+
     def _ready(self) -> HealthAnswer:
         ready = self.registry is None or bool(getattr(self.registry, "is_ready", True))
         if ready:

@@ -1,38 +1,52 @@
 """The maintenance listener: health answers on port + ``maintenanceInc``.
 
 Gateway 4.3.4 probes ``GET /heartbeat`` on a service's port +
-``serviceConfig.ports.maintenanceInc`` first (PROTOCOL.md). This is a tiny
-stdlib HTTP server on a daemon thread answering through the same
-:class:`~soajs.middleware.health.HealthEndpoints`. Under several workers only
-one process can bind the port; the others log it at INFO and go on.
+``serviceConfig.ports.maintenanceInc`` first (PROTOCOL.md). The listener is
+one thread running a small asyncio loop (:mod:`soajs.middleware.maintenance_http`
+bounds its connections, deadlines and logs) answering through the same
+:class:`~soajs.middleware.health.HealthEndpoints` as the service port.
 
-A service that registers itself (manual deployment) listens on the IP it
-advertises, since that is the address the gateway probes; else (or when that
-IP is not on this machine) on every interface.
+Where it binds, in this order: an explicit ``host``; the IP a self-registering
+service advertises (manual deployment: the gateway probes exactly that
+address); else the address of this process's own HTTP server on the service
+port (``127.0.0.1``, ``::1``, ``0.0.0.0``...), read from its listening socket
+as soon as the server has bound it (meanwhile, and when it cannot be found:
+``0.0.0.0``).
 
-The port may depend on the registry (``maintenanceInc``). A listener started
+Under several workers one process holds the port; the others say who holds
+it (another worker of this service, another program...) and stand by: they
+try again every ``standby_interval`` seconds, so the port is taken over when
+its holder goes. A ``--preload`` master hands the listener to its workers
+(:mod:`soajs.workers`).
+
+The port may depend on the registry (``maintenanceInc``): a listener started
 before the registry is loaded serves the gateway's default meanwhile and moves
-to the registry's port once it is loaded (a ``soajs-maintenance-wait`` thread
-watches for that, and ends with :meth:`MaintenanceListener.stop`).
+once it is loaded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import logging
+import os
+import socket
 import threading
+import weakref
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from soajs import workers
+from soajs.errors import ConfigurationError
+from soajs.middleware.binding import bind, check_port, server_address
 from soajs.middleware.health import HealthEndpoints
+from soajs.middleware.listener_loop import ANY_HOST, IN_PROCESS, ListenerLoop
+from soajs.middleware.liveness import LoopWatch
 
 __all__ = ["MaintenanceListener"]
 
 logger = logging.getLogger("soajs.middleware")
-
-#: Every interface.
-ANY_HOST = "0.0.0.0"
 
 
 def _advertised_ip(registry: Any, config: Any) -> str | None:
@@ -44,54 +58,85 @@ def _advertised_ip(registry: Any, config: Any) -> str | None:
     return ip if isinstance(ip, str) and ip else None
 
 
-class MaintenanceListener:
-    """Serves the health endpoints on ``host:port`` until :meth:`stop`."""
+class MaintenanceListener(ListenerLoop):
+    """Serves the health endpoints on ``host:port`` until :meth:`stop`.
 
-    #: How often, until the registry is loaded, the wait thread checks whether it is.
-    settle_interval = 0.2
+    ``request_timeout``: whole exchange, accept to answer (seconds);
+    ``max_connections``: open at once (one more evicts the oldest);
+    ``backlog``: of the listening socket; ``stall_timeout``: how long the
+    serving event loop may take to answer before the probes say 503.
+    """
 
     def __init__(
         self,
         health: HealthEndpoints,
         port: int | Callable[[], int | None],
-        host: str = ANY_HOST,
+        host: str | None = None,
         settled: Callable[[], bool] | None = None,
+        *,
+        service_port: int | None = None,
+        request_timeout: float = 5.0,
+        max_connections: int = 128,
+        backlog: int = 128,
+        stall_timeout: float = 2.0,
     ) -> None:
         """``port``: a number, or a function giving it (``None``: do not serve).
 
-        ``settled``: when given and false at :meth:`start`, the port is
-        provisional; it is asked again once ``settled()`` is true, and the
-        listener moves there if it changed.
+        ``host``: ``None`` binds where the service's own server listens on
+        ``service_port`` (``0.0.0.0`` until that is known). ``settled``: when
+        given and false at :meth:`start`, the port is provisional; it is asked
+        again once ``settled()`` is true, and the listener moves there if it changed.
         """
+        for value, name in ((request_timeout, "request_timeout"), (stall_timeout, "stall_timeout")):
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be > 0 seconds, got {value!r}")
+        if max_connections < 1 or backlog < 1:
+            raise ConfigurationError("max_connections and backlog must be >= 1")
         self.health = health
         self._port_source = port
         self.port: int | None = port if isinstance(port, int) else None
-        self.host = host
+        self._fixed_host = host
+        self.host = host or ANY_HOST
         self._settled = settled
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._waiter: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self.service_port = service_port
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
+        self.backlog = backlog
+        self.stall_timeout = stall_timeout
+        self.watch = LoopWatch()
         self._lock = threading.Lock()
+        self._thread = None
+        self._loop = None
+        self._wake = None
+        self._stopping = threading.Event()
+        self._sock = None
+        self._server = None
+        self._http = None
+        self._handed = False
+        self._next_try = 0.0
+        workers.register(self)
 
     @classmethod
     def for_registry(
-        cls, registry: Any, health: HealthEndpoints | None, host: str | None = None
+        cls,
+        registry: Any,
+        health: HealthEndpoints | None,
+        host: str | None = None,
+        **options: Any,
     ) -> MaintenanceListener | None:
         """A listener on the registry Config's maintenance port, or ``None`` without a Config.
 
         The port is worked out at :meth:`start`, once the registry (and its
-        ``serviceConfig.ports.maintenanceInc``) is loaded. ``host`` defaults to
-        the IP the service registers itself with (manual deployment: the
-        gateway probes exactly that address, and another instance on another
-        IP of the same machine must not answer for this one), else all
-        interfaces.
+        ``serviceConfig.ports.maintenanceInc``) is loaded; a port beyond 65535
+        is a :class:`~soajs.errors.ConfigurationError` there. ``host`` defaults
+        to the IP the service registers itself with (manual deployment), else
+        the address of the service's own server.
         """
         config = getattr(registry, "config", None)
         if config is None or health is None:
             return None
         if host is None:
-            host = _advertised_ip(registry, config) or ANY_HOST
+            host = _advertised_ip(registry, config)
 
         def port() -> int | None:
             try:
@@ -99,6 +144,18 @@ class MaintenanceListener:
             except Exception:  # not loaded: the gateway default applies
                 inc = None
             value: int = config.maintenance_port(inc)
+            if not 1 <= value <= 65535:
+                kind = config.maintenance.port.type
+                why = (
+                    f"service port {config.port} + maintenanceInc {1000 if inc is None else inc}"
+                    if kind == "maintenance"
+                    else f"maintenance.port type {kind!r}"
+                )
+                raise ConfigurationError(
+                    f"the maintenance port of {config.name!r} would be {value} ({why}), "
+                    "beyond 65535: use a lower service port, or set maintenance.port to "
+                    '{"type": "custom", "value": N} or {"type": "inherit"}'
+                )
             return value
 
         def settled() -> bool:
@@ -107,135 +164,146 @@ class MaintenanceListener:
                 return True
             return bool(getattr(registry, "is_ready", True))
 
-        return cls(health, port, host, settled=settled)
+        return cls(health, port, host, settled=settled, service_port=config.port, **options)
 
-    @property
-    def is_serving(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    # -- state --------------------------------------------------------------------
+    def watch_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Answer 503 when ``loop`` (the serving event loop) does not run (ASGI)."""
+        self.watch.watch(loop)
 
+    def server_seen(self, port: int | None) -> None:
+        """A request came in on ``port``: bind where that server listens, if not yet."""
+        loop = self._loop
+        if self._fixed_host is not None or port is None or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # stopped meanwhile
+            loop.call_soon_threadsafe(self._follow_now, port)
+
+    # -- start / stop -------------------------------------------------------------
     def start(self) -> bool:
-        """Bind and serve; False (logged at INFO) when another process has the port."""
+        """Bind and serve; False when another process (or listener) has the port.
+
+        Raises :class:`~soajs.errors.ConfigurationError` for a port that
+        cannot be (beyond 65535, say).
+        """
         with self._lock:
             self._stopping.clear()
-            if self._server is not None:
-                return True
+            self._handed = False
+            if self._thread is not None and self._thread.is_alive():
+                return self._server is not None
             port = self._current_port()
             if port is None:
                 return False
-            serving = self._bind(port)
-            if self._settled is not None and not self._settled():
-                self._watch_until_settled()
-            return serving
-
-    def _current_port(self) -> int | None:
-        source = self._port_source
-        return source if isinstance(source, int) else source()
-
-    def _watch_until_settled(self) -> None:
-        if self._waiter is not None and self._waiter.is_alive():
-            return
-        self._waiter = threading.Thread(
-            target=self._settle, name="soajs-maintenance-wait", daemon=True
-        )
-        self._waiter.start()
-
-    def _settle(self) -> None:
-        """Once the port is final, move there if it is not where the listener serves."""
-        settled = self._settled
-        assert settled is not None
-        while not self._stopping.wait(self.settle_interval):
-            if not settled():
-                continue
-            with self._lock:
-                if self._stopping.is_set():
-                    return
-                port = self._current_port()
-                server = self._server
-                if port is None or (server is not None and port == self.port):
-                    return
-                old_thread, self._server, self._thread = self._thread, None, None
-                if server is not None:
-                    logger.info("maintenance listener moves to port %d (from the registry)", port)
-                    server.shutdown()
-                    server.server_close()
-                    if old_thread is not None:
-                        old_thread.join(5)
-                self._bind(port)
-            return
-
-    def _bind(self, port: int) -> bool:
-        """Serve on ``port``; call with the lock held."""
-        health = self.health
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 10  # an idle client does not hold a thread for ever
-
-            def _serve(self) -> None:
-                # One answer per connection: a kept-alive connection would go on
-                # answering after stop() (server_close only closes the listening
-                # socket), and the gateway would see a stopped service as healthy.
-                self.close_connection = True
-                path = self.path.split("?", 1)[0]
-                answer = health.answer("GET", path)
-                if answer is None:
-                    self.send_error(404)
-                    return
-                self.send_response(answer.status)
-                self.send_header("Connection", "close")
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(answer.body)
-
-            do_GET = _serve
-            do_HEAD = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("maintenance listener: " + format, *args)
-
-        try:
-            try:
-                server = ThreadingHTTPServer((self.host, port), Handler)
-            except OSError as exc:
-                if exc.errno != errno.EADDRNOTAVAIL or self.host == ANY_HOST:
-                    raise
-                # the advertised IP is not on this machine (NAT, a proxy): every interface
-                logger.info("maintenance listener: %s is not a local address", self.host)
-                self.host = ANY_HOST
-                server = ThreadingHTTPServer((self.host, port), Handler)
-        except OSError as exc:
-            logger.info(
-                "maintenance listener not started on %s:%d (%s); another worker serves it",
-                self.host,
-                port,
-                exc.strerror or exc,
-            )
-            return False
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name=f"soajs-maintenance-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info("maintenance listener on %s:%d", self.host, self.port)
-        return True
+            self._server_found = False
+            if self._fixed_host is None and self.service_port is not None:
+                found = server_address(self.service_port)
+                self._server_found = found is not None
+                self.host = found or ANY_HOST
+            sock, standby = self._try_bind(self.host, port)
+            self.port = port
+            if sock is None and not standby:
+                return False
+            self._start_thread(sock)
+            return sock is not None
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and join the threads. Idempotent."""
+        """Stop serving and join the thread (at most ``timeout`` s). Idempotent."""
         self._stopping.set()
         with self._lock:
-            server, self._server = self._server, None
-            thread, self._thread = self._thread, None
-            waiter, self._waiter = self._waiter, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        for each in (thread, waiter):
-            if each is not None and each is not threading.current_thread():
-                each.join(timeout)
+            thread, loop, wake = self._thread, self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("maintenance listener did not stop within %.1fs", timeout)
+        with self._lock:
+            if self._thread is thread:
+                self._thread = None
+                self._loop = None
+
+    # -- fork (soajs.workers) ------------------------------------------------------
+    def hand_off(self) -> None:
+        """A ``--preload`` master forks: stop, so that a worker can take the port."""
+        if self._thread is not None:
+            self.stop()
+            self._handed = True
+
+    def after_fork_in_child(self, start: bool) -> None:
+        """Drop the parent's thread and socket; start afresh in a worker of a master."""
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = None
+        self._loop = None
+        self._wake = None
+        self._server = None
+        self._http = None
+        self.watch.watch(None)
+        if self._sock is not None:  # this process's copy of the parent's socket
+            self._sock.close()
+            self._sock = None
+        if start and self._handed:
+            self._handed = False
+            try:
+                self.start()
+            except Exception:
+                logger.exception("maintenance listener did not start in worker")
+
+    def take_back(self) -> None:
+        """The master serves requests itself after all: serve again."""
+        if self._handed:
+            self.start()
+
+    # -- binding -------------------------------------------------------------------
+    def _current_port(self) -> int | None:
+        source = self._port_source
+        port = source if isinstance(source, int) else source()
+        if port is None:
+            return None
+        return check_port(port, "the maintenance port")
+
+    def _try_bind(self, host: str, port: int) -> tuple[socket.socket | None, bool]:
+        """``(socket, False)``; ``(None, True)``: taken, stand by; ``(None, False)``: give up."""
+        try:
+            try:
+                sock = bind(host, port, self.backlog)
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL or host == ANY_HOST:
+                    raise
+                # the advertised IP is not on this machine (NAT, a proxy)
+                logger.info("maintenance listener: %s is not a local address", host)
+                self._fixed_host = None
+                self.host = host = ANY_HOST
+                sock = bind(host, port, self.backlog)
+        except OSError as exc:
+            return None, self._not_bound(host, port, exc)
+        self._sock = sock
+        self.host = host
+        IN_PROCESS[port] = weakref.ref(self)
+        return sock, False
+
+    def _not_bound(self, host: str, port: int, exc: OSError) -> bool:
+        """Log what is true about a failed bind; True when it is worth trying again."""
+        where = f"{host}:{port}"
+        if exc.errno != errno.EADDRINUSE:
+            logger.error("maintenance listener not started on %s: %s", where, exc.strerror or exc)
+            return False
+        other = IN_PROCESS.get(port)
+        holder = other() if other is not None else None
+        if holder is not None and holder is not self and holder.is_serving:
+            logger.info(
+                "maintenance listener not started on %s: another listener of this "
+                "process (pid %s) serves it",
+                where,
+                os.getpid(),
+            )
+            return False
+        if self.service_port is not None and server_address(port) is not None:
+            logger.info(
+                "maintenance listener not started on %s: it is this process's own server "
+                "port, where the middleware answers the health paths",
+                where,
+            )
+            return False
+        return True  # who holds it is found out (and logged) by the standby loop

@@ -23,7 +23,13 @@ from typing import Any, Unpack
 
 from soajs.context.current import CURRENT, ContextIterable
 from soajs.middleware.accessors import ENVIRON_KEY
-from soajs.middleware.core import ENVIRON_HEADER, STRICT_BODY, AdapterCore, MiddlewareOptions
+from soajs.middleware.core import (
+    ENVIRON_HEADER,
+    STRICT_BODY,
+    AdapterCore,
+    MiddlewareOptions,
+    warn_if_never_started,
+)
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 
 __all__ = ["ENVIRON_HEADER", "SOAJSWSGIMiddleware"]
@@ -35,7 +41,9 @@ class SOAJSWSGIMiddleware:
     """Wraps a WSGI app; options are :class:`~soajs.middleware.core.MiddlewareOptions`.
 
     The maintenance listener (port + ``maintenanceInc``) starts here, since
-    WSGI has no lifespan; :meth:`close` stops it.
+    WSGI has no lifespan; :meth:`close` stops it. A maintenance port that
+    cannot be (beyond 65535) raises :class:`~soajs.errors.ConfigurationError`
+    here, so the server refuses to load the app with that message.
     """
 
     def __init__(
@@ -56,6 +64,9 @@ class SOAJSWSGIMiddleware:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         core = self.core
+        if core.first:
+            core.first_request(environ.get("SERVER_PORT"))
+            warn_if_never_started(self.registry, core)
         health = core.health
         if health is not None:
             path = environ.get("PATH_INFO", "")

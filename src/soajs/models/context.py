@@ -19,9 +19,11 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     field_serializer,
+    model_serializer,
 )
 
 from soajs.models._base import FrozenDict, JsonMap, SecretValue, SoajsModel, mask_values, reveals
+from soajs.models._deferred import ready, ready_all
 from soajs.models.registry import Awareness
 
 if TYPE_CHECKING:
@@ -132,6 +134,36 @@ class ContextData(SoajsModel):
 
     _registry_source: RegistrySource | None = PrivateAttr(default=None)
     _raw_header: bytes | None = PrivateAttr(default=None)
+    # A parsed header's fields are built on first read (soajs.models._deferred).
+    _deferred: Any = PrivateAttr(default=None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _FIELDS:
+            return ready(self, name)
+        return super().__getattr__(name)
+
+    @model_serializer(mode="wrap")
+    def _built_first(self, handler: SerializerFunctionWrapHandler) -> Any:
+        ready_all(self)
+        return handler(self)
+
+    def __eq__(self, other: object) -> bool:
+        ready_all(self)
+        if isinstance(other, ContextData):
+            ready_all(other)
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        ready_all(self)
+        return super().__hash__()
+
+    def __repr_args__(self) -> Any:
+        ready_all(self)
+        return super().__repr_args__()
+
+    def __iter__(self) -> Any:
+        ready_all(self)
+        return super().__iter__()
 
     @property
     def registry(self) -> Registry | None:
@@ -155,11 +187,21 @@ class ContextData(SoajsModel):
 
     def bind(self, source: RegistrySource | None, raw_header: bytes | None = None) -> ContextData:
         """Attach the registry source and raw header; done once, before sharing."""
-        self._registry_source = source
-        self._raw_header = raw_header
+        # what pydantic's __setattr__ does for private attributes, without its checks
+        # (this runs once per parsed header)
+        private = self.__pydantic_private__
+        if private is None:  # pragma: no cover - a ContextData always has private attributes
+            self._registry_source = source
+            self._raw_header = raw_header
+        else:
+            private["_registry_source"] = source
+            private["_raw_header"] = raw_header
         return self
 
     def service_config(self, service_name: str) -> FrozenDict | None:
         """This key's configuration for one service (``key.config[service_name]``)."""
         value = self.services_config.get(service_name)
         return value if isinstance(value, FrozenDict) else None
+
+
+_FIELDS = frozenset(ContextData.model_fields)

@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     Field,
+    PrivateAttr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     field_serializer,
@@ -29,6 +30,7 @@ from soajs.models._base import (
     mask_credentials,
     reveals,
 )
+from soajs.models._pending import ready
 
 __all__ = [
     "Awareness",
@@ -247,6 +249,38 @@ class Awareness(SoajsModel):
     host: str | None = None
     port: int | None = None
     inter_connect: tuple[InterConnect, ...] | None = Field(default=None, alias="interConnect")
+
+    # A request context's entries are checked when parsed and built on first read,
+    # by whatever reads them (soajs.models._pending).
+    _pending: Any = PrivateAttr(default=None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inter_connect":
+            return ready(self)
+        return super().__getattr__(name)
+
+    @model_serializer(mode="wrap")
+    def _built_first(self, handler: SerializerFunctionWrapHandler) -> Any:
+        ready(self)
+        return handler(self)
+
+    def __eq__(self, other: object) -> bool:
+        ready(self)
+        if isinstance(other, Awareness):
+            ready(other)
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        ready(self)
+        return super().__hash__()
+
+    def __repr_args__(self) -> Any:
+        ready(self)
+        return super().__repr_args__()
+
+    def __iter__(self) -> Any:
+        ready(self)
+        return super().__iter__()
 
 
 def _frozen_resources(value: Mapping[str, Mapping[str, Resource]]) -> FrozenDict:

@@ -178,6 +178,7 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         self._registrar = Registrar(service_name, config, self.settings.srv_ip)
         self._broadcast = self._make_broadcast() if broadcast else None
         self._poller = Poller(self)
+        self._handoff: object = None  # set by processes.track()
         self.get_database = self._unloaded_get_database
         self.get_service = self._unloaded_get_service
         processes.track(self)
@@ -364,18 +365,20 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         # Threads do not survive fork and the parent's lock, events, futures and
         # sockets must not be shared: start afresh, keeping the last good snapshot.
         old = self._poller
-        had_worker = old.thread is not None and not old.stop.is_set()
         self._state_lock = threading.Lock()
         self._client = None  # the parent's pool belongs to the parent
         self._pid = os.getpid()
         self._gate = ReloadGate(self.settings.reload_min_interval)
         self._poller = Poller(self)
         self._poller.next_poll = old.next_poll
+        self._poller.follows_workers = old.follows_workers
         if self._starting is not None and not self._starting.is_set():
             self._starting = None  # a start() interrupted by the fork
         if self._stopped:
             self._poller.stop.set()
-        elif had_worker and (self.auto_reload or not self.is_ready):
+        elif self._started and (self.auto_reload or not self.is_ready):
+            # Whether or not the parent still had a worker (a --preload master
+            # that handed off has none): this process polls for itself.
             self._poller.ensure_thread()
 
     def __repr__(self) -> str:

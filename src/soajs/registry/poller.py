@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import tenacity
 
+from soajs import workers
 from soajs.errors import RegistryError
 from soajs.registry.reloads import ReloadOutcome
 
@@ -63,6 +64,8 @@ class Poller:
         self.announce_due = 0.0
         self.failures = 0
         self.next_poll = 0.0
+        #: set by processes.serves_requests(): a --preload master hands polling off
+        self.follows_workers = False
         self._wait = tenacity.wait_random_exponential(
             multiplier=min(1.0, manager.max_backoff),
             max=manager.max_backoff,
@@ -81,8 +84,20 @@ class Poller:
 
     @property
     def polling(self) -> bool:
+        """Periodic polls are due: never in a process that handed its services to
+        its workers (a ``--preload`` master, :mod:`soajs.workers`)."""
         manager = self.manager
-        return manager.auto_reload or not manager.is_ready
+        return (manager.auto_reload or not manager.is_ready) and not self.handed_off
+
+    @property
+    def watches_broadcast(self) -> bool:
+        """Reloads announced by the other workers are followed (not in a master)."""
+        return self.manager.auto_reload and not self.handed_off
+
+    @property
+    def handed_off(self) -> bool:
+        """This process forked its workers before serving a request: they poll."""
+        return self.follows_workers and workers.handed_off()
 
     # -- the loop ---------------------------------------------------------------
     def _run(self) -> None:
@@ -111,7 +126,7 @@ class Poller:
         """Do what is due; True when a control-plane call was made."""
         manager = self.manager
         gate = manager._gate
-        broadcast = manager._broadcast if manager.auto_reload else None
+        broadcast = manager._broadcast if self.watches_broadcast else None
         now = time.monotonic()
         if broadcast is not None and broadcast.due() <= now and broadcast.changed():
             logger.debug("reload of %r announced by another worker", manager.service_name)
@@ -140,7 +155,7 @@ class Poller:
             dues.append(pending)
         if self.announce:
             dues.append(self.announce_due)
-        if manager.auto_reload and manager._broadcast is not None:
+        if self.watches_broadcast and manager._broadcast is not None:
             dues.append(manager._broadcast.due())
         elif not self.polling and pending is None:
             if now - idle_since >= IDLE_EXIT and self._exit_if_idle():
