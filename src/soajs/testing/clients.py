@@ -21,6 +21,7 @@ the bytes as a latin-1 ``str``).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -129,10 +130,13 @@ def wsgi_client(
         client: Client = test_client()
         client.environ_base.update(base)  # type: ignore[attr-defined]
         return client
-    return _EnvironClient(app, base)
+    environ_client: Client = _environ_client_class()(app, base)
+    return environ_client
 
 
+@functools.cache
 def _environ_client_class() -> Any:
+    # built on first use: werkzeug is an optional dependency (the flask extra)
     from werkzeug.test import Client
 
     class EnvironClient(Client):
@@ -148,8 +152,3 @@ def _environ_client_class() -> Any:
             return super().open(*args, **kwargs)
 
     return EnvironClient
-
-
-def _EnvironClient(app: Any, environ_base: dict[str, Any]) -> Client:
-    client: Client = _environ_client_class()(app, environ_base)
-    return client
