@@ -129,3 +129,8 @@ def test_a_huge_header_on_stdin_is_refused_by_size_not_parsed() -> None:
     assert run.code == 1
     assert run.json() == {"valid": False, "reason": "too_large",
                           "detail": f"{len(huge)} > 65536 bytes"}  # fmt: skip
+
+
+def test_json_before_the_subcommand_too() -> None:
+    run = soajs("--json", "header", "validate", make_inject_header())
+    assert run.code == 0 and run.json()["valid"] is True

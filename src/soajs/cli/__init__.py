@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(parser, json_flag=False)
     parser.add_argument(
+        "--json",
+        dest="json_everywhere",
+        action="store_true",
+        help="print JSON (also accepted after the subcommand)",
+    )
+    parser.add_argument(
         "--log-level",
         default=None,
         help="logging level on stderr (default WARNING; INFO for control-plane)",
@@ -59,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: argparse printed them
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if args.json_everywhere and hasattr(args, "json"):
+        args.json = True
     name = args.log_level or ("INFO" if args.command == "control-plane" else "WARNING")
     level = getattr(logging, str(name).upper(), None)
     if not isinstance(level, int):
