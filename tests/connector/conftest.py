@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from soajs.connector import breakers, transport
+from soajs.connector import breakers
 from soajs.connector.propagation import _INBOUND
 from soajs.connector.routing import _TABLES
 from soajs.context import parse_inject_header
@@ -58,16 +58,13 @@ def awareness(gateway: str | None, *mesh: tuple[str, str, str, str]) -> dict[str
 
 
 @pytest.fixture(autouse=True)
-def _fresh_connector_state() -> Iterator[None]:
-    """Every test starts with no breakers and no pooled clients, and leaves none."""
-    breakers.clear()
-    transport.close()
+def _fresh_connector_state(soajs_isolated: None) -> Iterator[None]:
+    """Every test starts with no breakers and no pooled clients, and leaves none
+    (the soajs pytest plugin's ``soajs_isolated``, loaded by its entry point)."""
     token = _INBOUND.set(None)
     yield
     _INBOUND.reset(token)
-    breakers.clear()
     breakers.clock = __import__("time").monotonic
-    transport.close()
     _TABLES.clear()
 
 

@@ -31,9 +31,11 @@ def registry_file(tmp_path: Path, registry_data: dict[str, Any]) -> Path:
 
 
 @pytest.fixture
-def control_plane(registry_file: Path) -> Iterator[ControlPlaneServer]:
-    with ControlPlaneServer(registry_file) as server:
-        yield server
+def control_plane(
+    registry_file: Path, soajs_make_control_plane: Callable[..., ControlPlaneServer]
+) -> ControlPlaneServer:
+    """The soajs pytest plugin's control plane (entry point), over a file tests may edit."""
+    return soajs_make_control_plane(registry_file)
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""The three examples answer /whoami with what the gateway injected (in-process clients)."""
+"""The three examples answer /whoami with what the gateway injected.
+
+In-process clients from the testing kit (soajs.testing): requests come from a
+trusted gateway address, with the header's bytes delivered as a real server
+delivers them; the examples run with SOAJS_TRUSTED_GATEWAYS=127.0.0.1.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,47 @@ import asyncio
 import importlib
 import os
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 
+from soajs.testing import (
+    asgi_async_client,
+    make_inject_header,
+    make_urac,
+    wsgi_client,
+    wsgi_header_environ,
+)
 from tests.conftest import FIXTURES
 
 RAW = (FIXTURES / "soajsinjectobj_raw.txt").read_bytes().strip()
-USER = (
-    b'{"tenant": {"id": "t1", "code": "TNT", "name": "Caf\xc3\xa9"}, "urac": {"_id": "u1", '
-    b'"username": "zo\xc3\xab", "firstName": "' + quote("Zoë").encode() + b'", "lastName": "X"}}'
-)
+USER = make_inject_header(
+    tenant_id="t1",
+    tenant_code="TNT",
+    tenant_name="Café",
+    urac=make_urac(id="u1", username="zoë", first_name="Zoë", last_name="X"),
+).encode("utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _trusted_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOAJS_TRUSTED_GATEWAYS", "127.0.0.1")
 
 
 def fastapi_get(path: str, header: bytes | None) -> tuple[int, Any]:
-    module = importlib.import_module("examples.fastapi_app")
-    headers = [] if header is None else [(b"soajsinjectobj", header)]
+    module = importlib.reload(importlib.import_module("examples.fastapi_app"))
 
     async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=module.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://example") as client:
-            return await client.get(path, headers=headers)
+        async with asgi_async_client(module.app, header) as client:
+            return await client.get(path)
 
     response = asyncio.run(call())
     return response.status_code, response.json()
 
 
 def flask_get(path: str, header: bytes | None) -> tuple[int, Any]:
-    module = importlib.import_module("examples.flask_app")
-    client = module.app.test_client()
-    environ = {} if header is None else {"HTTP_SOAJSINJECTOBJ": header.decode("latin-1")}
-    response = client.get(path, environ_base=environ)
+    module = importlib.reload(importlib.import_module("examples.flask_app"))
+    response = wsgi_client(module.app, header).get(path)
     return response.status_code, response.get_json()
 
 
@@ -48,8 +62,8 @@ def django_get(path: str, header: bytes | None) -> tuple[int, Any]:
     django.setup()
     from django.test import Client
 
-    extra = {} if header is None else {"HTTP_SOAJSINJECTOBJ": header.decode("latin-1")}
-    response = Client().get("/" + path.lstrip("/"), **extra)
+    # Django's test client sends REMOTE_ADDR=127.0.0.1 already
+    response = Client().get("/" + path.lstrip("/"), **wsgi_header_environ(header))
     return response.status_code, response.json()
 
 
@@ -91,3 +105,9 @@ def test_fastapi_dependency_answers_401_problem_json() -> None:
     assert status == 401
     assert body["status"] == 401
     assert fastapi_get("/private", RAW)[0] == 200
+
+
+def test_the_examples_ignore_the_header_from_outside_the_trusted_gateways() -> None:
+    module = importlib.reload(importlib.import_module("examples.flask_app"))
+    answer = wsgi_client(module.app, RAW, peer="10.1.2.3").get("/whoami").get_json()
+    assert answer == {"tenant": None, "user": None}

@@ -2,6 +2,14 @@
 
 from soajs.registry.client import RegistryClient, ServiceType
 from soajs.registry.manager import RegistryManager
+from soajs.registry.offline import OfflineRegistryManager
 from soajs.registry.reloads import ReloadOutcome, ReloadTicket
 
-__all__ = ["RegistryClient", "RegistryManager", "ReloadOutcome", "ReloadTicket", "ServiceType"]
+__all__ = [
+    "OfflineRegistryManager",
+    "RegistryClient",
+    "RegistryManager",
+    "ReloadOutcome",
+    "ReloadTicket",
+    "ServiceType",
+]

@@ -1,0 +1,91 @@
+"""The ``soajs`` command line (``soajs ...`` or ``python -m soajs ...``).
+
+``soajs header decode|encode|validate``
+    the ``soajsinjectobj`` header, with the library's own parser;
+``soajs registry show|get|diff``
+    the registry a service would load (control plane or file), masked;
+``soajs config validate FILE``
+    every problem of a service configuration, with its field path;
+``soajs doctor``
+    environment, control plane, registry: what the service would do, what is wrong;
+``soajs call SERVICE PATH``
+    one call through the ServiceConnector (mesh or gateway);
+``soajs control-plane --registry FILE``
+    serve the local control plane.
+
+``--version`` and ``--help`` work everywhere, ``--json`` prints JSON. Exit
+codes: 0 success, 1 what was checked is bad (or the call failed), 2 the
+command line or its input is unusable, 130 interrupted. Errors are one line
+on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from soajs.cli import call, config, controlplane, doctor, header, registry
+from soajs.cli._common import EXIT_FAILED, EXIT_USAGE, CliError, add_common
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("soajs.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soajs",
+        description="soajs-python: tools for a service behind a SOAJS gateway.",
+        epilog="Exit codes: 0 ok, 1 check failed, 2 bad usage or input, 130 interrupted.",
+    )
+    add_common(parser, json_flag=False)
+    parser.add_argument(
+        "--json",
+        dest="json_everywhere",
+        action="store_true",
+        help="print JSON (also accepted after the subcommand)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="logging level on stderr (default WARNING; INFO for control-plane)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (header, registry, config, doctor, call, controlplane):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: argparse printed them
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if args.json_everywhere and hasattr(args, "json"):
+        args.json = True
+    name = args.log_level or ("INFO" if args.command == "control-plane" else "WARNING")
+    level = getattr(logging, str(name).upper(), None)
+    if not isinstance(level, int):
+        sys.stderr.write(f"soajs: error: unknown --log-level {args.log_level!r}\n")
+        return EXIT_USAGE
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code: Any = args.func(args)
+        return int(code)
+    except CliError as exc:
+        sys.stderr.write(f"soajs: error: {exc}\n")
+        return exc.code
+    except KeyboardInterrupt:
+        sys.stderr.write("soajs: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILED
+    except Exception as exc:  # a bug or an unforeseen failure: still one line
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        sys.stderr.write(f"soajs: error: {message}\n")
+        logger.debug("details", exc_info=True)
+        return EXIT_FAILED

@@ -1,0 +1,95 @@
+"""What every subcommand shares: output (text or ``--json``), errors, reading inputs.
+
+Errors are one line on stderr (``soajs: error: ...``) and an exit code,
+never a traceback: :class:`CliError` carries the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from soajs import __version__
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliError",
+    "add_common",
+    "emit",
+    "fail",
+    "read_json_file",
+    "read_value",
+]
+
+#: Success.
+EXIT_OK = 0
+#: What was checked is bad: a refused header, an invalid config, a problem
+#: found by ``doctor``, a failed call, registries that differ.
+EXIT_FAILED = 1
+#: The command line or its input cannot be used (argparse's own code).
+EXIT_USAGE = 2
+
+#: The largest input read from a file or stdin (a registry is far smaller).
+MAX_INPUT = 64 * 1024 * 1024
+
+
+class CliError(Exception):
+    """One line for the user, and the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    raise CliError(message, code)
+
+
+def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    """``--version`` on every (sub)command, ``--json`` where output is printed."""
+    parser.add_argument("--version", action="version", version=f"soajs {__version__}")
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def emit(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
+    """Print ``data`` as JSON with ``--json``, else ``text`` (or ``data`` as indented JSON)."""
+    if getattr(args, "json", False) is True or text is None:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    else:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def read_value(value: str | None, what: str) -> bytes:
+    """``value`` as UTF-8 bytes, or stdin's bytes when it is ``-`` or absent (piped)."""
+    if value is not None and value != "-":
+        return value.encode("utf-8", "surrogateescape")
+    if value is None and sys.stdin.isatty():
+        fail(f"no {what} given: pass it as an argument, or '-' to read stdin", EXIT_USAGE)
+    data = sys.stdin.buffer.read(MAX_INPUT + 1)
+    if len(data) > MAX_INPUT:
+        fail(f"{what} on stdin is larger than {MAX_INPUT} bytes", EXIT_USAGE)
+    return data.strip()
+
+
+def read_json_file(path: str, what: str) -> Any:
+    """The JSON content of ``path`` (``-``: stdin), or a one-line CliError."""
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read(MAX_INPUT + 1)
+        else:
+            with Path(path).open("rb") as fh:
+                raw = fh.read(MAX_INPUT + 1)
+    except OSError as exc:
+        fail(f"cannot read {what} {path}: {exc.strerror or exc}", EXIT_USAGE)
+    if len(raw) > MAX_INPUT:
+        fail(f"{what} {path} is larger than {MAX_INPUT} bytes", EXIT_USAGE)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        fail(f"{what} {path} is not JSON: {exc}", EXIT_USAGE)
