@@ -80,6 +80,23 @@ class ParseResult:
     #: an upper bound of the number of JSON values in the header (0: not counted),
     #: for the cache's accounting
     values: int = field(default=0, compare=False, repr=False)
+    #: for a percent-encoded header, an upper bound of the bytes its decoded
+    #: strings hold (:func:`text_bytes` of the JSON text); 0: the header is the
+    #: JSON text itself, the cache measures it
+    text: int = field(default=0, compare=False, repr=False)
+
+
+def text_bytes(json_text: bytes) -> int:
+    """An upper bound of the memory the strings decoded from ``json_text`` take.
+
+    One byte a character when the text is ASCII without escapes; else four a
+    byte of text: a string holding one character beyond U+FFFF (raw, or as an
+    escape such as ``\\ud83d\\ude80``) is stored four bytes a character, and
+    every character takes at least one byte of text.
+    """
+    if json_text.isascii() and b"\\" not in json_text:
+        return len(json_text)
+    return 4 * len(json_text)
 
 
 def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
@@ -92,10 +109,13 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
     if len(raw) > max_size:
         return ParseResult(None, Reason.TOO_LARGE, f"{len(raw)} > {max_size} bytes")
     raw = raw.strip()
+    text_cost = 0
     if raw.startswith(_PERCENT_START):
         if _BAD_PERCENT.search(raw):
             return ParseResult(None, Reason.BAD_PERCENT_ENCODING)
         raw = unquote_to_bytes(raw)
+        # the key (ASCII escapes) says nothing of what the strings hold: the JSON does
+        text_cost = text_bytes(raw)
     text = None
     if not raw.isascii():
         try:
@@ -106,7 +126,7 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
         data, count = decode_counted(raw, text)
     except DecodeError as exc:
         return ParseResult(None, exc.reason, exc.detail)
-    return _to_context(data, count)
+    return _to_context(data, count, text_cost)
 
 
 def _member_keys(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
@@ -157,7 +177,7 @@ def _too_many_interconnect(awareness: Any) -> ParseResult | None:
     return None
 
 
-def _to_context(data: dict[str, Any], values: int = 0) -> ParseResult:
+def _to_context(data: dict[str, Any], values: int = 0, text: int = 0) -> ParseResult:
     tenant = data.get("tenant")
     if type(tenant) is not dict:
         return ParseResult(None, Reason.NO_TENANT, "no tenant object")
@@ -169,13 +189,13 @@ def _to_context(data: dict[str, Any], values: int = 0) -> ParseResult:
     if refused is not None:
         return refused
     if checks_out(data):  # every typed value checked, in C: built on first read
-        return ParseResult(deferred_context(data), Reason.OK, "", values)
+        return ParseResult(deferred_context(data), Reason.OK, "", values, text)
     try:
-        return ParseResult(build_context(data), Reason.OK, "", values)
+        return ParseResult(build_context(data), Reason.OK, "", values, text)
     except (Fallback, RecursionError):
         result = _validated(data, tenant)
     if result.context is not None:
-        return ParseResult(result.context, result.reason, result.detail, values)
+        return ParseResult(result.context, result.reason, result.detail, values, text)
     return result
 
 
