@@ -20,11 +20,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from soajs.context.decode import MAX_ELEMENTS
 
-__all__ = ["ACCEPTED", "PERCENT_SHAPES", "PLAIN_ACCEPTED", "SHAPES", "hostile_header"]
+__all__ = [
+    "ACCEPTED",
+    "PERCENT_SHAPES",
+    "PLAIN_ACCEPTED",
+    "SHAPES",
+    "hostile_header",
+    "json_text",
+]
 
 _Filler = Callable[[int], str]
 
@@ -243,6 +250,11 @@ ACCEPTED = tuple(name for name in SHAPES if not name.endswith("_refused"))
 PERCENT_SHAPES = tuple(name for name in ACCEPTED if name.startswith("pct_"))
 #: The accepted shapes sent as plain JSON.
 PLAIN_ACCEPTED = tuple(name for name in ACCEPTED if name not in PERCENT_SHAPES)
+
+
+def json_text(raw: bytes) -> bytes:
+    """The JSON a header carries: ``raw`` itself, or what a ``%7B...`` one decodes to."""
+    return unquote_to_bytes(raw) if raw[:3].upper() == b"%7B" else raw
 
 
 def hostile_header(shape: str, size: int = 65536, nonce: int = 0) -> bytes:

@@ -7,7 +7,8 @@ Order of checks (cheapest first, nothing decoded before the size cap):
 
 1. more than one value -> ``DUPLICATE``;
 2. more bytes than ``max_size`` -> ``TOO_LARGE``;
-3. percent-decoding when the value starts with ``%7B`` -> ``BAD_PERCENT_ENCODING``;
+3. percent-decoding when the value starts with ``%7B`` (in C:
+   :mod:`soajs.context.percent`) -> ``BAD_PERCENT_ENCODING``;
 4. UTF-8 decoding -> ``NOT_UTF8``;
 5. JSON (:mod:`soajs.context.decode`) with ``NaN``/``Infinity`` refused ->
    ``NOT_JSON`` / ``NON_FINITE_NUMBER`` / ``INTEGER_TOO_LONG``, two values
@@ -25,16 +26,15 @@ but only frozen, level by level, when something reads them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, get_args
-from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ValidationError
 
 from soajs.context.check import checks_out
 from soajs.context.decode import MAX_DEPTH, DecodeError, decode_counted
 from soajs.context.fastpath import Fallback, build_context, decode_names, deferred_context, obj
+from soajs.context.percent import percent_decode
 from soajs.context.reasons import Reason
 from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
@@ -59,7 +59,6 @@ HEADER = b"soajsinjectobj"
 MAX_INTERCONNECT = 256
 
 _PERCENT_START = (b"%7b", b"%7B")
-_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 def wsgi_header_bytes(value: str) -> bytes:
@@ -111,9 +110,10 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
     raw = raw.strip()
     text_cost = 0
     if raw.startswith(_PERCENT_START):
-        if _BAD_PERCENT.search(raw):
+        decoded = percent_decode(raw)  # unquote_to_bytes, in C (soajs.context.percent)
+        if decoded is None:
             return ParseResult(None, Reason.BAD_PERCENT_ENCODING)
-        raw = unquote_to_bytes(raw)
+        raw = decoded
         # the key (ASCII escapes) says nothing of what the strings hold: the JSON does
         text_cost = text_bytes(raw)
     text = None
