@@ -38,6 +38,7 @@ from soajs.context.percent import percent_decode
 from soajs.context.reasons import Reason
 from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
+from soajs.models._masked import freeze_masked
 from soajs.models.context import Application, ContextData, Tenant, Urac
 
 __all__ = [
@@ -218,7 +219,7 @@ def _validated(data: dict[str, Any], tenant: dict[str, Any]) -> ParseResult:
     fields = {
         "tenant": folded,
         "urac": urac,
-        "services_config": freeze_lazily(config) if config is not None else {},
+        "services_config": freeze_masked(config) if config is not None else {},
         "device": freeze_lazily(data.get("device")),
         "geo": freeze_lazily(data.get("geo")),
         "awareness": awareness,
