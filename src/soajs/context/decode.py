@@ -84,13 +84,14 @@ def _bounded_int(text: str) -> int:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _NonFinite(name)
+    # one of three fixed names (NaN, Infinity, -Infinity): no content leaks
+    raise _NonFinite(f"{name} is not a JSON number")
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if math.isinf(value):  # 1e999: a number too large for a float
-        raise _NonFinite(text)
+    if math.isinf(value):  # 1e999, or 5,000 digits: a number too large for a float
+        raise _NonFinite(f"a number beyond the float range ({len(text)} characters)")
     return value
 
 
@@ -152,8 +153,8 @@ def count_upper_bound(raw: bytes) -> int:
 def _stdlib_decode(text: str) -> Any:
     try:
         data, end = _STDLIB.raw_decode(text)
-    except _NonFinite:
-        raise DecodeError(Reason.NON_FINITE_NUMBER) from None
+    except _NonFinite as exc:
+        raise DecodeError(Reason.NON_FINITE_NUMBER, str(exc)) from None
     except _IntTooLong as exc:
         raise DecodeError(
             Reason.INTEGER_TOO_LONG,
@@ -162,6 +163,8 @@ def _stdlib_decode(text: str) -> Any:
     except RecursionError:
         raise DecodeError(Reason.TOO_DEEP) from None
     except ValueError as exc:
+        if text.lstrip(" \t\r\n").startswith("\ufeff"):
+            raise DecodeError(Reason.NOT_JSON, _BOM) from None
         raise DecodeError(Reason.NOT_JSON, _json_position(exc)) from None
     rest = text[end:].lstrip()
     if rest:
@@ -189,10 +192,14 @@ def _json_kind(value: Any) -> str:
     return "number"
 
 
+_BOM = "a byte order mark (U+FEFF) before the JSON text (RFC 8259 forbids one)"
+
+
 def _json_position(exc: ValueError) -> str:
     # JSONDecodeError's msg and position say where, never what: no content leaks.
+    # Some messages end with "at" ("Unterminated string starting at"): not twice.
     if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at position {exc.pos}"
+        return f"{exc.msg.removesuffix(' at')} at position {exc.pos}"
     return type(exc).__name__
 
 
