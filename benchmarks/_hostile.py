@@ -138,12 +138,12 @@ def _param_wide_strings(size: int, nonce: int) -> str:
     return _fill(size, make, _UNDER)
 
 
-def _param_one_string(text: str) -> Callable[[int, int], str]:
-    """One long string of ``text`` repeated: its decode is nearly a copy."""
+def _param_one_string(text: str, start: str = "") -> Callable[[int, int], str]:
+    """One long string of ``text`` repeated (after ``start``): its decode is nearly a copy."""
 
     def shape(size: int, nonce: int) -> str:
         def make(n: int) -> str:
-            return "{" + _tenant(nonce) + '},"param":{"s":"' + text * n + '"}}'
+            return "{" + _tenant(nonce) + '},"param":{"s":"' + start + text * n + '"}}'
 
         return _fill(size, make, size)
 
@@ -232,6 +232,7 @@ SHAPES: dict[str, Callable[[int, int], str]] = {
     "param_wide_strings": _param_wide_strings,
     "string_of_exponents": _param_one_string("1e000"),
     "string_of_p": _param_one_string("p"),
+    "string_one_escape": _param_one_string("p", "\\ud83d\\ude80"),
     "param_numbers": _param_numbers,
     "urac_groups": _urac_groups,
     "interconnect_max": _interconnect,
