@@ -202,6 +202,15 @@ def _pct_one_string(start: str, text: str) -> Callable[[int, int], str]:
     return shape
 
 
+def _urac_encoded_name(size: int, nonce: int) -> str:
+    """``urac.firstName`` is percent-encoded (PROTOCOL.md): one of ``%41`` escapes only."""
+
+    def make(n: int) -> str:
+        return "{" + _tenant(nonce) + '},"urac":{"_id":"u","firstName":"' + "%41" * n + '"}}'
+
+    return _fill(size, make, size)
+
+
 def _pct_wide_strings(size: int, nonce: int) -> str:
     def make(n: int) -> str:
         items = ",".join(f'"{i:06d}' + "w" * 200 + '%F0%9F%9A%80"' for i in range(n))
@@ -235,6 +244,7 @@ SHAPES: dict[str, Callable[[int, int], str]] = {
     "string_one_escape": _param_one_string("p", "\\ud83d\\ude80"),
     "param_numbers": _param_numbers,
     "urac_groups": _urac_groups,
+    "urac_encoded_name": _urac_encoded_name,
     "interconnect_max": _interconnect,
     "empty_objects_refused": _empty_objects_refused,
     "numbers_refused": _numbers_refused,

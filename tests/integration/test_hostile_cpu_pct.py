@@ -55,11 +55,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_per_request(client: KeepAlive, pid: int, template: bytes) -> float:
+def cpu_per_request(client: KeepAlive, pid: int, template: bytes, path: bytes = b"/probe") -> float:
     start = cpu_seconds(pid)
     for i in range(REQUESTS):
         raw = template.replace(b'"t10000000"', b'"t1%07d"' % i, 1)
-        status, body = client.get(b"/probe", raw)
+        status, body = client.get(path, raw)
         assert status == 200 and b'"t1' in body, body  # a context each time
     return (cpu_seconds(pid) - start) / REQUESTS
 
@@ -77,3 +77,21 @@ def test_a_percent_encoded_header_costs_the_server_little_more_than_its_json_as_
     plain = cpu_per_request(client, pid, json_text(encoded))  # the same JSON, sent as is
     pct = cpu_per_request(client, pid, encoded)
     assert pct <= BOUND * plain, f"{shape}: {pct * 1e6:.0f} µs vs {plain * 1e6:.0f} µs"
+
+
+@pytest.mark.slow
+def test_a_percent_encoded_urac_name_costs_a_reader_little_more_than_a_plain_one(
+    worker: tuple[KeepAlive, int],
+) -> None:
+    """``urac.firstName`` / ``lastName`` are percent-decoded when ``urac`` is first read
+    (every request here reads the whole context): a 64 KiB name of ``%41`` against
+    the same header with ``AAA`` in place of each escape (nothing to decode)."""
+    client, pid = worker
+    for _ in range(20):
+        assert client.get(b"/probe")[0] == 200
+    encoded = hostile_header("urac_encoded_name", 65536, 10**7)
+    plain = encoded.replace(b"%41", b"AAA")
+    assert len(plain) == len(encoded) == 65536
+    as_is = cpu_per_request(client, pid, plain, b"/probe?read=1")
+    pct = cpu_per_request(client, pid, encoded, b"/probe?read=1")
+    assert pct <= BOUND * as_is, f"{pct * 1e6:.0f} µs vs {as_is * 1e6:.0f} µs"

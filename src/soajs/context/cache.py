@@ -72,6 +72,7 @@ from cachetools import LRUCache
 from soajs.context.decode import count_upper_bound
 from soajs.context.fastpath import interconnect_count
 from soajs.context.parser import ParseResult, text_bytes
+from soajs.models._deferred import deferred_data
 
 __all__ = ["DEFAULT_CACHE_BYTES", "ContextCache", "entry_cost"]
 
@@ -112,7 +113,21 @@ def entry_cost(key: bytes, result: ParseResult) -> int:
     values = result.values or count_upper_bound(key) + key.count(b"%")
     cost = ENTRY_OVERHEAD + len(key) + text + VALUE_BYTES * values
     # counted, not built (they are, on first read)
-    return cost + INTERCONNECT_BYTES * interconnect_count(context)
+    return cost + INTERCONNECT_BYTES * interconnect_count(context) + _names_cost(context)
+
+
+def _names_cost(context: Any) -> int:
+    """``urac.firstName`` / ``lastName`` are percent-decoded into new strings when urac is
+    built, next to the encoded ones the decoded header keeps until every field is:
+    up to four bytes a character of the encoded name (``%F0%9F%98%80`` then ASCII)."""
+    data = deferred_data(context)
+    source = data.get("urac") if data is not None else None
+    if type(source) is dict:  # not built: only an encoded name is decoded
+        names = [source.get("firstName"), source.get("lastName")]
+        return sum(4 * len(n) + 128 for n in names if isinstance(n, str) and "%" in n)
+    urac = context.__dict__.get("urac")  # built: the decoded names (which were encoded?)
+    names = [] if urac is None else [urac.first_name, urac.last_name]
+    return sum(4 * len(n) + 128 for n in names if isinstance(n, str))
 
 
 def _cost_of(value: tuple[ParseResult, int]) -> int:

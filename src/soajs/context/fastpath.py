@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, unquote_to_bytes
 
 from soajs.context.modelspec import (
     EXTRA,
@@ -52,6 +51,7 @@ from soajs.context.modelspec import (
     str_or_map,
     strings,
 )
+from soajs.context.percent import unquote as percent_unquote
 from soajs.models._base import EMPTY, freeze
 from soajs.models._deferred import KEY, deferred_data
 from soajs.models._masked import MaskedMap, NameMaskedMap
@@ -137,12 +137,12 @@ def decode_names(urac: dict[str, Any]) -> dict[str, Any]:
         value = urac.get(name)
         if isinstance(value, str) and "%" in value:
             try:
-                # unquote() of an ASCII text is this, without its per-call set-up
-                text = (
-                    unquote_to_bytes(value).decode("utf-8")
-                    if value.isascii()
-                    else unquote(value, errors="strict")
-                )
+                # urllib's unquote(value, errors="strict"), with the escapes decoded in C
+                # (soajs.context.percent; unquote loops over them in Python: 2.3 ms for a
+                # 64 KiB name of %41). It decodes each run of ASCII and keeps the other
+                # characters; whole, the same: raw characters are complete UTF-8, so an
+                # escaped sequence is valid alone exactly when it is valid among them.
+                text = percent_unquote(value.encode("utf-8", "surrogatepass")).decode("utf-8")
             except UnicodeDecodeError:  # not percent-encoding after all: kept as sent
                 continue
             if decoded is None:
