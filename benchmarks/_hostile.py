@@ -8,16 +8,30 @@ distinct (a cache never sees the same header twice).
 
 Shapes named ``*_refused`` are over a limit (too many values) and must be
 refused after decoding; the others are accepted as contexts.
+
+Shapes named ``pct_*`` are percent-encoded (``%7B...``, which the parser
+accepts as PROTOCOL.md asks): their strings decode to characters stored four
+bytes wide (``%F0%9F%9A%80``, ``%5Cud83d%5Cude80``), or their every byte is an
+escape (the percent-decoding's worst case). The tenant stays as is, so a nonce
+can be swapped in the bytes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from urllib.parse import quote, unquote_to_bytes
 
 from soajs.context.decode import MAX_ELEMENTS
 
-__all__ = ["ACCEPTED", "SHAPES", "hostile_header"]
+__all__ = [
+    "ACCEPTED",
+    "PERCENT_SHAPES",
+    "PLAIN_ACCEPTED",
+    "SHAPES",
+    "hostile_header",
+    "json_text",
+]
 
 _Filler = Callable[[int], str]
 
@@ -124,12 +138,12 @@ def _param_wide_strings(size: int, nonce: int) -> str:
     return _fill(size, make, _UNDER)
 
 
-def _param_one_string(text: str) -> Callable[[int, int], str]:
-    """One long string of ``text`` repeated: its decode is nearly a copy."""
+def _param_one_string(text: str, start: str = "") -> Callable[[int, int], str]:
+    """One long string of ``text`` repeated (after ``start``): its decode is nearly a copy."""
 
     def shape(size: int, nonce: int) -> str:
         def make(n: int) -> str:
-            return "{" + _tenant(nonce) + '},"param":{"s":"' + text * n + '"}}'
+            return "{" + _tenant(nonce) + '},"param":{"s":"' + start + text * n + '"}}'
 
         return _fill(size, make, size)
 
@@ -176,6 +190,45 @@ def _numbers_refused(size: int, nonce: int) -> str:
     return _fill(size, make, 10 * MAX_ELEMENTS)
 
 
+def _pct_one_string(start: str, text: str) -> Callable[[int, int], str]:
+    """A percent-encoded header with one long string: ``start`` then ``text`` repeated."""
+
+    def shape(size: int, nonce: int) -> str:
+        def make(n: int) -> str:
+            return "%7B" + _tenant(nonce) + '},"param":{"s":"' + start + text * n + '"}}'
+
+        return _fill(size, make, size)
+
+    return shape
+
+
+def _urac_encoded_name(size: int, nonce: int) -> str:
+    """``urac.firstName`` is percent-encoded (PROTOCOL.md): one of ``%41`` escapes only."""
+
+    def make(n: int) -> str:
+        return "{" + _tenant(nonce) + '},"urac":{"_id":"u","firstName":"' + "%41" * n + '"}}'
+
+    return _fill(size, make, size)
+
+
+def _pct_wide_strings(size: int, nonce: int) -> str:
+    def make(n: int) -> str:
+        items = ",".join(f'"{i:06d}' + "w" * 200 + '%F0%9F%9A%80"' for i in range(n))
+        return "%7B" + _tenant(nonce) + '},"param":{"x":[' + items + "]}}"
+
+    return _fill(size, make, _UNDER)
+
+
+def _pct_full_objects(size: int, nonce: int) -> str:
+    """Every byte after the tenant percent-encoded: ``{},`` is nine bytes."""
+
+    def make(n: int) -> str:
+        rest = quote(',"profile":{"x":[' + ",".join(["{}"] * n) + "]}}", safe="")
+        return "%7B" + _tenant(nonce) + rest + "}"
+
+    return _fill(size, make, _UNDER)
+
+
 SHAPES: dict[str, Callable[[int, int], str]] = {
     "profile_empty_objects": _profile_empty_objects,
     "profile_wide_object": _profile_wide_object,
@@ -188,15 +241,31 @@ SHAPES: dict[str, Callable[[int, int], str]] = {
     "param_wide_strings": _param_wide_strings,
     "string_of_exponents": _param_one_string("1e000"),
     "string_of_p": _param_one_string("p"),
+    "string_one_escape": _param_one_string("p", "\\ud83d\\ude80"),
     "param_numbers": _param_numbers,
     "urac_groups": _urac_groups,
+    "urac_encoded_name": _urac_encoded_name,
     "interconnect_max": _interconnect,
     "empty_objects_refused": _empty_objects_refused,
     "numbers_refused": _numbers_refused,
+    "pct_wide_string": _pct_one_string("%F0%9F%9A%80", "w"),
+    "pct_escaped_wide": _pct_one_string("%5Cud83d%5Cude80", "w"),
+    "pct_wide_strings": _pct_wide_strings,
+    "pct_one_string": _pct_one_string("", "%41"),
+    "pct_full_objects": _pct_full_objects,
 }
 
 #: The shapes that must give a context (the others are refused).
 ACCEPTED = tuple(name for name in SHAPES if not name.endswith("_refused"))
+#: The percent-encoded ones (accepted too).
+PERCENT_SHAPES = tuple(name for name in ACCEPTED if name.startswith("pct_"))
+#: The accepted shapes sent as plain JSON.
+PLAIN_ACCEPTED = tuple(name for name in ACCEPTED if name not in PERCENT_SHAPES)
+
+
+def json_text(raw: bytes) -> bytes:
+    """The JSON a header carries: ``raw`` itself, or what a ``%7B...`` one decodes to."""
+    return unquote_to_bytes(raw) if raw[:3].upper() == b"%7B" else raw
 
 
 def hostile_header(shape: str, size: int = 65536, nonce: int = 0) -> bytes:

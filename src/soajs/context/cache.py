@@ -71,7 +71,8 @@ from cachetools import LRUCache
 
 from soajs.context.decode import count_upper_bound
 from soajs.context.fastpath import interconnect_count
-from soajs.context.parser import ParseResult
+from soajs.context.parser import ParseResult, text_bytes
+from soajs.models._deferred import deferred_data
 
 __all__ = ["DEFAULT_CACHE_BYTES", "ContextCache", "entry_cost"]
 
@@ -82,9 +83,12 @@ DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 # frozen (tests/unit/test_cache_bytes.py checks them against a deep size walk):
 #: the models of a context and its cache entry, whatever the header;
 ENTRY_OVERHEAD = 8192
-#: one JSON value (counted as the commas and opening brackets of the text): a
-#: one-key object in an array is about 260 bytes for ``{"a1":1},``, two marks;
-VALUE_BYTES = 192
+#: one JSON value (counted as the commas and opening brackets of the text). The
+#: worst measured is a one-key object in an array, ``{"a":"b"},`` (two marks),
+#: about 424 bytes while the context keeps the decoded header (its fields built
+#: on first read: until the last one is, the decoded containers and the frozen
+#: copies of those read are both held) next to their frozen copies: 212 a value;
+VALUE_BYTES = 256
 #: one ``awareness.interConnect`` entry, a typed model (on top of its values).
 INTERCONNECT_BYTES = 1024
 
@@ -100,14 +104,30 @@ def entry_cost(key: bytes, result: ParseResult) -> int:
     context = result.context
     if context is None:  # a refusal: the key and a small result
         return 256 + len(key)
-    # The key, then the decoded strings: one byte a character for ASCII text,
-    # up to four when a string holds one character beyond U+FFFF (an escape,
-    # ``\\ud83d\\ude80``, included) and so is stored four bytes wide.
-    text_factor = 1 if key.isascii() and b"\\" not in key else 4
-    values = result.values or count_upper_bound(key)
-    cost = ENTRY_OVERHEAD + (1 + text_factor) * len(key) + VALUE_BYTES * values
+    # The key, then the decoded strings (text_bytes: one byte a character for
+    # ASCII text, up to four when a string holds one character beyond U+FFFF),
+    # measured on the JSON text: the key itself, or for a percent-encoded key
+    # what it decodes to (the parser measured it: ``%F0%9F%98%80`` and ``%5C``
+    # are ASCII in the key, not in the strings).
+    text = result.text or text_bytes(key)
+    values = result.values or count_upper_bound(key) + key.count(b"%")
+    cost = ENTRY_OVERHEAD + len(key) + text + VALUE_BYTES * values
     # counted, not built (they are, on first read)
-    return cost + INTERCONNECT_BYTES * interconnect_count(context)
+    return cost + INTERCONNECT_BYTES * interconnect_count(context) + _names_cost(context)
+
+
+def _names_cost(context: Any) -> int:
+    """``urac.firstName`` / ``lastName`` are percent-decoded into new strings when urac is
+    built, next to the encoded ones the decoded header keeps until every field is:
+    up to four bytes a character of the encoded name (``%F0%9F%98%80`` then ASCII)."""
+    data = deferred_data(context)
+    source = data.get("urac") if data is not None else None
+    if type(source) is dict:  # not built: only an encoded name is decoded
+        names = [source.get("firstName"), source.get("lastName")]
+        return sum(4 * len(n) + 128 for n in names if isinstance(n, str) and "%" in n)
+    urac = context.__dict__.get("urac")  # built: the decoded names (which were encoded?)
+    names = [] if urac is None else [urac.first_name, urac.last_name]
+    return sum(4 * len(n) + 128 for n in names if isinstance(n, str))
 
 
 def _cost_of(value: tuple[ParseResult, int]) -> int:

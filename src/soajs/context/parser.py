@@ -7,7 +7,8 @@ Order of checks (cheapest first, nothing decoded before the size cap):
 
 1. more than one value -> ``DUPLICATE``;
 2. more bytes than ``max_size`` -> ``TOO_LARGE``;
-3. percent-decoding when the value starts with ``%7B`` -> ``BAD_PERCENT_ENCODING``;
+3. percent-decoding when the value starts with ``%7B`` (in C:
+   :mod:`soajs.context.percent`) -> ``BAD_PERCENT_ENCODING``;
 4. UTF-8 decoding -> ``NOT_UTF8``;
 5. JSON (:mod:`soajs.context.decode`) with ``NaN``/``Infinity`` refused ->
    ``NOT_JSON`` / ``NON_FINITE_NUMBER`` / ``INTEGER_TOO_LONG``, two values
@@ -25,19 +26,19 @@ but only frozen, level by level, when something reads them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, get_args
-from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ValidationError
 
 from soajs.context.check import checks_out
 from soajs.context.decode import MAX_DEPTH, DecodeError, decode_counted
 from soajs.context.fastpath import Fallback, build_context, decode_names, deferred_context, obj
+from soajs.context.percent import percent_decode
 from soajs.context.reasons import Reason
 from soajs.models._base import FrozenDict, freeze
 from soajs.models._lazy import freeze_lazily
+from soajs.models._masked import freeze_masked
 from soajs.models.context import Application, ContextData, Tenant, Urac
 
 __all__ = [
@@ -59,7 +60,6 @@ HEADER = b"soajsinjectobj"
 MAX_INTERCONNECT = 256
 
 _PERCENT_START = (b"%7b", b"%7B")
-_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 def wsgi_header_bytes(value: str) -> bytes:
@@ -80,6 +80,23 @@ class ParseResult:
     #: an upper bound of the number of JSON values in the header (0: not counted),
     #: for the cache's accounting
     values: int = field(default=0, compare=False, repr=False)
+    #: for a percent-encoded header, an upper bound of the bytes its decoded
+    #: strings hold (:func:`text_bytes` of the JSON text); 0: the header is the
+    #: JSON text itself, the cache measures it
+    text: int = field(default=0, compare=False, repr=False)
+
+
+def text_bytes(json_text: bytes) -> int:
+    """An upper bound of the memory the strings decoded from ``json_text`` take.
+
+    One byte a character when the text is ASCII without escapes; else four a
+    byte of text: a string holding one character beyond U+FFFF (raw, or as an
+    escape such as ``\\ud83d\\ude80``) is stored four bytes a character, and
+    every character takes at least one byte of text.
+    """
+    if json_text.isascii() and b"\\" not in json_text:
+        return len(json_text)
+    return 4 * len(json_text)
 
 
 def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
@@ -92,10 +109,14 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
     if len(raw) > max_size:
         return ParseResult(None, Reason.TOO_LARGE, f"{len(raw)} > {max_size} bytes")
     raw = raw.strip()
+    text_cost = 0
     if raw.startswith(_PERCENT_START):
-        if _BAD_PERCENT.search(raw):
+        decoded = percent_decode(raw)  # unquote_to_bytes, in C (soajs.context.percent)
+        if decoded is None:
             return ParseResult(None, Reason.BAD_PERCENT_ENCODING)
-        raw = unquote_to_bytes(raw)
+        raw = decoded
+        # the key (ASCII escapes) says nothing of what the strings hold: the JSON does
+        text_cost = text_bytes(raw)
     text = None
     if not raw.isascii():
         try:
@@ -106,7 +127,7 @@ def parse_inject_header(values: list[bytes], max_size: int) -> ParseResult:
         data, count = decode_counted(raw, text)
     except DecodeError as exc:
         return ParseResult(None, exc.reason, exc.detail)
-    return _to_context(data, count)
+    return _to_context(data, count, text_cost)
 
 
 def _member_keys(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
@@ -157,7 +178,7 @@ def _too_many_interconnect(awareness: Any) -> ParseResult | None:
     return None
 
 
-def _to_context(data: dict[str, Any], values: int = 0) -> ParseResult:
+def _to_context(data: dict[str, Any], values: int = 0, text: int = 0) -> ParseResult:
     tenant = data.get("tenant")
     if type(tenant) is not dict:
         return ParseResult(None, Reason.NO_TENANT, "no tenant object")
@@ -169,13 +190,13 @@ def _to_context(data: dict[str, Any], values: int = 0) -> ParseResult:
     if refused is not None:
         return refused
     if checks_out(data):  # every typed value checked, in C: built on first read
-        return ParseResult(deferred_context(data), Reason.OK, "", values)
+        return ParseResult(deferred_context(data), Reason.OK, "", values, text)
     try:
-        return ParseResult(build_context(data), Reason.OK, "", values)
+        return ParseResult(build_context(data), Reason.OK, "", values, text)
     except (Fallback, RecursionError):
         result = _validated(data, tenant)
     if result.context is not None:
-        return ParseResult(result.context, result.reason, result.detail, values)
+        return ParseResult(result.context, result.reason, result.detail, values, text)
     return result
 
 
@@ -198,7 +219,7 @@ def _validated(data: dict[str, Any], tenant: dict[str, Any]) -> ParseResult:
     fields = {
         "tenant": folded,
         "urac": urac,
-        "services_config": freeze_lazily(config) if config is not None else {},
+        "services_config": freeze_masked(config) if config is not None else {},
         "device": freeze_lazily(data.get("device")),
         "geo": freeze_lazily(data.get("geo")),
         "awareness": awareness,

@@ -59,7 +59,8 @@ _MESSAGES: dict[Reason, str] = {
     Reason.NOT_JSON: "soajsinjectobj is not JSON: ignored",
     Reason.NOT_AN_OBJECT: "soajsinjectobj is not a JSON object: ignored",
     Reason.TOO_DEEP: "soajsinjectobj is nested too deeply: ignored",
-    Reason.NON_FINITE_NUMBER: "soajsinjectobj contains NaN or Infinity: ignored",
+    Reason.NON_FINITE_NUMBER: "soajsinjectobj contains NaN, Infinity or a number beyond the "
+    "float range: ignored",
     Reason.INTEGER_TOO_LONG: "soajsinjectobj contains an integer with too many digits: ignored",
     Reason.TOO_MANY_ELEMENTS: "soajsinjectobj holds too many JSON values: ignored",
     Reason.TOO_MANY_INTERCONNECT: "soajsinjectobj lists too many awareness.interConnect "

@@ -166,9 +166,17 @@ Secret = Annotated[SecretStr, PlainSerializer(_serialize_secret, return_type=str
 
 class SecretText(str):
     """A secret that stays a ``str`` for the code that uses it (comparisons, a
-    ``key`` header), but is masked in ``repr`` and in dumps (see :data:`SecretValue`).
+    ``key`` header), but prints as ``**********``, like pydantic's ``SecretStr``:
+    ``str()``, ``repr()``, f-strings (``{x}``, ``{x!s}``, ``{x:>20}``),
+    ``format()``, ``%s`` / ``%r`` (so logging), ``print``, and dumps (see
+    :data:`SecretValue`).
 
     ``get_secret_value()`` reads it on purpose, as with pydantic's ``SecretStr``.
+
+    What a ``str`` subclass cannot mask: operations that read its characters
+    rather than call ``__str__`` (``"k=" + x``, ``"".join([x])``, ``x.encode()``,
+    slicing, ``json.dumps(x)``). They are how the connector sends the key; never
+    use them to log it.
     """
 
     __slots__ = ()
@@ -179,6 +187,12 @@ class SecretText(str):
 
     def __repr__(self) -> str:
         return repr(MASK)
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return format(MASK, spec)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (SecretText, (str.__str__(self),))

@@ -65,12 +65,16 @@ class LazyFrozenDict(FrozenDict):
 
     __slots__ = ()
 
+    #: how a nested value is frozen when read (a subclass keeps its kind for its children)
+    _child = staticmethod(freeze_lazily)
+
     def _level(self) -> None:
         """Freeze every value of this level (not deeper: those freeze on their own reads)."""
+        child = self._child
         for key, value in dict.items(self):
             kind = type(value)
             if kind is dict or kind is list:
-                _setitem(self, key, freeze_lazily(value))
+                _setitem(self, key, child(value))
 
     def freeze_all(self) -> LazyFrozenDict:
         """Freeze every level now (before a dump, so it is the same whatever was read)."""
@@ -88,7 +92,7 @@ class LazyFrozenDict(FrozenDict):
         value = _getitem(self, key)
         kind = type(value)
         if kind is dict or kind is list:
-            value = freeze_lazily(value)
+            value = self._child(value)
             _setitem(self, key, value)
         return value
 

@@ -22,8 +22,17 @@ from pydantic import (
     model_serializer,
 )
 
-from soajs.models._base import FrozenDict, JsonMap, SecretValue, SoajsModel, mask_values, reveals
+from soajs.models._base import (
+    MASK,
+    FrozenDict,
+    JsonMap,
+    SecretValue,
+    SoajsModel,
+    mask_values,
+    reveals,
+)
 from soajs.models._deferred import ready, ready_all
+from soajs.models._masked import MaskedJsonMap, NameMaskedJsonMap, is_secret_name, mask_named
 from soajs.models.registry import Awareness
 
 if TYPE_CHECKING:
@@ -95,7 +104,13 @@ class Tenant(SoajsModel):
 
 
 class Urac(SoajsModel):
-    """The logged-in user, when there is one."""
+    """The logged-in user, when there is one.
+
+    Values under keys named like secrets (``password``, ``accessToken``, tokens in
+    ``socialLogin``...: :data:`soajs.models._masked.SECRET_NAME`), as unknown
+    fields or inside its maps, are masked in ``repr``/``str`` and in dumps
+    (unless ``context={"reveal_secrets": True}``); reading one gives its value.
+    """
 
     id: str | None = Field(default=None, alias="_id")
     username: str | None = None
@@ -104,12 +119,26 @@ class Urac(SoajsModel):
     email: str | None = None
     groups: tuple[str, ...] = ()
     tenant: TenantRef | None = None
-    profile: JsonMap | None = None
-    acl: JsonMap | None = None
-    acl_all_env: JsonMap | None = Field(default=None, alias="acl_AllEnv")
-    config: JsonMap | None = None
-    groups_config: JsonMap | None = Field(default=None, alias="groupsConfig")
-    social_login: JsonMap | None = Field(default=None, alias="socialLogin")
+    profile: NameMaskedJsonMap | None = None
+    acl: NameMaskedJsonMap | None = None
+    acl_all_env: NameMaskedJsonMap | None = Field(default=None, alias="acl_AllEnv")
+    config: NameMaskedJsonMap | None = None
+    groups_config: NameMaskedJsonMap | None = Field(default=None, alias="groupsConfig")
+    social_login: NameMaskedJsonMap | None = Field(default=None, alias="socialLogin")
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if value is not None and is_secret_name(name):
+                yield name, MASK
+            elif isinstance(value, FrozenDict | tuple):
+                yield name, mask_named(value)
+            else:
+                yield name, value
+
+    @model_serializer(mode="wrap")
+    def _mask_named(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        return data if reveals(info) else mask_named(data)
 
 
 class ContextData(SoajsModel):
@@ -119,7 +148,7 @@ class ContextData(SoajsModel):
     urac: Urac | None = None
     # key.config: what the tenant's key configures for each service (third-party
     # credentials, often): hidden from repr, values masked in dumps unless revealed.
-    services_config: JsonMap = Field(default_factory=FrozenDict, repr=False)
+    services_config: MaskedJsonMap = Field(default_factory=FrozenDict, repr=False)
     device: str | JsonMap | None = None
     geo: JsonMap | None = None
     awareness: Awareness | None = None
