@@ -25,6 +25,7 @@ import json
 import logging
 import sys
 import threading
+import zlib
 from types import TracebackType
 from typing import Any, Literal
 
@@ -188,6 +189,11 @@ class RegistryClient:
         except UnsupportedEncoding as exc:
             raise ControlPlaneError(
                 f"answered with {exc}", route=route, status=response.status_code
+            ) from None
+        except (zlib.error, ValueError, UnicodeError) as exc:  # any other decoding failure
+            raise ControlPlaneError(
+                f"answered with a body that cannot be decoded ({type(exc).__name__}: {exc})",
+                route=route,
             ) from None
         return parse_answer(content, response, route), response.status_code
 

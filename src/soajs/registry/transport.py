@@ -47,6 +47,9 @@ __all__ = [
 #: Default cap on a control-plane answer (a real registry is a few tens of KiB).
 DEFAULT_MAX_BYTES = DEFAULT_REGISTRY_MAX_BYTES
 
+#: Bytes of a ``deflate`` answer kept, before any output, to retry it as raw deflate.
+MAX_REPLAY = 64 * 1024
+
 #: Longest single wait of a receive, so a cancel is seen within this many seconds.
 SLICE = 0.25
 
@@ -175,7 +178,51 @@ class AnswerTooLarge(Exception):
 
 
 class UnsupportedEncoding(Exception):
-    """The answer uses a ``Content-Encoding`` this client cannot decode with a bound."""
+    """The answer uses a ``Content-Encoding`` this client cannot decode with a bound,
+    or its compressed body is corrupt."""
+
+
+class _Decoder:
+    """``gzip``/``deflate`` decoding with a bound on the output; corrupt input is an
+    :class:`UnsupportedEncoding`. ``deflate`` is tried with a zlib header first,
+    then as raw deflate (what some servers send), as httpx does."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        # gzip: 32 + 15 detects a gzip or a zlib header; deflate: a zlib header
+        self._zlib = zlib.decompressobj(32 + 15 if encoding != "deflate" else 15)
+        # deflate input fed before any output, to replay as raw deflate (bounded)
+        self._fed: bytearray | None = bytearray() if encoding == "deflate" else None
+
+    def decompress(self, data: bytes, room: int) -> bytes:
+        try:
+            out = self._zlib.decompress(data, room)
+        except zlib.error as exc:
+            fed = self._fed
+            if fed is None:
+                raise self._corrupt(exc) from None
+            self._fed = None  # no second fallback
+            self._zlib = zlib.decompressobj(-15)  # raw deflate, no header
+            return self.decompress(bytes(fed) + data, room)
+        if self._fed is not None:
+            if out or len(self._fed) > MAX_REPLAY:
+                self._fed = None  # the header was right: no fallback from now on
+            else:
+                self._fed += data
+        return out
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._zlib.unconsumed_tail
+
+    def flush(self, room: int) -> bytes:
+        try:
+            return self._zlib.flush(room)
+        except zlib.error as exc:
+            raise self._corrupt(exc) from None
+
+    def _corrupt(self, exc: zlib.error) -> UnsupportedEncoding:
+        return UnsupportedEncoding(f"a corrupt {self.encoding} body ({exc})")
 
 
 def read_capped(response: httpx.Response, cap: int) -> bytes:
@@ -183,15 +230,15 @@ def read_capped(response: httpx.Response, cap: int) -> bytes:
 
     Raises :class:`AnswerTooLarge` as soon as the announced ``Content-Length``
     or the bytes received pass the cap; at most ``cap + 1`` bytes are held.
+    A body that cannot be decoded raises :class:`UnsupportedEncoding`.
     """
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > cap:
         raise AnswerTooLarge(cap, int(length))
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    decoder: Any = None
+    decoder: _Decoder | None = None
     if encoding in ("gzip", "x-gzip", "deflate"):
-        # 32 + 15: a zlib or gzip header, detected; -15 would be raw deflate
-        decoder = zlib.decompressobj(32 + 15)
+        decoder = _Decoder(encoding)
     elif encoding not in ("", "identity"):
         raise UnsupportedEncoding(f"Content-Encoding {encoding!r} (asked for identity)")
     body = bytearray()
