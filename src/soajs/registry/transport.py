@@ -10,9 +10,9 @@ The deadline is a :class:`~contextvars.ContextVar`: the exchange runs in one
 thread (the synchronous client), and the network backend below reads it at
 each operation. A receive waits in slices of at most :data:`SLICE` seconds,
 so an exchange can also be *cancelled* (``cancel`` event: the registry
-manager stops) without waiting for the deadline. Name resolution
-(``getaddrinfo``) is the system resolver's and is not bounded here
-(``SOAJS_REGISTRY_API`` is usually an IP address).
+manager stops) without waiting for the deadline. A host name is resolved
+under the same deadline (:mod:`soajs.registry.resolver`: one daemon thread at
+a time, joined with what is left); an IP address is never resolved.
 
 :func:`read_capped` reads a streamed answer up to a byte cap, decoding
 ``gzip``/``deflate`` (if a peer compresses although asked not to) with
@@ -32,6 +32,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from soajs.registry.resolver import BoundedResolver, is_ip
 from soajs.settings import DEFAULT_REGISTRY_MAX_BYTES
 
 __all__ = [
@@ -82,6 +83,12 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+def _left(error: type[Exception]) -> float:
+    """Seconds left of the deadline (raises ``error`` when none, or when cancelled)."""
+    left = _bounded(None, error)
+    return float("inf") if left is None else left
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
@@ -116,6 +123,7 @@ class _DeadlineStream(httpcore.NetworkStream):
 class _DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self._backend = httpcore.SyncBackend()
+        self._resolver = BoundedResolver()
 
     def connect_tcp(
         self,
@@ -125,14 +133,25 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(
-            host,
-            port,
-            _bounded(timeout, httpcore.ConnectTimeout),
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-        return _DeadlineStream(stream)
+        hosts = [host]
+        if _DEADLINE.get() is not None and not is_ip(host):
+            # resolved under the deadline (getaddrinfo itself cannot be interrupted)
+            hosts = self._resolver.resolve(host, port, lambda: _left(httpcore.ConnectTimeout))
+        for index, address in enumerate(hosts):
+            try:
+                stream = self._backend.connect_tcp(
+                    address,
+                    port,
+                    _bounded(timeout, httpcore.ConnectTimeout),
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError:
+                if index == len(hosts) - 1:
+                    raise
+                continue  # the next address of the name
+            return _DeadlineStream(stream)
+        raise httpcore.ConnectError(f"no address for {host}")  # pragma: no cover
 
     def connect_unix_socket(
         self,
