@@ -17,6 +17,7 @@ variable (argument)                       default      meaning
 ``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane exchange, in total
 ``SOAJS_REGISTRY_MAX_BYTES``              16777216     largest control-plane answer accepted, bytes
 ``SOAJS_RELOAD_MIN_INTERVAL``             1            seconds between two requested reloads
+``SOAJS_RELOAD_ANSWER_WAIT``               1            seconds /reloadRegistry waits, then 202
 ``SOAJS_RUNTIME_DIR``                     (a tmp dir)  where reload broadcast stamps live
 ``SOAJS_CONTEXT_CACHE_SIZE``              1024         parsed contexts kept (0 disables the cache)
 ``SOAJS_CONTEXT_CACHE_BYTES``             33554432     memory the cached contexts may hold, bytes
@@ -211,6 +212,7 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
         _int_in(1024, "an integer >= 1024 (bytes)"),
     ),
     "reload_min_interval": ("SOAJS_RELOAD_MIN_INTERVAL", _non_negative_seconds),
+    "reload_answer_wait": ("SOAJS_RELOAD_ANSWER_WAIT", _non_negative_seconds),
     "runtime_dir": ("SOAJS_RUNTIME_DIR", _path),
     "context_cache_size": ("SOAJS_CONTEXT_CACHE_SIZE", _int_in(0, "an integer >= 0")),
     "context_cache_bytes": (
@@ -237,6 +239,7 @@ class Settings:
     registry_timeout: float = 5.0
     registry_max_bytes: int = DEFAULT_REGISTRY_MAX_BYTES
     reload_min_interval: float = 1.0
+    reload_answer_wait: float = 1.0
     runtime_dir: str | None = None
     context_cache_size: int = 1024
     context_cache_bytes: int = 32 * 1024 * 1024

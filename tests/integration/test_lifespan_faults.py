@@ -113,7 +113,7 @@ def test_degraded_start_serves_with_a_warning_and_readiness_follows_the_control_
             assert wait_until(up, timeout=30), stderr.read_text()
             text = stderr.read_text()
             assert "serving WITHOUT a registry" in text
-            assert "/ready answers 503 until it loads" in text
+            assert "/ready (readiness) answers 503 until it loads" in text
             for port in (service, maintenance):
                 assert httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 503
                 assert httpx.get(f"http://127.0.0.1:{port}/heartbeat", timeout=5).status_code == 200

@@ -608,7 +608,9 @@ def test_custom_timeout_is_used_and_reported(httpx_mock: HTTPXMock) -> None:
     with RegistryClient(BASE, timeout=0.75) as registry_client:
         assert registry_client.timeout == 0.75
         assert registry_client._http.timeout == httpx.Timeout(0.75)
-        with pytest.raises(ControlPlaneError, match=r"within 0\.75s \(ReadTimeout\)"):
+        with pytest.raises(
+            ControlPlaneError, match=r"within 0\.75s: reading the answer timed out \(ReadTimeout\)"
+        ):
             registry_client.heartbeat()
     request = httpx_mock.get_request()
     assert request is not None

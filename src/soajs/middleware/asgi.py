@@ -27,6 +27,7 @@ from soajs.errors import RegistryError, SoajsError
 from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
+from soajs.registry.outage import probes_while_degraded
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -266,14 +267,16 @@ def _failure(exc: BaseException) -> str:
 
 
 def _warn_if_degraded(registry: Any, core: AdapterCore) -> None:
+    """One WARNING for a start without a registry, unless the registry said it already."""
     if registry is None or getattr(registry, "is_ready", True):
         return
-    readiness = core.health.readiness_path if core.health is not None else "readiness"
+    if getattr(registry, "started_degraded", False):
+        return  # a RegistryManager logged its WARNING, with what each path answers
+    readiness = core.health.readiness_path if core.health is not None else "/heartbeat"
     logger.warning(
-        "%s: serving WITHOUT a registry (the control plane did not answer at start-up; "
-        "start_degraded): %s answers 503 until it loads, /heartbeat answers 200",
+        "%s: serving WITHOUT a registry (it is not loaded at start-up): %s",
         core.component,
-        readiness,
+        probes_while_degraded(readiness),
     )
 
 

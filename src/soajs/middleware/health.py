@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ __all__ = ["HealthAnswer", "HealthEndpoints"]
 logger = logging.getLogger("soajs.middleware")
 
 JSON = "application/json"
+
+#: Seconds ``/reloadRegistry`` waits for its reload before answering 202
+#: (``SOAJS_RELOAD_ANSWER_WAIT``; this default for a registry without settings).
+DEFAULT_ANSWER_WAIT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +98,7 @@ class HealthEndpoints:
     # any number of requests cost at most one control-plane call in flight and
     # one per SOAJS_RELOAD_MIN_INTERVAL; the call runs on the manager's own
     # worker thread, never on the caller's (nor on asyncio's default executor).
-    # The answer waits for that call within a deadline, then says "in progress".
+    # The answer waits for that call a short while, then says "in progress" (202).
     # Not restricted to trusted peers: its cost is bounded whoever calls, and it
     # answers no registry data (see docs/registry.md, "Under faults").
 
@@ -128,14 +133,18 @@ class HealthEndpoints:
         if registry is None:
             return self._envelope("/reloadRegistry", ok=False, error=(501, "no registry to reload"))
         request = getattr(registry, "request_reload", None)
-        # One exchange (and the rate limit's wait) at most: an answer in a few
-        # seconds, and a server stopping (SIGTERM) never waits longer on it.
+        # A short bound (SOAJS_RELOAD_ANSWER_WAIT), never the control plane's deadline:
+        # counted from the start of the call this request joins (from when it is due,
+        # for a rate-limited one), so a storm on a hanging control plane is answered
+        # "in progress" at once after the first second, a WSGI thread is held for at
+        # most that long, and the listener's request deadline is never reached.
         settings = getattr(registry, "settings", None)
-        wait = float(getattr(settings, "registry_timeout", 5.0))
-        wait += float(getattr(settings, "reload_min_interval", 0.0))
+        bound = float(getattr(settings, "reload_answer_wait", DEFAULT_ANSWER_WAIT))
         if request is None:  # a registry object of the user's own: one reload at a time
-            return self._foreign_reload(registry), wait, "started"
+            return self._foreign_reload(registry), bound, "started"
         ticket = request()
+        starts = getattr(ticket, "starts", None)
+        wait = bound if starts is None else max(0.0, starts + bound - time.monotonic())
         return ticket.future, wait, str(ticket.state)
 
     def _foreign_reload(self, registry: Any) -> Future[Any]:

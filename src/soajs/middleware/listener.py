@@ -133,7 +133,18 @@ class MaintenanceListener(ListenerLoop):
         the address of the service's own server.
         """
         config = getattr(registry, "config", None)
-        if config is None or health is None:
+        if health is None:
+            return None
+        if config is None:
+            if registry is not None:
+                logger.info(
+                    "maintenance listener not started for %r: its registry has no Config "
+                    "(the maintenance port is the Config's port + maintenanceInc, where the "
+                    "gateway probes /heartbeat first); the health paths are answered on the "
+                    "service port only. To serve them there too, build the registry with "
+                    "config=Config(name=..., group=..., port=...)",
+                    health.service,
+                )
             return None
         if host is None:
             host = _advertised_ip(registry, config)

@@ -7,6 +7,8 @@
   a millisecond);
 * a whole-request deadline, from accept to the last byte of the answer;
 * a request head of at most :data:`MAX_HEAD` bytes; one answer per connection;
+  bytes that cannot start an HTTP/1 request line (garbage, a TLS ClientHello)
+  are answered 400 as soon as they arrive, not at the deadline;
 * client errors (resets, timeouts, garbage) are counted, never printed: one
   INFO line per :data:`REPORT_INTERVAL` with the counts.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import time
 from collections import Counter
@@ -48,6 +51,22 @@ _REASONS = {
     501: "Not Implemented",
     503: "Service Unavailable",
 }
+
+
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_LINE = re.compile(_TOKEN + rb"{1,20} [^\x00-\x20\x7f]+ HTTP/\d\.\d\r\n")
+_PARTIAL = re.compile(
+    _TOKEN + rb"{0,20}|" + _TOKEN + rb"{1,20} [^\x00-\x20\x7f]*"
+    rb"|" + _TOKEN + rb"{1,20} [^\x00-\x20\x7f]+ (H(T(T(P(/(\d(\.(\d\r?)?)?)?)?)?)?)?)?"
+)
+
+
+def request_line_plausible(data: bytes) -> bool:
+    """False as soon as ``data`` cannot start ``METHOD SP target SP HTTP/x.y CRLF``."""
+    end = data.find(b"\n")
+    if end >= 0:
+        return _LINE.fullmatch(data[: end + 1]) is not None
+    return _PARTIAL.fullmatch(data) is not None
 
 
 class HealthServer:
@@ -111,16 +130,30 @@ class HealthServer:
             else:
                 writer.transport.abort()
 
+    async def _read_head(self, reader: asyncio.StreamReader) -> bytes | int:
+        """The request head, or the status that refuses it (400 as soon as the bytes
+        received cannot start an HTTP/1 request line: garbage, a TLS ClientHello)."""
+        data = b""
+        while True:
+            chunk = await reader.read(MAX_HEAD + 1 - len(data))
+            if not chunk:
+                raise asyncio.IncompleteReadError(data, None)
+            data += chunk
+            end = data.find(b"\r\n\r\n")
+            if not request_line_plausible(data):
+                self._count("malformed")
+                return 400
+            if end >= 0:
+                return data[: end + 4]
+            if len(data) > MAX_HEAD:
+                self._count("too large")
+                return 431
+
     async def _exchange(self, reader: asyncio.StreamReader) -> tuple[int, bytes, str]:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            self._count("too large")
-            return 431, b"", "text/plain"
+        head = await self._read_head(reader)
+        if isinstance(head, int):
+            return head, b"", "text/plain"
         parts = head.split(b"\r\n", 1)[0].split(b" ")
-        if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
-            self._count("malformed")
-            return 400, b"", "text/plain"
         method = parts[0].decode("latin-1")
         path = parts[1].split(b"?", 1)[0].decode("latin-1")
         health = self.health

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["ReloadBroadcast", "default_runtime_dir"]
+__all__ = ["ReloadBroadcast", "default_runtime_dir", "instance_key"]
 
 logger = logging.getLogger("soajs.registry")
 
@@ -52,12 +52,17 @@ def default_runtime_dir() -> Path:
 Signature = tuple[int, int, int]
 
 
+def instance_key(env: str, service: str, port: int | None) -> str:
+    """``<env>-<service>[-<port>]``, safe as a file name: one service instance of the host."""
+    name = "-".join([env, service] + ([str(port)] if port else []))
+    return _UNSAFE.sub("_", name)
+
+
 class ReloadBroadcast:
     """The stamp file of one service instance; see the module docstring."""
 
     def __init__(self, directory: Path, env: str, service: str, port: int | None) -> None:
-        name = "-".join([env, service] + ([str(port)] if port else []))
-        self.path = directory / f"{_UNSAFE.sub('_', name)}.reload"
+        self.path = directory / f"{instance_key(env, service, port)}.reload"
         self.enabled = True
         self._seen: Signature | None = None
         self._next_check = 0.0

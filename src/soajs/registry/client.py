@@ -25,6 +25,8 @@ import json
 import logging
 import sys
 import threading
+import time
+import zlib
 from types import TracebackType
 from typing import Any, Literal
 
@@ -35,6 +37,7 @@ from soajs.context.decode import _too_deep
 from soajs.errors import ConfigurationError, ControlPlaneError, RegistryTimeoutError
 from soajs.models.envelope import Envelope
 from soajs.models.registry import Registry
+from soajs.registry.resolver import ResolveTimeout
 from soajs.registry.transport import (
     DEFAULT_MAX_BYTES,
     AnswerTooLarge,
@@ -162,6 +165,7 @@ class RegistryClient:
         return self._call_with_status(method, route, **kwargs)[0]
 
     def _call_with_status(self, method: str, route: str, **kwargs: Any) -> tuple[Any, int]:
+        started = time.monotonic()
         try:
             with (
                 deadline(self.timeout, self.cancel),
@@ -169,8 +173,10 @@ class RegistryClient:
             ):
                 content = read_capped(response, self.max_bytes)
         except httpx.TimeoutException as exc:
+            took = time.monotonic() - started
             raise RegistryTimeoutError(
-                f"no answer from {self.base_url} within {self.timeout:g}s ({type(exc).__name__})",
+                f"no answer from {self.base_url} within {self.timeout:g}s: "
+                f"{_timed_out(exc)} (gave up after {took:.1f}s)",
                 route=route,
             ) from exc
         except httpx.HTTPError as exc:
@@ -189,7 +195,29 @@ class RegistryClient:
             raise ControlPlaneError(
                 f"answered with {exc}", route=route, status=response.status_code
             ) from None
+        except (zlib.error, ValueError, UnicodeError) as exc:  # any other decoding failure
+            raise ControlPlaneError(
+                f"answered with a body that cannot be decoded ({type(exc).__name__}: {exc})",
+                route=route,
+            ) from None
         return parse_answer(content, response, route), response.status_code
+
+
+_PHASES = {
+    httpx.ConnectTimeout: "connecting timed out",
+    httpx.WriteTimeout: "sending the request timed out",
+    httpx.ReadTimeout: "reading the answer timed out",
+    httpx.PoolTimeout: "waiting for a pooled connection timed out",
+}
+
+
+def _timed_out(exc: httpx.TimeoutException) -> str:
+    """Which phase of the exchange ran out of time (name resolution says so itself)."""
+    if isinstance(exc.__cause__, ResolveTimeout):
+        return str(exc.__cause__)
+    name = type(exc).__name__
+    phase = _PHASES.get(type(exc))
+    return f"{phase} ({name})" if phase else name
 
 
 def parse_envelope(response: httpx.Response, route: str) -> Any:

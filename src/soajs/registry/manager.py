@@ -27,7 +27,7 @@ from soajs.errors import (
     RegistryError,
 )
 from soajs.registry import processes
-from soajs.registry.broadcast import ReloadBroadcast, default_runtime_dir
+from soajs.registry.broadcast import ReloadBroadcast, default_runtime_dir, instance_key
 from soajs.registry.client import RegistryClient, ServiceType
 from soajs.registry.factories import OfflineFactories
 from soajs.registry.outage import OutageLog
@@ -35,6 +35,7 @@ from soajs.registry.poller import Poller
 from soajs.registry.reads import SnapshotReads
 from soajs.registry.registration import Registrar
 from soajs.registry.reloads import ReloadGate, ReloadOutcome, ReloadRequests, ReloadTicket
+from soajs.registry.siblings import SiblingMarks
 from soajs.registry.snapshot import Snapshot
 from soajs.settings import Settings
 
@@ -67,7 +68,10 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
     start_degraded:
         If the first load fails: ``False`` (default) raises at once with the
         control plane's error; ``True`` starts anyway, with :attr:`is_ready`
-        false, and keeps trying in the background.
+        false, and keeps trying in the background. A worker started while
+        a sibling worker of the same server has a registry (gunicorn or
+        uvicorn replacing a dead worker) starts degraded in any case
+        (:mod:`soajs.registry.siblings`).
     autostart:
         Load (and register) in the constructor (default). ``False``: call
         :meth:`start`, or let the ASGI middleware do it on lifespan start-up.
@@ -177,6 +181,9 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         self._outage = OutageLog(logger, service_name, self._base_url)
         self._registrar = Registrar(service_name, config, self.settings.srv_ip)
         self._broadcast = self._make_broadcast() if broadcast else None
+        self._marks = SiblingMarks(self._runtime_dir(), self._instance_key())
+        #: The first load failed and the manager started without a registry.
+        self.started_degraded = False
         self._poller = Poller(self)
         self._handoff: object = None  # set by processes.track()
         self.get_database = self._unloaded_get_database
@@ -185,15 +192,17 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         if autostart:
             self.start()
 
-    def _make_broadcast(self) -> ReloadBroadcast:
+    def _runtime_dir(self) -> Path:
         directory = self.settings.runtime_dir
+        return Path(directory) if directory else default_runtime_dir()
+
+    def _instance_key(self) -> str:
         port = self.config.port if self.config is not None else None
-        return ReloadBroadcast(
-            Path(directory) if directory else default_runtime_dir(),
-            self.env_code,
-            self.service_name,
-            port,
-        )
+        return instance_key(self.env_code, self.service_name, port)
+
+    def _make_broadcast(self) -> ReloadBroadcast:
+        port = self.config.port if self.config is not None else None
+        return ReloadBroadcast(self._runtime_dir(), self.env_code, self.service_name, port)
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> RegistryManager:
@@ -236,15 +245,14 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
             self._fetch(register_first=True)
         except RegistryError as exc:
             self.last_error = exc
-            if not self.start_degraded:
-                raise
-            logger.warning(
-                "registry of %r not loaded at start (%s); starting degraded and "
-                "retrying in the background",
-                self.service_name,
-                exc,
-            )
-            self._outage.started_elsewhere()
+            sibling = None if self.start_degraded else self._marks.live_sibling()
+            if not self.start_degraded and sibling is None:
+                raise  # a genuine first start: fail fast
+            readiness = self.config.maintenance.readiness if self.config else "/heartbeat"
+            self._outage.degraded_start(exc, sibling, readiness)
+            self.started_degraded = True
+        else:
+            self._marks.mark()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop polling and close the connection pool. Idempotent.
@@ -276,6 +284,7 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
                 )
         if thread is None or not thread.is_alive():
             self._close_client()
+        self._marks.clear()
         if not already:
             logger.debug("registry manager of %r stopped", self.service_name)
 
@@ -369,6 +378,7 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         self._client = None  # the parent's pool belongs to the parent
         self._pid = os.getpid()
         self._gate = ReloadGate(self.settings.reload_min_interval)
+        self._marks.forget_parent()
         self._poller = Poller(self)
         self._poller.next_poll = old.next_poll
         self._poller.follows_workers = old.follows_workers

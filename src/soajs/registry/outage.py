@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
-__all__ = ["OutageLog"]
+__all__ = ["OutageLog", "probes_while_degraded"]
 
 #: Seconds within which a new outage is part of the same storm.
 STORM_WINDOW = 60.0
@@ -82,6 +82,25 @@ class OutageLog:
                 self.window,
             )
 
+    def degraded_start(self, error: BaseException, sibling: int | None, readiness: str) -> None:
+        """The first load failed and the manager serves without a registry: one WARNING
+        (``sibling``: the pid of a worker of this server that has one, else start_degraded)."""
+        why = (
+            "start_degraded"
+            if sibling is None
+            else f"another worker of this server, pid {sibling}, serves with a good registry: "
+            "this worker starts degraded instead of stopping the server"
+        )
+        self.logger.warning(
+            "registry of %r not loaded at start (%s); serving WITHOUT a registry (%s), "
+            "retrying in the background: %s",
+            self.service,
+            error,
+            why,
+            probes_while_degraded(readiness),
+        )
+        self.started_elsewhere()
+
     def started_elsewhere(self) -> None:
         """An outage already logged at WARNING by the caller (a degraded start)."""
         if not self.active:
@@ -119,3 +138,14 @@ class OutageLog:
         if not quiet:
             return ""
         return f"; {quiet} short outage{'s' if quiet > 1 else ''} before this one not logged"
+
+
+def probes_while_degraded(readiness: str) -> str:
+    """What the health paths answer while no registry is loaded (``readiness``: its path)."""
+    if readiness == "/heartbeat":
+        return (
+            "/heartbeat answers 200 meanwhile (it is both the liveness and the readiness path "
+            "here; set maintenance.readiness, e.g. '/ready', for a readiness path that "
+            "answers 503 until the registry loads)"
+        )
+    return f"{readiness} (readiness) answers 503 until it loads, /heartbeat (liveness) answers 200"

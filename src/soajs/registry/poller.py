@@ -102,6 +102,8 @@ class Poller:
     # -- the loop ---------------------------------------------------------------
     def _run(self) -> None:
         idle_since = time.monotonic()
+        if self.manager.is_ready:  # a forked worker: it has its parent's registry
+            self.manager._marks.mark()
         try:
             while not self.stop.is_set():
                 self.wake.clear()
@@ -200,6 +202,7 @@ class Poller:
                 manager._registrar.after_outage()
             self.failures = 0
             outage.success()
+            manager._marks.mark()  # once per process: its siblings may start degraded
             at = time.monotonic()
             self.next_poll = at + manager.next_interval()
             outcome = ReloadOutcome(True, None, registry, started, at, manager._loaded_at())

@@ -86,6 +86,7 @@ def _stop_all_at_exit() -> None:
     for manager in list(_MANAGERS):
         manager._poller.stop.set()
         manager._poller.wake.set()
+        manager._marks.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -72,6 +72,9 @@ class ReloadOutcome:
         return cls(False, error, None, now if started is None else started, now, datetime.now(UTC))
 
 
+TicketState = Literal["started", "joined", "recent", "scheduled"]
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadTicket:
     """What :meth:`RegistryManager.request_reload` returns.
@@ -84,10 +87,13 @@ class ReloadTicket:
     ``"recent"`` (rate limit, someone already waits for that call:
     ``future`` is already resolved with the last outcome, see its ``age``;
     the scheduled call still runs, so the registry catches up).
+    ``starts`` is when (``time.monotonic()``) that call started, or is due to
+    start: a waiter bounds its wait from there (see ``/reloadRegistry``).
     """
 
     future: Future[ReloadOutcome]
-    state: Literal["started", "joined", "recent", "scheduled"]
+    state: TicketState
+    starts: float = 0.0
 
 
 def _resolved(outcome: ReloadOutcome) -> Future[ReloadOutcome]:
@@ -120,20 +126,22 @@ class ReloadGate:
         """Fold a request into the call in flight, the pending one, or a new one."""
         with self._lock:
             self.requests += 1
-            if self._inflight is not None and self._pending is None:
-                return ReloadTicket(self._inflight, "joined")
             now = time.monotonic()
+            if self._inflight is not None and self._pending is None:
+                return ReloadTicket(self._inflight, "joined", self._last_start)
             if self._pending is None:
                 due = self._last_start + self.min_interval if rate_limited else 0.0
                 self._pending, self._pending_due = _running_future(), due if due > now else 0.0
-                return ReloadTicket(self._pending, "scheduled" if self._pending_due else "started")
+                state: TicketState = "scheduled" if self._pending_due else "started"
+                return ReloadTicket(self._pending, state, max(now, self._pending_due))
             if not rate_limited:
                 self._pending_due = 0.0  # an explicit reload does not wait for the rate
             elif self._pending_due > now and self.last is not None:
                 # someone already waits for the next call (the trailing edge): answer
                 # this one at once with the last outcome; that call still runs
-                return ReloadTicket(_resolved(self.last), "recent")
-            return ReloadTicket(self._pending, "scheduled" if self._pending_due else "joined")
+                return ReloadTicket(_resolved(self.last), "recent", now)
+            state = "scheduled" if self._pending_due else "joined"
+            return ReloadTicket(self._pending, state, max(now, self._pending_due))
 
     def next_due(self) -> float | None:
         """Monotonic time the pending call is due (0: now), or None when nothing waits."""

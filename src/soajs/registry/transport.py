@@ -10,9 +10,9 @@ The deadline is a :class:`~contextvars.ContextVar`: the exchange runs in one
 thread (the synchronous client), and the network backend below reads it at
 each operation. A receive waits in slices of at most :data:`SLICE` seconds,
 so an exchange can also be *cancelled* (``cancel`` event: the registry
-manager stops) without waiting for the deadline. Name resolution
-(``getaddrinfo``) is the system resolver's and is not bounded here
-(``SOAJS_REGISTRY_API`` is usually an IP address).
+manager stops) without waiting for the deadline. A host name is resolved
+under the same deadline (:mod:`soajs.registry.resolver`: one daemon thread at
+a time, joined with what is left); an IP address is never resolved.
 
 :func:`read_capped` reads a streamed answer up to a byte cap, decoding
 ``gzip``/``deflate`` (if a peer compresses although asked not to) with
@@ -32,6 +32,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from soajs.registry.resolver import BoundedResolver, is_ip
 from soajs.settings import DEFAULT_REGISTRY_MAX_BYTES
 
 __all__ = [
@@ -46,6 +47,9 @@ __all__ = [
 
 #: Default cap on a control-plane answer (a real registry is a few tens of KiB).
 DEFAULT_MAX_BYTES = DEFAULT_REGISTRY_MAX_BYTES
+
+#: Bytes of a ``deflate`` answer kept, before any output, to retry it as raw deflate.
+MAX_REPLAY = 64 * 1024
 
 #: Longest single wait of a receive, so a cancel is seen within this many seconds.
 SLICE = 0.25
@@ -77,6 +81,12 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     if state[1] is not None and state[1].is_set():
         raise httpcore.ReadError("the exchange was cancelled (the registry manager stops)")
     return left if timeout is None else min(timeout, left)
+
+
+def _left(error: type[Exception]) -> float:
+    """Seconds left of the deadline (raises ``error`` when none, or when cancelled)."""
+    left = _bounded(None, error)
+    return float("inf") if left is None else left
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -113,6 +123,7 @@ class _DeadlineStream(httpcore.NetworkStream):
 class _DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self._backend = httpcore.SyncBackend()
+        self._resolver = BoundedResolver()
 
     def connect_tcp(
         self,
@@ -122,14 +133,25 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(
-            host,
-            port,
-            _bounded(timeout, httpcore.ConnectTimeout),
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-        return _DeadlineStream(stream)
+        hosts = [host]
+        if _DEADLINE.get() is not None and not is_ip(host):
+            # resolved under the deadline (getaddrinfo itself cannot be interrupted)
+            hosts = self._resolver.resolve(host, port, lambda: _left(httpcore.ConnectTimeout))
+        for index, address in enumerate(hosts):
+            try:
+                stream = self._backend.connect_tcp(
+                    address,
+                    port,
+                    _bounded(timeout, httpcore.ConnectTimeout),
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError:
+                if index == len(hosts) - 1:
+                    raise
+                continue  # the next address of the name
+            return _DeadlineStream(stream)
+        raise httpcore.ConnectError(f"no address for {host}")  # pragma: no cover
 
     def connect_unix_socket(
         self,
@@ -175,7 +197,51 @@ class AnswerTooLarge(Exception):
 
 
 class UnsupportedEncoding(Exception):
-    """The answer uses a ``Content-Encoding`` this client cannot decode with a bound."""
+    """The answer uses a ``Content-Encoding`` this client cannot decode with a bound,
+    or its compressed body is corrupt."""
+
+
+class _Decoder:
+    """``gzip``/``deflate`` decoding with a bound on the output; corrupt input is an
+    :class:`UnsupportedEncoding`. ``deflate`` is tried with a zlib header first,
+    then as raw deflate (what some servers send), as httpx does."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        # gzip: 32 + 15 detects a gzip or a zlib header; deflate: a zlib header
+        self._zlib = zlib.decompressobj(32 + 15 if encoding != "deflate" else 15)
+        # deflate input fed before any output, to replay as raw deflate (bounded)
+        self._fed: bytearray | None = bytearray() if encoding == "deflate" else None
+
+    def decompress(self, data: bytes, room: int) -> bytes:
+        try:
+            out = self._zlib.decompress(data, room)
+        except zlib.error as exc:
+            fed = self._fed
+            if fed is None:
+                raise self._corrupt(exc) from None
+            self._fed = None  # no second fallback
+            self._zlib = zlib.decompressobj(-15)  # raw deflate, no header
+            return self.decompress(bytes(fed) + data, room)
+        if self._fed is not None:
+            if out or len(self._fed) > MAX_REPLAY:
+                self._fed = None  # the header was right: no fallback from now on
+            else:
+                self._fed += data
+        return out
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._zlib.unconsumed_tail
+
+    def flush(self, room: int) -> bytes:
+        try:
+            return self._zlib.flush(room)
+        except zlib.error as exc:
+            raise self._corrupt(exc) from None
+
+    def _corrupt(self, exc: zlib.error) -> UnsupportedEncoding:
+        return UnsupportedEncoding(f"a corrupt {self.encoding} body ({exc})")
 
 
 def read_capped(response: httpx.Response, cap: int) -> bytes:
@@ -183,15 +249,15 @@ def read_capped(response: httpx.Response, cap: int) -> bytes:
 
     Raises :class:`AnswerTooLarge` as soon as the announced ``Content-Length``
     or the bytes received pass the cap; at most ``cap + 1`` bytes are held.
+    A body that cannot be decoded raises :class:`UnsupportedEncoding`.
     """
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > cap:
         raise AnswerTooLarge(cap, int(length))
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    decoder: Any = None
+    decoder: _Decoder | None = None
     if encoding in ("gzip", "x-gzip", "deflate"):
-        # 32 + 15: a zlib or gzip header, detected; -15 would be raw deflate
-        decoder = zlib.decompressobj(32 + 15)
+        decoder = _Decoder(encoding)
     elif encoding not in ("", "identity"):
         raise UnsupportedEncoding(f"Content-Encoding {encoding!r} (asked for identity)")
     body = bytearray()
