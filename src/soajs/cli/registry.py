@@ -103,7 +103,13 @@ def _fetch(args: argparse.Namespace, api: str | None) -> Registry:
     if not args.service:
         fail("--service is required to ask a control plane (the registry is per service)", 2)
     with RegistryClient(url, timeout=settings.registry_timeout) as client:
-        return client.get_registry(env, args.service, args.type)
+        registry = client.get_registry(env, args.service, args.type)
+    if not (registry.environment or registry.name):
+        fail(
+            f"the control plane at {api or settings.registry_api} answered with something "
+            "that is not a registry (no environment)"
+        )
+    return registry
 
 
 def _first(exc: ValueError) -> str:
