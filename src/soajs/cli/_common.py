@@ -24,6 +24,7 @@ __all__ = [
     "fail",
     "read_json_file",
     "read_value",
+    "revealing",
 ]
 
 #: Success.
@@ -51,14 +52,33 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
-    """``--version`` on every (sub)command, ``--json`` where output is printed."""
+    """``--version`` on every (sub)command; ``--json`` and ``--reveal-secrets`` where
+    output is printed."""
     parser.add_argument("--version", action="version", version=f"soajs {__version__}")
     if json_flag:
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+        parser.add_argument(
+            "--reveal-secrets",
+            action="store_true",
+            help="print passwords, keys, tokens and URI credentials in clear (masked by default)",
+        )
+
+
+def revealing(args: argparse.Namespace) -> bool:
+    """Whether ``--reveal-secrets`` was given (before or after the subcommand)."""
+    return getattr(args, "reveal_secrets", False) is True
 
 
 def emit(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
-    """Print ``data`` as JSON with ``--json``, else ``text`` (or ``data`` as indented JSON)."""
+    """Print ``data`` as JSON with ``--json``, else ``text`` (or ``data`` as indented JSON).
+
+    Both go through :func:`soajs.cli.redact.redact` unless ``--reveal-secrets``.
+    """
+    from soajs.cli.redact import redact, redact_text
+
+    if not revealing(args):
+        data = redact(data)
+        text = None if text is None else redact_text(text)
     if getattr(args, "json", False) is True or text is None:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
