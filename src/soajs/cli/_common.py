@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 from soajs import __version__
@@ -98,18 +97,32 @@ def read_value(value: str | None, what: str) -> bytes:
 
 
 def read_json_file(path: str, what: str) -> Any:
-    """The JSON content of ``path`` (``-``: stdin), or a one-line CliError."""
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(MAX_INPUT + 1)
-        else:
-            with Path(path).open("rb") as fh:
-                raw = fh.read(MAX_INPUT + 1)
-    except OSError as exc:
-        fail(f"cannot read {what} {path}: {exc.strerror or exc}", EXIT_USAGE)
+    """The JSON content of ``path`` (``-``: stdin), or a one-line CliError.
+
+    Bounded as :func:`soajs.registry.offline.read_json_file` bounds a registry
+    file: at most :data:`MAX_INPUT` bytes (plus one) read, regular files only
+    (a FIFO or a device is refused, never waited on), 128 levels of nesting.
+    """
+    from soajs.errors import ConfigurationError
+    from soajs.registry.offline import read_json_file as read_bounded
+
+    if path != "-":
+        try:
+            return read_bounded(path, what, max_bytes=MAX_INPUT)
+        except ConfigurationError as exc:
+            fail(str(exc), EXIT_USAGE)
+    raw = sys.stdin.buffer.read(MAX_INPUT + 1)
     if len(raw) > MAX_INPUT:
-        fail(f"{what} {path} is larger than {MAX_INPUT} bytes", EXIT_USAGE)
+        fail(f"{what} on stdin is larger than {MAX_INPUT} bytes", EXIT_USAGE)
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        fail(f"{what} {path} is not JSON: {exc}", EXIT_USAGE)
+        data = json.loads(raw)
+    except RecursionError:
+        fail(f"{what} on stdin is nested too deeply", EXIT_USAGE)
+    except ValueError as exc:
+        fail(f"{what} on stdin is not JSON: {exc}", EXIT_USAGE)
+    from soajs.context.decode import _too_deep
+    from soajs.registry.client import MAX_DEPTH
+
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(raw, MAX_DEPTH):
+        fail(f"{what} on stdin is nested deeper than {MAX_DEPTH} levels", EXIT_USAGE)
+    return data
