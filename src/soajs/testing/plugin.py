@@ -200,8 +200,10 @@ def _is_asgi(app: Any) -> bool:
 def soajs_gateway_client() -> Iterator[Callable[..., Any]]:
     """Factory: ``soajs_gateway_client(app, header=None, **options)`` -> a test client
     that calls ``app`` from a trusted gateway address. ASGI apps get Starlette's
-    ``TestClient`` (lifespan run, closed after the test); WSGI apps (Flask, Django's
-    ``WSGIHandler``) a Werkzeug client with ``REMOTE_ADDR``."""
+    ``TestClient`` (lifespan run when the app supports it, e.g. not Django's
+    ``get_asgi_application()``; ``lifespan=False`` skips it; closed after the
+    test); WSGI apps (Flask, Django's ``WSGIHandler``) a Werkzeug client with
+    ``REMOTE_ADDR``. ``peer`` is a host or ``(host, port)`` for both."""
     from soajs.testing.clients import asgi_client, wsgi_client
 
     with ExitStack() as stack:
