@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT = '''
+PROJECT = """
 import django
 from django.conf import settings
 
@@ -31,9 +31,9 @@ def whoami(request):
 
 
 urlpatterns = [path("whoami", whoami)]
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import pytest
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
@@ -58,7 +58,7 @@ def test_gateway_client(soajs_gateway_client, kind, peer):
 def test_lifespan_can_be_skipped(soajs_gateway_client):
     client = soajs_gateway_client(get_asgi_application(), HEADER, lifespan=False)
     assert body(client.get("/whoami")) == {"tenant": "ACME"}
-'''
+"""
 
 
 def run(tmp_path: Path, tests: str) -> subprocess.CompletedProcess[str]:
