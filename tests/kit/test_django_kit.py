@@ -55,6 +55,15 @@ def test_gateway_client(soajs_gateway_client, kind, peer):
     assert body(client.get("/whoami")) == {"tenant": "ACME"}
 
 
+def test_reset_middleware_finds_the_middleware_in_django_handlers(soajs_gateway_client):
+    from soajs.testing import reset_middleware
+
+    for app in (get_wsgi_application(), get_asgi_application()):
+        client = soajs_gateway_client(app, HEADER)
+        assert body(client.get("/whoami")) == {"tenant": "ACME"}
+        assert reset_middleware(app) == 1
+
+
 def test_lifespan_can_be_skipped(soajs_gateway_client):
     client = soajs_gateway_client(get_asgi_application(), HEADER, lifespan=False)
     assert body(client.get("/whoami")) == {"tenant": "ACME"}
@@ -79,7 +88,7 @@ def run(tmp_path: Path, tests: str) -> subprocess.CompletedProcess[str]:
 def test_gateway_client_with_django_asgi_and_wsgi_and_either_peer_form(tmp_path: Path) -> None:
     done = run(tmp_path, TESTS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "5 passed" in done.stdout
+    assert "6 passed" in done.stdout
 
 
 def test_a_real_lifespan_failure_still_fails_the_test(tmp_path: Path) -> None:

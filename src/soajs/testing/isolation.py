@@ -21,6 +21,19 @@ from typing import Any
 __all__ = ["reset_middleware", "reset_process_state"]
 
 
+# the attributes linking a layer to the next one (Starlette, Flask, Django, asgiref)
+_LINKS = (
+    "app",
+    "wsgi_app",
+    "middleware_stack",
+    "_middleware_chain",
+    "__wrapped__",
+    "get_response",
+    "func",
+    "awaitable",
+)
+
+
 def reset_process_state() -> None:
     """Forget every circuit breaker and close the pooled connector clients."""
     from soajs.connector import breakers, transport
@@ -34,7 +47,10 @@ def reset_middleware(app: Any) -> int:
     middleware found in ``app``'s middleware chain; returns how many were found.
 
     Walks ``.app`` / ``.wsgi_app`` / ``.middleware_stack`` links (Starlette,
-    FastAPI, Flask, plain WSGI/ASGI wrappers).
+    FastAPI, Flask, plain WSGI/ASGI wrappers), and Django's chain: a
+    ``WSGIHandler`` or ``ASGIHandler``'s ``_middleware_chain``, each layer's
+    ``__wrapped__`` / ``get_response``, and asgiref's sync/async adapters
+    (``func`` / ``awaitable``).
     """
     seen: set[int] = set()
     found = 0
@@ -46,13 +62,16 @@ def reset_middleware(app: Any) -> int:
         seen.add(id(node))
         core = getattr(node, "core", None)
         resolver = getattr(core, "resolver", None)
-        if resolver is not None and hasattr(resolver, "cache"):
+        # functools.wraps (Django's exception wrapper) copies ``core`` onto the wrapper:
+        # count each resolver once
+        if resolver is not None and hasattr(resolver, "cache") and id(resolver) not in seen:
+            seen.add(id(resolver))
             resolver.cache.clear()
             log = getattr(resolver, "log_reason", None)
             state = getattr(log, "_state", None)
             if isinstance(state, dict):
                 state.clear()
             found += 1
-        for attr in ("app", "wsgi_app", "middleware_stack"):
+        for attr in _LINKS:
             stack.append(getattr(node, attr, None))
     return found
