@@ -81,8 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    for index, arg in enumerate(given, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes arrive as surrogates
+            sys.stderr.write(f"soajs: error: argument {index} is not valid UTF-8\n")
+            return EXIT_USAGE
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(given)
     except SystemExit as exc:  # --help, --version, usage errors: argparse printed them
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     if args.json_everywhere and hasattr(args, "json"):

@@ -24,6 +24,7 @@ __all__ = [
     "read_json_file",
     "read_value",
     "revealing",
+    "seconds",
 ]
 
 #: Success.
@@ -44,6 +45,24 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+#: The longest --timeout / --deadline accepted (one day).
+MAX_SECONDS = 86400.0
+
+
+def seconds(value: str) -> float:
+    """An argparse type: a finite number of seconds in (0, :data:`MAX_SECONDS`]
+    (a bad value is a usage error, exit 2, not a failure of what is checked)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not (0 < number <= MAX_SECONDS):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds in (0, {MAX_SECONDS:g}], got {value!r}"
+        )
+    return number
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -93,6 +112,8 @@ def read_value(value: str | None, what: str) -> bytes:
     data = sys.stdin.buffer.read(MAX_INPUT + 1)
     if len(data) > MAX_INPUT:
         fail(f"{what} on stdin is larger than {MAX_INPUT} bytes", EXIT_USAGE)
+    if not data.strip():
+        fail(f"no {what} given: stdin was empty", EXIT_USAGE)
     return data.strip()
 
 

@@ -15,7 +15,7 @@ import argparse
 import os
 from typing import Any
 
-from soajs.cli._common import EXIT_FAILED, EXIT_OK, add_common, emit, read_json_file
+from soajs.cli._common import EXIT_FAILED, EXIT_OK, add_common, emit, read_json_file, seconds
 from soajs.errors import ConfigurationError, SoajsError
 from soajs.settings import Settings
 
@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
     add_common(doc)
     doc.add_argument("--service", help="service name (default: the config's name)")
     doc.add_argument("--config", help="the service's Config JSON file")
-    doc.add_argument("--timeout", type=float, default=3.0, help="seconds per control-plane call")
+    doc.add_argument("--timeout", type=seconds, default=3.0, help="seconds per control-plane call")
     doc.set_defaults(func=_doctor)
 
 

@@ -24,6 +24,7 @@ from soajs.cli._common import (
     emit,
     fail,
     revealing,
+    seconds,
 )
 from soajs.cli.redact import MASK, redact
 from soajs.errors import ConfigurationError, NotFoundError
@@ -40,7 +41,7 @@ def add_source_options(parser: argparse.ArgumentParser, *, file: bool = True) ->
     parser.add_argument("--env", help="environment code (default SOAJS_ENV)")
     parser.add_argument("--service", help="the service to load the registry for")
     parser.add_argument("--type", default="service", choices=["service", "daemon"])
-    parser.add_argument("--timeout", type=float, default=None, help="seconds (default 5)")
+    parser.add_argument("--timeout", type=seconds, default=None, help="seconds (default 5)")
     if file:
         parser.add_argument("--file", help="read the registry from this JSON file instead")
 
