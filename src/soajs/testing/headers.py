@@ -167,7 +167,7 @@ def make_inject_object(
     application_acl: Mapping[str, Any] | None = None,
     application_acl_all_env: Mapping[str, Any] | None = None,
     package_acl: Mapping[str, Any] | None = _UNSET,
-    package_acl_all_env: Mapping[str, Any] | None = None,
+    package_acl_all_env: Mapping[str, Any] | None = _UNSET,
     device: Any = "python-httpx/0.28.1",
     geo: Any = _UNSET,
     urac: Mapping[str, Any] | None = None,
@@ -200,10 +200,10 @@ def make_inject_object(
     if provision_acl:
         obj["application"]["acl"] = application_acl
         obj["application"]["acl_all_env"] = application_acl_all_env
-        obj["package"] = {
-            "acl": make_acl() if package_acl is _UNSET else package_acl,
-            "acl_all_env": package_acl_all_env,
-        }
+        acl = make_acl() if package_acl is _UNSET else package_acl
+        if package_acl_all_env is _UNSET:  # as captured: the package ACL under the env code
+            package_acl_all_env = None if acl is None else {"dev": acl}
+        obj["package"] = {"acl": acl, "acl_all_env": package_acl_all_env}
     if device is not None:
         obj["device"] = device
     geo = {"ip": "127.0.0.1"} if geo is _UNSET else geo
@@ -245,7 +245,8 @@ def make_inject_header(*, percent_encoded: bool = False, **fields: Any) -> str:
         ``product``, ``package``, ``app_id``; ``provision_acl`` (default
         true; false gives ``package: {}`` and no ``application.acl``),
         ``application_acl``, ``application_acl_all_env``, ``package_acl``
-        (default :func:`make_acl`), ``package_acl_all_env``.
+        (default :func:`make_acl`), ``package_acl_all_env`` (default
+        ``{"dev": package_acl}``, as captured).
     request
         ``device`` (user agent string or object), ``geo`` (default
         ``{"ip": "127.0.0.1"}``; ``None`` leaves it out).
