@@ -1,7 +1,7 @@
 """What every subcommand shares: output (text or ``--json``), errors, reading inputs.
 
 Errors are one line on stderr (``soajs: error: ...``) and an exit code,
-never a traceback: :class:`CliError` carries the code.
+never a traceback: ``CliError`` carries the code.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ MAX_SECONDS = 86400.0
 
 
 def seconds(value: str) -> float:
-    """An argparse type: a finite number of seconds in (0, :data:`MAX_SECONDS`]
+    """An argparse type: a finite number of seconds in (0, ``MAX_SECONDS``]
     (a bad value is a usage error, exit 2, not a failure of what is checked)."""
     try:
         number = float(value)
@@ -90,7 +90,7 @@ def revealing(args: argparse.Namespace) -> bool:
 def emit(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
     """Print ``data`` as JSON with ``--json``, else ``text`` (or ``data`` as indented JSON).
 
-    Both go through :func:`soajs.cli.redact.redact` unless ``--reveal-secrets``.
+    Both go through ``soajs.cli.redact.redact`` unless ``--reveal-secrets``.
     """
     from soajs.cli.redact import redact, redact_text
 
@@ -120,8 +120,8 @@ def read_value(value: str | None, what: str) -> bytes:
 def read_json_file(path: str, what: str) -> Any:
     """The JSON content of ``path`` (``-``: stdin), or a one-line CliError.
 
-    Bounded as :func:`soajs.registry.offline.read_json_file` bounds a registry
-    file: at most :data:`MAX_INPUT` bytes (plus one) read, regular files only
+    Bounded as ``soajs.registry.offline.read_json_file`` bounds a registry
+    file: at most ``MAX_INPUT`` bytes (plus one) read, regular files only
     (a FIFO or a device is refused, never waited on), 128 levels of nesting.
     """
     from soajs.errors import ConfigurationError

@@ -1,7 +1,7 @@
 """``soajs header decode|encode|validate``: the ``soajsinjectobj`` header, by the library's core.
 
 ``decode`` and ``validate`` run the same parser as the middleware
-(:func:`soajs.context.parse_inject_header`): what they accept or refuse, and
+(``soajs.context.parse_inject_header``): what they accept or refuse, and
 the reason, is what a service would see. Secrets (``iKey``, ``eKey``, the
 key's config values) are masked in what is printed.
 """

@@ -6,7 +6,7 @@ asked once with ``GET /getRegistry`` (no poller, no registration), or a file
 (``--file``: the bare registry or a captured envelope). Either way it goes
 through the same models as the service's own load, and what is printed is
 their masked dump: credentials, ``key.password``, cookie and session secrets,
-and whatever :mod:`soajs.cli.redact` masks (keys named like secrets, URI
+and whatever ``soajs.cli.redact`` masks (keys named like secrets, URI
 passwords) show as ``**********`` unless ``--reveal-secrets``.
 """
 

@@ -4,7 +4,7 @@ The file holds one environment's registry, either bare (the shape of the
 gateway's ``data``), as a whole captured ``GET /getRegistry`` envelope
 (``{"result": true, "data": {...}}``) or as a recorded exchange
 (``{"request", "status", "headers", "body": envelope}``): one loader,
-:func:`soajs.registry.offline.load_registry_data`'s, for all three.
+``soajs.registry.offline.load_registry_data``'s, for all three.
 It is re-read when it changes on disk, so editing it is how a developer
 simulates an operator changing the registry.
 """
@@ -63,7 +63,7 @@ class RegistryStore:
         self.reload()
 
     def count(self, route: str) -> None:
-        """Count one call of ``route`` (see :attr:`calls`)."""
+        """Count one call of ``route`` (see ``calls``)."""
         with self._lock:
             self.calls[route] += 1
 

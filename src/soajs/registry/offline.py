@@ -1,11 +1,11 @@
-"""A :class:`~soajs.registry.manager.RegistryManager` with no control plane: tests, notebooks, CLI.
+"""A ``RegistryManager`` with no control plane: tests, notebooks, CLI.
 
 ``RegistryManager.from_dict(data, "hello")`` and
 ``RegistryManager.from_file("registry.json", "hello")`` build a manager whose
 registry comes from a dict or a JSON file instead of ``GET /getRegistry``:
 
 * no network: no HTTP client is ever made, nothing is registered;
-* no thread: no poller, no reload broadcast; :meth:`reload` (and
+* no thread: no poller, no reload broadcast; ``reload`` (and
   ``/reloadRegistry``) re-reads the source in the caller's thread;
 * no ``SOAJS_*`` variable is read: everything is an argument (the
   environment code defaults to the registry's own ``environment``).
@@ -72,7 +72,7 @@ def read_json_file(path: str | Path, what: str = "registry file", *,
 
     Reads at most ``max_bytes + 1`` bytes; refuses what is not a regular file
     (a FIFO, a device such as ``/dev/zero``) without waiting on it, and JSON
-    nested deeper than 128 levels. Raises :class:`~soajs.errors.ConfigurationError`
+    nested deeper than 128 levels. Raises ``ConfigurationError``
     naming the file and the problem, in one line.
     """
     from soajs.context.decode import _too_deep
@@ -107,7 +107,7 @@ def unwrap_registry(data: Any, where: str = "the registry") -> dict[str, Any]:
     """The registry inside ``data``: bare, a ``{"result", "data"}`` envelope, or a
     recorded exchange ``{"request", "status", "headers", "body": envelope}``.
 
-    Raises :class:`~soajs.errors.ConfigurationError` when what is left is not a
+    Raises ``ConfigurationError`` when what is left is not a
     registry object (the one check shared by files, the CLI and the control plane).
     """
     if isinstance(data, dict) and "body" in data and "status" in data and "request" in data:
@@ -129,8 +129,8 @@ def load_registry_data(source: Mapping[str, Any] | str | Path) -> dict[str, Any]
 
     A captured envelope (``{"result": ..., "data": {...}}``) gives its ``data``, and so
     does a recorded exchange (``{"request", "status", "headers", "body": envelope}``).
-    Files are read as :func:`read_json_file` does (bounded, regular files only).
-    Raises :class:`~soajs.errors.ConfigurationError` naming the file and the problem.
+    Files are read as ``read_json_file`` does (bounded, regular files only).
+    Raises ``ConfigurationError`` naming the file and the problem.
     """
     if isinstance(source, Mapping):
         return unwrap_registry(copy.deepcopy(dict(source)))
@@ -197,7 +197,7 @@ class OfflineRegistryManager(RegistryManager):
         return registry
 
     def request_reload(self, *, broadcast: bool = True) -> ReloadTicket:
-        """:meth:`reload` now; the ticket is already resolved. Never raises."""
+        """``reload`` now; the ticket is already resolved. Never raises."""
         future: Future[ReloadOutcome] = Future()
         try:
             registry = self.reload()

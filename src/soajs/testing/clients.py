@@ -10,16 +10,16 @@ peer (``127.0.0.1``, the default trusted address in the kit) and send the
 header as UTF-8 bytes (httpx refuses a non-ASCII ``str`` header; WSGI wants
 the bytes as a latin-1 ``str``).
 
-* :func:`asgi_client`: Starlette's ``TestClient`` (sync; ``with`` runs the
+* ``asgi_client``: Starlette's ``TestClient`` (sync; ``with`` runs the
   app's lifespan when the app supports it: Django's ASGI application refuses
   the lifespan scope, which then is skipped as uvicorn skips it;
   ``lifespan=False`` never runs it) with ``client=(peer, port)``;
-* :func:`asgi_async_client`: an ``httpx.AsyncClient`` over
+* ``asgi_async_client``: an ``httpx.AsyncClient`` over
   ``httpx.ASGITransport(client=(peer, port))`` (no lifespan);
-* :func:`wsgi_client`: a Werkzeug test client (Flask apps too) with
+* ``wsgi_client``: a Werkzeug test client (Flask apps too) with
   ``REMOTE_ADDR``. Every client takes ``peer`` as a host (``"127.0.0.1"``) or
   a ``(host, port)`` pair; Django's ``django.test.Client`` already sends
-  ``REMOTE_ADDR=127.0.0.1``: pass the header with :func:`wsgi_header_environ`.
+  ``REMOTE_ADDR=127.0.0.1``: pass the header with ``wsgi_header_environ``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ Peer = str | tuple[str, int]
 
 
 def peer_address(peer: Peer) -> tuple[str, int]:
-    """``peer`` as ``(host, port)``: a bare host gets :data:`GATEWAY_PEER`'s port."""
+    """``peer`` as ``(host, port)``: a bare host gets ``GATEWAY_PEER``'s port."""
     if isinstance(peer, str):
         return (peer, GATEWAY_PEER[1])
     host, port = peer
@@ -136,10 +136,10 @@ def asgi_client(
 ) -> TestClient:
     """Starlette's ``TestClient`` presenting ``peer`` as the transport peer.
 
-    ``header`` (e.g. :func:`~soajs.testing.make_inject_header`) is sent with
+    ``header`` (e.g. ``make_inject_header``) is sent with
     every request; a request may still pass its own ``headers=``. Use it as a
     context manager to run the app's lifespan (registry start, listener);
-    ``lifespan`` is as in :func:`lifespan_tolerant` (an app refusing the
+    ``lifespan`` is as in ``lifespan_tolerant`` (an app refusing the
     lifespan scope, like Django's, works in a ``with`` block).
     """
     with warnings.catch_warnings():

@@ -20,10 +20,10 @@ order, non-ASCII characters as raw UTF-8, ``undefined`` members left out:
 * ``awareness`` ``{host, port, interConnect?[{name, version, host, port,
   latest}]}``.
 
-Every builder takes keyword arguments with defaults matching the captured
-gateway header (``tests/fixtures/gateway-4.3.4``: tenant ``TST1``, product
-``HELLO``), so ``make_inject_header()`` alone is a realistic header and a
-test names only what it cares about.
+Every builder takes keyword arguments with defaults matching a header
+captured from a real gateway 4.3.4 (tenant ``TST1``, product ``HELLO``),
+so ``make_inject_header()`` alone is a realistic header and a test names
+only what it cares about.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def make_inject_object(
     awareness_port: int = 4000,
     interconnect: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The inject object (a dict in the gateway's member order); see :func:`make_inject_header`."""
+    """The inject object (a dict in the gateway's member order); see ``make_inject_header``."""
     tenant: dict[str, Any] = {"id": tenant_id, "name": tenant_name, "code": tenant_code}
     tenant["locked"] = locked
     if roaming is not None:
@@ -245,22 +245,22 @@ def make_inject_header(*, percent_encoded: bool = False, **fields: Any) -> str:
         ``product``, ``package``, ``app_id``; ``provision_acl`` (default
         true; false gives ``package: {}`` and no ``application.acl``),
         ``application_acl``, ``application_acl_all_env``, ``package_acl``
-        (default :func:`make_acl`), ``package_acl_all_env`` (default
+        (default ``make_acl``), ``package_acl_all_env`` (default
         ``{"dev": package_acl}``, as captured).
     request
         ``device`` (user agent string or object), ``geo`` (default
         ``{"ip": "127.0.0.1"}``; ``None`` leaves it out).
     user
-        ``urac`` (build it with :func:`make_urac`), ``urac_profile``,
+        ``urac`` (build it with ``make_urac``), ``urac_profile``,
         ``urac_acl`` (the ``param`` flags that come with it), ``param``.
     awareness
         ``awareness_host``, ``awareness_port`` (the gateway; default
         127.0.0.1:4000), ``interconnect`` (entries from
-        :func:`make_interconnect`), ``awareness=False`` to leave it out.
+        ``make_interconnect``), ``awareness=False`` to leave it out.
 
     ``percent_encoded=True`` returns the percent-encoded variant. The value
     is a ``str`` that may hold non-ASCII characters: send it as UTF-8 bytes
-    (the clients of :mod:`soajs.testing` do).
+    (the clients of ``soajs.testing`` do).
     """
     return encode_inject_object(make_inject_object(**fields), percent_encoded=percent_encoded)
 
@@ -268,7 +268,7 @@ def make_inject_header(*, percent_encoded: bool = False, **fields: Any) -> str:
 def make_context(
     registry: Any = None, *, percent_encoded: bool = False, **fields: Any
 ) -> ContextData:
-    """The :class:`~soajs.models.ContextData` a service would get from
+    """The ``ContextData`` a service would get from
     ``make_inject_header(**fields)``: parsed by the library's own core and bound
     like the middleware binds it (``context.registry`` reads ``registry``, a
     mesh call forwards the header's exact bytes). For unit tests of code that

@@ -1,17 +1,17 @@
 """Process-wide state a test may leave behind, and how to reset it.
 
-* circuit breakers (:data:`soajs.connector.breakers`): one per target
+* circuit breakers (``soajs.connector.breakers``): one per target
   ``host:port`` for the whole process, so one test's failures would open the
   circuit of the next test calling the same address;
-* the connector's pooled HTTP clients (:mod:`soajs.connector.transport`):
+* the connector's pooled HTTP clients (``soajs.connector.transport``):
   one per process (and one per event loop), keeping connections to servers
   a previous test stopped;
-* the current request context (:func:`soajs.current_context`), in case a
+* the current request context (``soajs.current_context``), in case a
   test set it by hand.
 
 Parsed-context caches and the rate-limited reason log belong to each
 middleware instance (its ``ContextResolver``): a fresh app per test has fresh
-ones; for an app shared by several tests, :func:`reset_middleware` clears them.
+ones; for an app shared by several tests, ``reset_middleware`` clears them.
 """
 
 from __future__ import annotations

@@ -4,13 +4,13 @@ Installed with the package; ``pytest -p no:soajs`` turns it off. Fixtures:
 
 ``soajs_registry_data``
     The registry dict the other fixtures serve (default
-    :func:`~soajs.testing.make_registry_data`); override it in a conftest or
+    ``make_registry_data``); override it in a conftest or
     a test module to serve your own.
 ``soajs_registry``
-    An offline :class:`~soajs.RegistryManager` over ``soajs_registry_data``:
-    no network, no thread (:meth:`~soajs.RegistryManager.from_dict`).
+    An offline ``RegistryManager`` over ``soajs_registry_data``:
+    no network, no thread (``from_dict``).
 ``soajs_control_plane``
-    A real local control plane (:class:`soajs.controlplane.ControlPlaneServer`)
+    A real local control plane (``soajs.controlplane.ControlPlaneServer``)
     on a free loopback port, in a thread, serving ``soajs_registry_data``;
     ``SOAJS_REGISTRY_API`` and ``SOAJS_ENV`` point at it for the test; stopped
     after it.
@@ -20,7 +20,7 @@ Installed with the package; ``pytest -p no:soajs`` turns it off. Fixtures:
 ``soajs_gateway_client``
     A factory: ``soajs_gateway_client(app, header=None)`` returns a client that
     calls the ASGI or WSGI ``app`` in-process from a trusted gateway address
-    (see :mod:`soajs.testing.clients`); an ASGI client runs the app's lifespan.
+    (see ``soajs.testing.clients``); an ASGI client runs the app's lifespan.
 ``soajs_isolated``
     Resets the process-wide state (circuit breakers, pooled connector
     clients) before and after the test. Opt-in: request the fixture, mark the
