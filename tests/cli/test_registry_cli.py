@@ -253,3 +253,32 @@ def test_what_is_not_a_registry_is_refused(tmp_path: Path) -> None:
     failed = tmp_path / "failed.json"
     failed.write_text(json.dumps({"result": False, "errors": {"codes": [1]}}))
     assert "failed or empty envelope" in soajs("registry", "show", "--file", str(failed)).err
+
+
+def test_a_control_plane_answer_that_is_not_a_registry_is_refused() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Foreign(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a well-formed envelope around something else
+            body = json.dumps({"result": True, "data": {"request": {}, "status": 200}}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        api = f"127.0.0.1:{server.server_address[1]}"
+        run = soajs("registry", "show", "--registry-api", api, "--env", "dev", "--service", "h")
+        assert run.code == 1 and "not a registry" in run.err, run
+        assert "environment: None" not in run.out
+    finally:
+        server.shutdown()
+        server.server_close()
