@@ -65,8 +65,9 @@ def test_reset_middleware_finds_the_middleware_in_django_handlers(soajs_gateway_
 
 
 def test_lifespan_can_be_skipped(soajs_gateway_client):
-    client = soajs_gateway_client(get_asgi_application(), HEADER, lifespan=False)
-    assert body(client.get("/whoami")) == {"tenant": "ACME"}
+    for app in (get_asgi_application(), get_wsgi_application()):  # the same call for both
+        client = soajs_gateway_client(app, HEADER, lifespan=False)
+        assert body(client.get("/whoami")) == {"tenant": "ACME"}
 """
 
 

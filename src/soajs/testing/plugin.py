@@ -211,6 +211,7 @@ def soajs_gateway_client() -> Iterator[Callable[..., Any]]:
         def make(app: Any, header: str | bytes | None = None, **options: Any) -> Any:
             if _is_asgi(app):
                 return stack.enter_context(asgi_client(app, header, **options))
+            options.pop("lifespan", None)  # WSGI has none: the same call works for both
             return wsgi_client(app, header, **options)
 
         yield make
