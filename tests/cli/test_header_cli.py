@@ -102,7 +102,7 @@ def test_encode_from_a_json_object_and_percent_encoded() -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--json", "{nope"], 2, "--json is not JSON"),
+        (["--json", "{nope"], 2, "--from-json is not JSON"),
         (["--json", "[1]"], 2, "must be a JSON object"),
         (["--json", '{"tenant": {}}'], 1, "would refuse this header: no_tenant"),
         (["--gateway", "nohost"], 2, "--gateway must be HOST:PORT"),

@@ -212,3 +212,73 @@ def test_doctor_and_registry_are_bounded_by_their_timeout_against_a_silent_contr
         assert shown.code == 1 and "within 1s" in shown.err
         # two runs, each one deadline plus the interpreter's start: generous bound
         assert time.monotonic() - started < 20
+
+
+RECORDED = Path(__file__).parents[1] / "fixtures" / "gateway-4.3.4" / "getRegistry_dev_hello.json"
+
+
+def test_a_recorded_exchange_is_unwrapped_by_the_control_plane_the_cli_and_from_file(
+    tmp_path: Path,
+) -> None:
+    from soajs import RegistryManager
+
+    shown = soajs("registry", "show", "--file", str(RECORDED))
+    assert shown.code == 0 and "environment: dev" in shown.out, shown
+    with RegistryManager.from_file(RECORDED, "hello") as manager:
+        assert manager.env_code == "dev" and manager.registry.core_dbs
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(SCRIPT), "control-plane", "--registry", str(RECORDED), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        api = ["--registry-api", f"127.0.0.1:{port}", "--env", "dev", "--service", "hello"]
+        assert wait_until(lambda: soajs("registry", "show", *api).code == 0, timeout=20, step=0.3)
+        live = soajs("registry", "show", *api)
+        assert "environment: dev" in live.out and "databases:   (none)" not in live.out
+        assert "request" not in soajs("registry", "show", *api, "--json").json()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_what_is_not_a_registry_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"hello": "world", "list": [1, 2]}))
+    shown = soajs("registry", "show", "--file", str(other))
+    assert shown.code == 2 and "does not hold a registry" in shown.err
+    refused = soajs("control-plane", "--registry", str(other))
+    assert refused.code == 2 and "does not hold a registry" in refused.err
+    failed = tmp_path / "failed.json"
+    failed.write_text(json.dumps({"result": False, "errors": {"codes": [1]}}))
+    assert "failed or empty envelope" in soajs("registry", "show", "--file", str(failed)).err
+
+
+def test_a_control_plane_answer_that_is_not_a_registry_is_refused() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Foreign(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a well-formed envelope around something else
+            body = json.dumps({"result": True, "data": {"request": {}, "status": 200}}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        api = f"127.0.0.1:{server.server_address[1]}"
+        run = soajs("registry", "show", "--registry-api", api, "--env", "dev", "--service", "h")
+        assert run.code == 1 and "not a registry" in run.err, run
+        assert "environment: None" not in run.out
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -136,3 +136,16 @@ def test_make_context_is_bound_like_the_middleware_binds_it() -> None:
     assert connection.headers["soajsinjectobj"].encode() == ctx.raw_header
     with pytest.raises(ValueError, match="no_tenant"):
         make_context(tenant_code="")
+
+
+def test_the_default_package_acl_all_env_is_shaped_as_captured() -> None:
+    import json
+
+    from soajs.testing import make_inject_object
+
+    captured = json.loads((FIXTURES / "soajsinjectobj_decoded.json").read_text())
+    package = make_inject_object()["package"]
+    assert set(package["acl_all_env"]) == set(captured["package"]["acl_all_env"]) == {"dev"}
+    assert package["acl_all_env"]["dev"] == package["acl"]
+    assert make_inject_object(package_acl=None)["package"]["acl_all_env"] is None
+    assert make_inject_object(package_acl_all_env=None)["package"]["acl_all_env"] is None

@@ -12,13 +12,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
-from soajs.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common, emit, fail, read_value
+from soajs.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_common,
+    emit,
+    fail,
+    read_value,
+    seconds,
+)
 from soajs.cli.registry import add_source_options, load_registry
 
 __all__ = ["add_parser"]
+
+# a service name is one path segment of the gateway route: no '/', no '..'
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +50,7 @@ def add_parser(sub: Any) -> None:
     call.add_argument("--key", help="the tenant's external key (gateway route)")
     call.add_argument("--inject", metavar="HEADER", help="call as inside this request")
     call.add_argument("--gateway", metavar="HOST:PORT", help="the gateway, instead of a registry")
-    call.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole call")
+    call.add_argument("--deadline", type=seconds, default=30.0, help="seconds for the whole call")
     add_source_options(call)
     call.set_defaults(func=_call)
 
@@ -56,6 +69,8 @@ def _call(args: argparse.Namespace) -> int:
     from soajs.connector.errors import ConnectorError
     from soajs.context import parse_inject_header
 
+    if not _SERVICE_NAME.fullmatch(args.target) or set(args.target) == {"."}:
+        fail(f"SERVICE must be a service name (letters, digits, - _ .), got {args.target!r}", 2)
     headers: dict[str, str] = {}
     for item in args.header:
         name, sep, value = item.partition(":")

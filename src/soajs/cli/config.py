@@ -1,6 +1,6 @@
 """``soajs config validate FILE``: every problem of a service configuration, with its field path.
 
-The file is the JSON object given to :class:`soajs.Config` (the keys of the
+The file is the JSON object given to ``soajs.Config`` (the keys of the
 ``POST /register`` body: ``name``, ``group``, ``port``, ``version``,
 ``extKeyRequired``, ``maintenance``...).
 """
@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
 
 class _Checked(Config):
     """Config's fields and validators, raising pydantic's own errors (each with its
-    location) where :class:`Config` folds them into one ConfigurationError."""
+    location) where ``Config`` folds them into one ConfigurationError."""
 
     def __init__(self, /, **data: Any) -> None:
         BaseModel.__init__(self, **data)

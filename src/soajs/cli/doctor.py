@@ -15,7 +15,7 @@ import argparse
 import os
 from typing import Any
 
-from soajs.cli._common import EXIT_FAILED, EXIT_OK, add_common, emit, read_json_file
+from soajs.cli._common import EXIT_FAILED, EXIT_OK, add_common, emit, read_json_file, seconds
 from soajs.errors import ConfigurationError, SoajsError
 from soajs.settings import Settings
 
@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
     add_common(doc)
     doc.add_argument("--service", help="service name (default: the config's name)")
     doc.add_argument("--config", help="the service's Config JSON file")
-    doc.add_argument("--timeout", type=float, default=3.0, help="seconds per control-plane call")
+    doc.add_argument("--timeout", type=seconds, default=3.0, help="seconds per control-plane call")
     doc.set_defaults(func=_doctor)
 
 
@@ -54,11 +54,15 @@ def _settings(report: _Report) -> Settings | None:
         if value is None or not value.strip():
             continue
         try:
-            Settings.from_env({var: value})
+            parsed = Settings.from_env({var: value})  # the library's own parser
         except ConfigurationError as exc:
             report.add("error", var, str(exc), f"fix or unset {var}")
+            continue
+        good[var] = value
+        misread = _misread_bool(var, value, parsed)
+        if misread:
+            report.add("error", var, misread, f"write {var}=true or {var}=false")
         else:
-            good[var] = value
             report.add("ok", var, f"{var}={value}")
     settings = Settings.from_env(good)
     for var, attr in (("SOAJS_REGISTRY_API", "registry_api"), ("SOAJS_ENV", "env")):
@@ -80,6 +84,29 @@ def _settings(report: _Report) -> Settings | None:
             "export SOAJS_TRUSTED_GATEWAYS=<the gateways' IPs or CIDRs>",
         )
     return settings
+
+
+def _misread_bool(var: str, value: str, parsed: Settings) -> str | None:
+    """Why the library would misread the boolean ``var=value``, or None.
+
+    The settings parser reads ``true``/``1`` as true and *anything else* as
+    false, silently: ``yes``, ``on``, ``y`` or a typo turn the option off.
+    """
+    from soajs import settings as settings_module
+
+    spec = settings_module._SPEC  # the library's own table: which variable, which parser
+    for attr, (name, parse) in spec.items():
+        if name != var or parse is not settings_module._bool:
+            continue
+        word = value.strip().lower()
+        if word in settings_module._TRUE or word in ("false", "0"):
+            return None
+        read = "true" if getattr(parsed, attr) else "false"
+        return (
+            f"{var}={value!r} is read as {read} by the library (only 'true'/'1' mean true, "
+            "'false'/'0' false; anything else is false)"
+        )
+    return None
 
 
 def _config(args: argparse.Namespace, report: _Report) -> Any:

@@ -1,7 +1,7 @@
 """``soajs header decode|encode|validate``: the ``soajsinjectobj`` header, by the library's core.
 
 ``decode`` and ``validate`` run the same parser as the middleware
-(:func:`soajs.context.parse_inject_header`): what they accept or refuse, and
+(``soajs.context.parse_inject_header``): what they accept or refuse, and
 the reason, is what a service would see. Secrets (``iKey``, ``eKey``, the
 key's config values) are masked in what is printed.
 """
@@ -58,15 +58,17 @@ def add_parser(sub: Any) -> None:
         "encode",
         help="build a header value, as the gateway does, from flags or a JSON object",
         description="Build a soajsinjectobj value as gateway 4.3.4 does. Flags fill the "
-        "parts of a realistic default header; --json '{...}' gives the whole object.",
+        "parts of a realistic default header; --from-json '{...}' gives the whole object.",
     )
     add_common(enc, json_flag=False)
     enc.add_argument(
-        "--json",
+        "--from-json",
+        "--json",  # the former name, kept: `soajs --json header encode` is the output flag
         dest="json_object",
         metavar="OBJECT",
-        help="the inject object as JSON ('-': stdin); the flags below are then not used",
+        help="the whole inject object as JSON ('-': stdin); refused with the flags below",
     )
+    enc.set_defaults(json=False)  # set by the global --json: print {"header": ...}
     enc.add_argument("--tenant-id")
     enc.add_argument("--tenant-code")
     enc.add_argument("--tenant-name")
@@ -227,9 +229,13 @@ def _from_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 def _encode(args: argparse.Namespace) -> int:
     if args.json_object is not None:
-        obj = _json_object(args.json_object, "--json")
+        flags = [f"--{k.replace('_', '-')}" for k in _FLAGS if getattr(args, k, None)]
+        if flags:
+            fail(f"--from-json gives the whole object: drop {', '.join(flags)} (or --from-json)",
+                 EXIT_USAGE)  # fmt: skip
+        obj = _json_object(args.json_object, "--from-json")
         if not isinstance(obj, dict):
-            fail(f"--json must be a JSON object, got {type(obj).__name__}", EXIT_USAGE)
+            fail(f"--from-json must be a JSON object, got {type(obj).__name__}", EXIT_USAGE)
     else:
         obj = _from_flags(args)
     try:
@@ -245,5 +251,16 @@ def _encode(args: argparse.Namespace) -> int:
                 f"a service would refuse this header: {_refusal_text(result)[9:]} "
                 "(--no-check prints it anyway)"
             )
-    print(value)  # noqa: T201 - the command's output
+    if args.json:
+        emit(args, {"header": value})
+    else:
+        print(value)  # noqa: T201 - the command's output
     return EXIT_OK
+
+
+# the flags --from-json replaces (refused together with it)
+_FLAGS = (
+    "tenant_id", "tenant_code", "tenant_name", "tenant_type", "ikey", "ekey", "product",
+    "package", "app_id", "services_config", "no_provision_acl", "user", "user_id",
+    "first_name", "last_name", "email", "gateway", "interconnect", "device",
+)  # fmt: skip

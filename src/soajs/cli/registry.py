@@ -5,8 +5,9 @@ A source is a control plane (``--registry-api HOST:PORT``, default
 asked once with ``GET /getRegistry`` (no poller, no registration), or a file
 (``--file``: the bare registry or a captured envelope). Either way it goes
 through the same models as the service's own load, and what is printed is
-their masked dump: credentials, ``key.password``, cookie and session secrets
-show as ``**********``.
+their masked dump: credentials, ``key.password``, cookie and session secrets,
+and whatever ``soajs.cli.redact`` masks (keys named like secrets, URI
+passwords) show as ``**********`` unless ``--reveal-secrets``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ import argparse
 import json
 from typing import Any
 
-from soajs.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common, emit, fail
+from soajs.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_common,
+    emit,
+    fail,
+    revealing,
+    seconds,
+)
+from soajs.cli.redact import MASK, redact
 from soajs.errors import ConfigurationError, NotFoundError
 from soajs.models.registry import Registry
 from soajs.settings import Settings
@@ -30,7 +41,7 @@ def add_source_options(parser: argparse.ArgumentParser, *, file: bool = True) ->
     parser.add_argument("--env", help="environment code (default SOAJS_ENV)")
     parser.add_argument("--service", help="the service to load the registry for")
     parser.add_argument("--type", default="service", choices=["service", "daemon"])
-    parser.add_argument("--timeout", type=float, default=None, help="seconds (default 5)")
+    parser.add_argument("--timeout", type=seconds, default=None, help="seconds (default 5)")
     if file:
         parser.add_argument("--file", help="read the registry from this JSON file instead")
 
@@ -103,7 +114,13 @@ def _fetch(args: argparse.Namespace, api: str | None) -> Registry:
     if not args.service:
         fail("--service is required to ask a control plane (the registry is per service)", 2)
     with RegistryClient(url, timeout=settings.registry_timeout) as client:
-        return client.get_registry(env, args.service, args.type)
+        registry = client.get_registry(env, args.service, args.type)
+    if not (registry.environment or registry.name):
+        fail(
+            f"the control plane at {api or settings.registry_api} answered with something "
+            "that is not a registry (no environment)"
+        )
+    return registry
 
 
 def _first(exc: ValueError) -> str:
@@ -114,13 +131,14 @@ def _first(exc: ValueError) -> str:
     return str(exc)
 
 
-def _dump(value: Any) -> Any:
-    return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+def _dump(value: Any, args: argparse.Namespace) -> Any:
+    context = {"reveal_secrets": True} if revealing(args) else None
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True, context=context)
 
 
 def _show(args: argparse.Namespace) -> int:
     registry = load_registry(args)
-    data = _dump(registry)
+    data = _dump(registry, args)
     dbs = sorted([*registry.core_dbs, *registry.tenant_meta_dbs])
     aware = registry.awareness
     resources = sorted(n for g in registry.resources.values() for n in g)
@@ -160,8 +178,7 @@ def _get(args: argparse.Namespace) -> int:
                 fail(f"no resource {args.name!r}; known: {', '.join(known) or '(none)'}")
     except NotFoundError as exc:
         fail(str(exc))
-    data = _dump(entry)
-    emit(args, data, json.dumps(data, indent=2, ensure_ascii=False))
+    emit(args, _dump(entry, args))  # printed as indented JSON, through the redaction
     return EXIT_OK
 
 
@@ -177,7 +194,7 @@ def _flat(registry: Registry, *, reveal: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     context = {"reveal_secrets": True} if reveal else None
     dump = registry.model_dump(mode="json", by_alias=True, exclude_none=True, context=context)
-    _flatten(dump, "", out)
+    _flatten(dump if reveal else redact(dump), "", out)
     out.pop("timeLoaded", None)  # the control plane stamps every answer
     return out
 
@@ -185,20 +202,31 @@ def _flat(registry: Registry, *, reveal: bool) -> dict[str, Any]:
 def _diff(args: argparse.Namespace) -> int:
     left_registry = load_registry(args, args.left)
     right_registry = load_registry(args, args.right)
-    # compared with the secrets (a changed password is a difference), shown masked
-    left, right = _flat(left_registry, reveal=False), _flat(right_registry, reveal=False)
+    # compared with the secrets (a changed password is a difference), shown masked:
+    # a path whose shown value is not its real value is a secret, never printed
     left_real, right_real = _flat(left_registry, reveal=True), _flat(right_registry, reveal=True)
+    reveal = revealing(args)
+    left = left_real if reveal else _flat(left_registry, reveal=False)
+    right = right_real if reveal else _flat(right_registry, reveal=False)
+
+    def shown(flat: dict[str, Any], real: dict[str, Any], path: str) -> Any:
+        value = flat.get(path, MASK)
+        return value if value == real[path] else MASK
+
     changes: list[dict[str, Any]] = []
-    for path in sorted(set(left) | set(right)):
-        if path not in right:
-            changes.append({"path": path, "change": "removed", "left": left[path]})
-        elif path not in left:
-            changes.append({"path": path, "change": "added", "right": right[path]})
-        elif left_real.get(path) != right_real.get(path):
-            change = {"path": path, "change": "changed", "left": left[path], "right": right[path]}
-            if left[path] == right[path]:  # both masked: say so, show nothing
-                change["secret"] = True
-            changes.append(change)
+    for path in sorted(set(left_real) | set(right_real)):
+        if path not in right_real:
+            changes.append({"path": path, "change": "removed",
+                            "left": shown(left, left_real, path)})  # fmt: skip
+        elif path not in left_real:
+            changes.append({"path": path, "change": "added",
+                            "right": shown(right, right_real, path)})  # fmt: skip
+        elif left_real[path] != right_real[path]:
+            was, now = shown(left, left_real, path), shown(right, right_real, path)
+            if was != left_real[path] or now != right_real[path]:  # a secret: say so only
+                changes.append({"path": path, "change": "changed", "secret": True})
+            else:
+                changes.append({"path": path, "change": "changed", "left": was, "right": now})
     text = []
     for c in changes:
         if c["change"] == "removed":

@@ -45,8 +45,8 @@ def serve(registry_file: str | Path, host: str = "127.0.0.1", port: int = 5000) 
 class ControlPlaneServer:
     """The local control plane on a background thread (tests, demo, notebooks).
 
-    ``port=0`` binds a free port; read it back from :attr:`port` or
-    :attr:`address` (``host:port``, the value for ``SOAJS_REGISTRY_API``).
+    ``port=0`` binds a free port; read it back from ``port`` or
+    ``address`` (``host:port``, the value for ``SOAJS_REGISTRY_API``).
     """
 
     def __init__(self, registry_file: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:

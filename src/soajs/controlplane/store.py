@@ -1,15 +1,17 @@
 """The local control plane's registry: a JSON file plus the services registered at run time.
 
 The file holds one environment's registry, either bare (the shape of the
-gateway's ``data``) or as a whole captured ``GET /getRegistry`` envelope
-(``{"result": true, "data": {...}}``). It is re-read when it changes on disk,
-so editing it is how a developer simulates an operator changing the registry.
+gateway's ``data``), as a whole captured ``GET /getRegistry`` envelope
+(``{"result": true, "data": {...}}``) or as a recorded exchange
+(``{"request", "status", "headers", "body": envelope}``): one loader,
+``soajs.registry.offline.load_registry_data``'s, for all three.
+It is re-read when it changes on disk, so editing it is how a developer
+simulates an operator changing the registry.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import threading
 import time
@@ -61,7 +63,7 @@ class RegistryStore:
         self.reload()
 
     def count(self, route: str) -> None:
-        """Count one call of ``route`` (see :attr:`calls`)."""
+        """Count one call of ``route`` (see ``calls``)."""
         with self._lock:
             self.calls[route] += 1
 
@@ -72,16 +74,17 @@ class RegistryStore:
             self._load_locked()
 
     def _load_locked(self) -> None:
+        from soajs.errors import ConfigurationError
+        from soajs.registry.offline import read_json_file, unwrap_registry
+
         try:
             stat = self.path.stat()
-            raw = json.loads(self.path.read_bytes())
+            raw = unwrap_registry(read_json_file(self.path), f"registry file {self.path}")
         except FileNotFoundError:
             raise RegistryFileError(f"registry file not found: {self.path}") from None
-        except ValueError as exc:
-            raise RegistryFileError(f"registry file {self.path} is not JSON: {exc}") from None
-        if isinstance(raw, dict) and "result" in raw and isinstance(raw.get("data"), dict):
-            raw = raw["data"]  # a captured envelope
-        if not isinstance(raw, dict) or not isinstance(raw.get("serviceConfig", {}), dict):
+        except ConfigurationError as exc:
+            raise RegistryFileError(str(exc)) from None
+        if not isinstance(raw.get("serviceConfig", {}), dict):
             raise RegistryFileError(f"registry file {self.path} does not hold a registry object")
         raw["timeLoaded"] = int(time.time() * 1000)
         self._registry = raw

@@ -1,7 +1,7 @@
 """The offline constructors of ``RegistryManager``: ``from_dict`` and ``from_file``.
 
-A mixin, so :mod:`soajs.registry.manager` stays about the live manager; the
-offline class itself is :class:`soajs.registry.offline.OfflineRegistryManager`.
+A mixin, so ``soajs.registry.manager`` stays about the live manager; the
+offline class itself is ``soajs.registry.offline.OfflineRegistryManager``.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class OfflineFactories:
         No network, no thread, no ``SOAJS_*`` variable read (``env_code``
         defaults to the registry's ``environment``, else ``dev``). The data
         goes through the same models as a control plane's answer; an invalid
-        registry raises :class:`~soajs.errors.ConfigurationError` with the
-        field path. :meth:`~soajs.registry.offline.OfflineRegistryManager.reload`
+        registry raises ``ConfigurationError`` with the
+        field path. ``reload``
         reads ``data`` again, so a test may change the dict, then reload.
         """
         from soajs.registry.offline import OfflineRegistryManager, load_registry_data
@@ -62,7 +62,7 @@ class OfflineFactories:
         config: Config | None = None,
     ) -> OfflineRegistryManager:
         """A ready manager over the registry JSON file ``path`` (bare, or a captured
-        ``getRegistry`` envelope); ``reload()`` reads the file again. See :meth:`from_dict`."""
+        ``getRegistry`` envelope); ``reload()`` reads the file again. See ``from_dict``."""
         from soajs.registry.offline import OfflineRegistryManager, load_registry_data
 
         return OfflineRegistryManager(

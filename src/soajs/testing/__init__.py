@@ -1,18 +1,18 @@
 """``soajs.testing``: write tests for a service behind the SOAJS middleware.
 
-* gateway headers: :func:`make_inject_header` (and :func:`make_inject_object`,
-  :func:`make_urac`, :func:`make_acl`, :func:`make_interconnect`,
-  :func:`encode_inject_object`), shaped as gateway 4.3.4 builds them;
-* registries with no control plane: :func:`make_registry_data`, then
+* gateway headers: ``make_inject_header`` (and ``make_inject_object``,
+  ``make_urac``, ``make_acl``, ``make_interconnect``,
+  ``encode_inject_object``), shaped as gateway 4.3.4 builds them;
+* registries with no control plane: ``make_registry_data``, then
   ``RegistryManager.from_dict(...)`` / ``RegistryManager.from_file(...)``;
 * clients that call an app from a trusted gateway address:
-  :func:`asgi_client`, :func:`asgi_async_client`, :func:`wsgi_client`,
-  :func:`wsgi_header_environ`;
-* ports and a ``Config`` for the real maintenance listener: :func:`free_port_pair`,
-  :func:`make_config`;
-* process-wide state: :func:`reset_process_state` (breakers, pooled
-  clients), :func:`reset_middleware` (a shared app's context cache);
-* the pytest plugin (:mod:`soajs.testing.plugin`), loaded automatically.
+  ``asgi_client``, ``asgi_async_client``, ``wsgi_client``,
+  ``wsgi_header_environ``;
+* ports and a ``Config`` for the real maintenance listener: ``free_port_pair``,
+  ``make_config``;
+* process-wide state: ``reset_process_state`` (breakers, pooled
+  clients), ``reset_middleware`` (a shared app's context cache);
+* the pytest plugin (``soajs.testing.plugin``), loaded automatically.
 
 Guide: the "Testing" page of the docs.
 """

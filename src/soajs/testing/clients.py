@@ -10,13 +10,16 @@ peer (``127.0.0.1``, the default trusted address in the kit) and send the
 header as UTF-8 bytes (httpx refuses a non-ASCII ``str`` header; WSGI wants
 the bytes as a latin-1 ``str``).
 
-* :func:`asgi_client`: Starlette's ``TestClient`` (sync; ``with`` runs the
-  app's lifespan) with ``client=(peer, port)``;
-* :func:`asgi_async_client`: an ``httpx.AsyncClient`` over
+* ``asgi_client``: Starlette's ``TestClient`` (sync; ``with`` runs the
+  app's lifespan when the app supports it: Django's ASGI application refuses
+  the lifespan scope, which then is skipped as uvicorn skips it;
+  ``lifespan=False`` never runs it) with ``client=(peer, port)``;
+* ``asgi_async_client``: an ``httpx.AsyncClient`` over
   ``httpx.ASGITransport(client=(peer, port))`` (no lifespan);
-* :func:`wsgi_client`: a Werkzeug test client (Flask apps too) with
-  ``REMOTE_ADDR``; Django's ``django.test.Client`` already sends
-  ``REMOTE_ADDR=127.0.0.1``: pass the header with :func:`wsgi_header_environ`.
+* ``wsgi_client``: a Werkzeug test client (Flask apps too) with
+  ``REMOTE_ADDR``. Every client takes ``peer`` as a host (``"127.0.0.1"``) or
+  a ``(host, port)`` pair; Django's ``django.test.Client`` already sends
+  ``REMOTE_ADDR=127.0.0.1``: pass the header with ``wsgi_header_environ``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -34,9 +37,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GATEWAY_PEER",
+    "Peer",
     "asgi_async_client",
     "asgi_client",
     "inject_headers",
+    "lifespan_tolerant",
+    "peer_address",
     "wsgi_client",
     "wsgi_header_environ",
 ]
@@ -45,6 +51,60 @@ __all__ = [
 GATEWAY_PEER = ("127.0.0.1", 4000)
 
 HEADER = "soajsinjectobj"
+
+#: A peer: a host, or a ``(host, port)`` pair (the port defaults to the gateway's).
+Peer = str | tuple[str, int]
+
+
+def peer_address(peer: Peer) -> tuple[str, int]:
+    """``peer`` as ``(host, port)``: a bare host gets ``GATEWAY_PEER``'s port."""
+    if isinstance(peer, str):
+        return (peer, GATEWAY_PEER[1])
+    host, port = peer
+    return (str(host), int(port))
+
+
+def lifespan_tolerant(app: Any, lifespan: bool | Literal["auto"] = "auto") -> Any:
+    """``app`` with a lifespan scope it cannot break: ``"auto"`` runs the app's
+    lifespan, but an app that raises before reading its first lifespan message
+    (Django: "can only handle ASGI/HTTP connections, not lifespan") is treated as
+    one without lifespan, as the ASGI spec and uvicorn do; ``False`` never passes
+    the lifespan scope to the app; ``True`` returns ``app`` itself."""
+    if lifespan is True:
+        return app
+
+    async def without_lifespan(receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            kind = message.get("type", "")
+            if kind == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif kind == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "lifespan":
+            return await app(scope, receive, send)  # type: ignore[no-any-return]
+        if lifespan is False:
+            return await without_lifespan(receive, send)
+        received = False
+
+        async def tracking_receive() -> Any:
+            nonlocal received
+            received = True
+            return await receive()
+
+        try:
+            await app(scope, tracking_receive, send)
+        except Exception:
+            if received:
+                raise  # a real startup/shutdown failure: the test must see it
+            await without_lifespan(receive, send)  # the app does not speak lifespan
+
+    wrapped.__wrapped__ = app  # type: ignore[attr-defined]
+    wrapped.app = app  # type: ignore[attr-defined]  # reset_middleware walks .app
+    return wrapped
 
 
 def inject_headers(header: str | bytes | None) -> dict[str, bytes]:
@@ -68,16 +128,19 @@ def asgi_client(
     app: Any,
     header: str | bytes | None = None,
     *,
-    peer: tuple[str, int] = GATEWAY_PEER,
+    peer: Peer = GATEWAY_PEER,
     base_url: str = "http://testserver",
     headers: Mapping[str, str] | None = None,
+    lifespan: bool | Literal["auto"] = "auto",
     **kwargs: Any,
 ) -> TestClient:
     """Starlette's ``TestClient`` presenting ``peer`` as the transport peer.
 
-    ``header`` (e.g. :func:`~soajs.testing.make_inject_header`) is sent with
+    ``header`` (e.g. ``make_inject_header``) is sent with
     every request; a request may still pass its own ``headers=``. Use it as a
-    context manager to run the app's lifespan (registry start, listener).
+    context manager to run the app's lifespan (registry start, listener);
+    ``lifespan`` is as in ``lifespan_tolerant`` (an app refusing the
+    lifespan scope, like Django's, works in a ``with`` block).
     """
     with warnings.catch_warnings():
         # Starlette >= 1.x prefers httpx2 for its TestClient and warns at import
@@ -87,14 +150,20 @@ def asgi_client(
 
     default: dict[str, Any] = dict(headers or {})
     default.update(inject_headers(header))
-    return TestClient(app, base_url=base_url, client=peer, headers=default, **kwargs)
+    return TestClient(
+        lifespan_tolerant(app, lifespan),
+        base_url=base_url,
+        client=peer_address(peer),
+        headers=default,
+        **kwargs,
+    )
 
 
 def asgi_async_client(
     app: Any,
     header: str | bytes | None = None,
     *,
-    peer: tuple[str, int] = GATEWAY_PEER,
+    peer: Peer = GATEWAY_PEER,
     base_url: str = "http://testserver",
     headers: Mapping[str, str] | None = None,
     **kwargs: Any,
@@ -105,7 +174,7 @@ def asgi_async_client(
     """
     default: dict[str, Any] = dict(headers or {})
     default.update(inject_headers(header))
-    transport = httpx.ASGITransport(app=app, client=peer)
+    transport = httpx.ASGITransport(app=app, client=peer_address(peer))
     return httpx.AsyncClient(transport=transport, base_url=base_url, headers=default, **kwargs)
 
 
@@ -113,7 +182,7 @@ def wsgi_client(
     app: Callable[..., Iterable[bytes]],
     header: str | bytes | None = None,
     *,
-    peer: str = GATEWAY_PEER[0],
+    peer: Peer = GATEWAY_PEER[0],
     environ: Mapping[str, Any] | None = None,
 ) -> Client:
     """A Werkzeug test ``Client`` for the WSGI ``app`` (a Flask app works) from ``peer``.
@@ -122,7 +191,10 @@ def wsgi_client(
     (as a real server delivers it). Per request: ``client.get(path,
     environ_overrides=wsgi_header_environ(other))``.
     """
-    base: dict[str, Any] = {"REMOTE_ADDR": peer}
+    host, port = peer_address(peer)
+    base: dict[str, Any] = {"REMOTE_ADDR": host}
+    if not isinstance(peer, str):
+        base["REMOTE_PORT"] = str(port)
     base.update(environ or {})
     base.update(wsgi_header_environ(header))
     test_client = getattr(app, "test_client", None)

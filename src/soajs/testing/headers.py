@@ -20,10 +20,10 @@ order, non-ASCII characters as raw UTF-8, ``undefined`` members left out:
 * ``awareness`` ``{host, port, interConnect?[{name, version, host, port,
   latest}]}``.
 
-Every builder takes keyword arguments with defaults matching the captured
-gateway header (``tests/fixtures/gateway-4.3.4``: tenant ``TST1``, product
-``HELLO``), so ``make_inject_header()`` alone is a realistic header and a
-test names only what it cares about.
+Every builder takes keyword arguments with defaults matching a header
+captured from a real gateway 4.3.4 (tenant ``TST1``, product ``HELLO``),
+so ``make_inject_header()`` alone is a realistic header and a test names
+only what it cares about.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def make_inject_object(
     application_acl: Mapping[str, Any] | None = None,
     application_acl_all_env: Mapping[str, Any] | None = None,
     package_acl: Mapping[str, Any] | None = _UNSET,
-    package_acl_all_env: Mapping[str, Any] | None = None,
+    package_acl_all_env: Mapping[str, Any] | None = _UNSET,
     device: Any = "python-httpx/0.28.1",
     geo: Any = _UNSET,
     urac: Mapping[str, Any] | None = None,
@@ -179,7 +179,7 @@ def make_inject_object(
     awareness_port: int = 4000,
     interconnect: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The inject object (a dict in the gateway's member order); see :func:`make_inject_header`."""
+    """The inject object (a dict in the gateway's member order); see ``make_inject_header``."""
     tenant: dict[str, Any] = {"id": tenant_id, "name": tenant_name, "code": tenant_code}
     tenant["locked"] = locked
     if roaming is not None:
@@ -200,10 +200,10 @@ def make_inject_object(
     if provision_acl:
         obj["application"]["acl"] = application_acl
         obj["application"]["acl_all_env"] = application_acl_all_env
-        obj["package"] = {
-            "acl": make_acl() if package_acl is _UNSET else package_acl,
-            "acl_all_env": package_acl_all_env,
-        }
+        acl = make_acl() if package_acl is _UNSET else package_acl
+        if package_acl_all_env is _UNSET:  # as captured: the package ACL under the env code
+            package_acl_all_env = None if acl is None else {"dev": acl}
+        obj["package"] = {"acl": acl, "acl_all_env": package_acl_all_env}
     if device is not None:
         obj["device"] = device
     geo = {"ip": "127.0.0.1"} if geo is _UNSET else geo
@@ -245,21 +245,22 @@ def make_inject_header(*, percent_encoded: bool = False, **fields: Any) -> str:
         ``product``, ``package``, ``app_id``; ``provision_acl`` (default
         true; false gives ``package: {}`` and no ``application.acl``),
         ``application_acl``, ``application_acl_all_env``, ``package_acl``
-        (default :func:`make_acl`), ``package_acl_all_env``.
+        (default ``make_acl``), ``package_acl_all_env`` (default
+        ``{"dev": package_acl}``, as captured).
     request
         ``device`` (user agent string or object), ``geo`` (default
         ``{"ip": "127.0.0.1"}``; ``None`` leaves it out).
     user
-        ``urac`` (build it with :func:`make_urac`), ``urac_profile``,
+        ``urac`` (build it with ``make_urac``), ``urac_profile``,
         ``urac_acl`` (the ``param`` flags that come with it), ``param``.
     awareness
         ``awareness_host``, ``awareness_port`` (the gateway; default
         127.0.0.1:4000), ``interconnect`` (entries from
-        :func:`make_interconnect`), ``awareness=False`` to leave it out.
+        ``make_interconnect``), ``awareness=False`` to leave it out.
 
     ``percent_encoded=True`` returns the percent-encoded variant. The value
     is a ``str`` that may hold non-ASCII characters: send it as UTF-8 bytes
-    (the clients of :mod:`soajs.testing` do).
+    (the clients of ``soajs.testing`` do).
     """
     return encode_inject_object(make_inject_object(**fields), percent_encoded=percent_encoded)
 
@@ -267,7 +268,7 @@ def make_inject_header(*, percent_encoded: bool = False, **fields: Any) -> str:
 def make_context(
     registry: Any = None, *, percent_encoded: bool = False, **fields: Any
 ) -> ContextData:
-    """The :class:`~soajs.models.ContextData` a service would get from
+    """The ``ContextData`` a service would get from
     ``make_inject_header(**fields)``: parsed by the library's own core and bound
     like the middleware binds it (``context.registry`` reads ``registry``, a
     mesh call forwards the header's exact bytes). For unit tests of code that

@@ -4,13 +4,13 @@ Installed with the package; ``pytest -p no:soajs`` turns it off. Fixtures:
 
 ``soajs_registry_data``
     The registry dict the other fixtures serve (default
-    :func:`~soajs.testing.make_registry_data`); override it in a conftest or
+    ``make_registry_data``); override it in a conftest or
     a test module to serve your own.
 ``soajs_registry``
-    An offline :class:`~soajs.RegistryManager` over ``soajs_registry_data``:
-    no network, no thread (:meth:`~soajs.RegistryManager.from_dict`).
+    An offline ``RegistryManager`` over ``soajs_registry_data``:
+    no network, no thread (``from_dict``).
 ``soajs_control_plane``
-    A real local control plane (:class:`soajs.controlplane.ControlPlaneServer`)
+    A real local control plane (``soajs.controlplane.ControlPlaneServer``)
     on a free loopback port, in a thread, serving ``soajs_registry_data``;
     ``SOAJS_REGISTRY_API`` and ``SOAJS_ENV`` point at it for the test; stopped
     after it.
@@ -20,7 +20,7 @@ Installed with the package; ``pytest -p no:soajs`` turns it off. Fixtures:
 ``soajs_gateway_client``
     A factory: ``soajs_gateway_client(app, header=None)`` returns a client that
     calls the ASGI or WSGI ``app`` in-process from a trusted gateway address
-    (see :mod:`soajs.testing.clients`); an ASGI client runs the app's lifespan.
+    (see ``soajs.testing.clients``); an ASGI client runs the app's lifespan.
 ``soajs_isolated``
     Resets the process-wide state (circuit breakers, pooled connector
     clients) before and after the test. Opt-in: request the fixture, mark the
@@ -200,8 +200,10 @@ def _is_asgi(app: Any) -> bool:
 def soajs_gateway_client() -> Iterator[Callable[..., Any]]:
     """Factory: ``soajs_gateway_client(app, header=None, **options)`` -> a test client
     that calls ``app`` from a trusted gateway address. ASGI apps get Starlette's
-    ``TestClient`` (lifespan run, closed after the test); WSGI apps (Flask, Django's
-    ``WSGIHandler``) a Werkzeug client with ``REMOTE_ADDR``."""
+    ``TestClient`` (lifespan run when the app supports it, e.g. not Django's
+    ``get_asgi_application()``; ``lifespan=False`` skips it; closed after the
+    test); WSGI apps (Flask, Django's ``WSGIHandler``) a Werkzeug client with
+    ``REMOTE_ADDR``. ``peer`` is a host or ``(host, port)`` for both."""
     from soajs.testing.clients import asgi_client, wsgi_client
 
     with ExitStack() as stack:
@@ -209,6 +211,7 @@ def soajs_gateway_client() -> Iterator[Callable[..., Any]]:
         def make(app: Any, header: str | bytes | None = None, **options: Any) -> Any:
             if _is_asgi(app):
                 return stack.enter_context(asgi_client(app, header, **options))
+            options.pop("lifespan", None)  # WSGI has none: the same call works for both
             return wsgi_client(app, header, **options)
 
         yield make

@@ -4,7 +4,7 @@
 middleware given a registry with a ``Config`` binds port + ``maintenanceInc``
 (usually 1000) for the gateway's health checks. A test either turns that off
 (``maintenance_listener=False``, see the Testing page) or gives the service a
-port whose maintenance port is free too: :func:`free_port_pair`.
+port whose maintenance port is free too: ``free_port_pair``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from soajs.config import Config
 
 __all__ = ["free_port", "free_port_pair", "make_config"]
 
-#: Tries of :func:`free_port_pair` before it gives up (each binds two sockets).
+#: Tries of ``free_port_pair`` before it gives up (each binds two sockets).
 MAX_TRIES = 50
 
 
@@ -30,7 +30,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def free_port_pair(maintenance_inc: int = 1000, host: str = "127.0.0.1") -> int:
     """A port ``p`` such that ``p`` and ``p + maintenance_inc`` are both free right now.
 
-    Raises ``OSError`` after :data:`MAX_TRIES` attempts.
+    Raises ``OSError`` after ``MAX_TRIES`` attempts.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(MAX_TRIES):

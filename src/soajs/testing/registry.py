@@ -3,7 +3,7 @@
 ``make_registry_data()`` is the shape gateway 4.3.4 serves for one service
 (``services`` holds the controller and that service; ``awareness`` says where
 the gateway is), small enough to read in a test. Feed it to
-:meth:`soajs.RegistryManager.from_dict` (no network) or to the plugin's
+``soajs.RegistryManager.from_dict`` (no network) or to the plugin's
 ``soajs_control_plane`` fixture (a real local control plane).
 """
 
