@@ -109,6 +109,8 @@ class HealthEndpoints:
             if isinstance(started, HealthAnswer):
                 return started
             future, wait, state = started
+            if future.done():  # already answered (an offline registry, a recent outcome)
+                return self._reload_answer(future.result(), state, wait)
             try:
                 # shield: giving up on the wait must not cancel the call for the others
                 outcome = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), wait)
