@@ -76,3 +76,41 @@ def test_error_lines_and_doctor_mask_uri_credentials() -> None:
     assert "CpPw1" not in doctor.out + doctor.err, doctor
     shown = soajs("registry", "show", "--service", "hello", "--timeout", "1", env=env)
     assert shown.code != 0 and "CpPw1" not in shown.out + shown.err
+
+
+def test_a_control_planes_error_text_is_repeated_masked() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    message = "cannot reach mongodb://admin:DbPw9@db.internal:27017/core"
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            details = [{"code": 600, "message": message}]
+            answer = {"result": False, "errors": {"codes": [600], "details": details}}
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"127.0.0.1:{server.server_address[1]}"
+        env = {"SOAJS_REGISTRY_API": api, "SOAJS_ENV": "dev"}
+        shown = soajs("registry", "show", "--service", "hello", "--timeout", "2", env=env)
+        doctor = soajs("doctor", "--service", "hello", "--timeout", "2", env=env)
+        for run in (shown, doctor):
+            assert run.code == 1, run
+            assert "DbPw9" not in run.out + run.err, run
+        assert "admin:****@db.internal" in shown.err + doctor.out
+        revealed = soajs("registry", "show", "--service", "hello", "--reveal-secrets", env=env)
+        assert "DbPw9" in revealed.err
+    finally:
+        server.shutdown()
+        server.server_close()
