@@ -128,6 +128,13 @@ class Config(_ConfigPart):
     request_timeout_renewal: int | None = Field(default=None, alias="requestTimeoutRenewal", ge=0)
     inter_connect: tuple[InterConnectTarget, ...] = Field(default=(), alias="interConnect")
     maintenance: Maintenance = Field(default_factory=Maintenance)
+    #: The service's error codes and messages (Node's ``config.js`` ``errors``;
+    #: string keys such as ``"400"`` are accepted): see soajs.response.
+    errors: dict[int, str] = Field(default_factory=dict)
+    #: How the library's own refusals are answered: ``"problem"`` (RFC 7807
+    #: problem+json, the default) or ``"envelope"`` (the SOAJS envelope). Not sent
+    #: to the control plane.
+    response_format: Literal["problem", "envelope"] = "problem"
 
     def __init__(self, /, **data: Any) -> None:
         _refuse_both_names(data)
@@ -162,6 +169,17 @@ class Config(_ConfigPart):
     def _no_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"must be an integer, got {value!r}")
+        return value
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _error_codes(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        for key in value:
+            text = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
+            if not isinstance(text, str) or not text.isdigit() or int(text) <= 0:
+                raise ValueError(f"keys must be positive integer error codes, got {key!r}")
         return value
 
     @field_validator("name", "group")
@@ -226,7 +244,11 @@ class Config(_ConfigPart):
 
     def registration_body(self, ip: str | None = None) -> dict[str, Any]:
         """The JSON body of ``POST /register`` (PROTOCOL.md), with ``mw: true``."""
-        body = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        body = self.model_dump(
+            by_alias=True, exclude_none=True, mode="json", exclude={"response_format"}
+        )
+        if not body.get("errors"):
+            body.pop("errors", None)
         body["ip"] = ip or self.ip or "127.0.0.1"
         body["mw"] = True
         body["interConnect"] = [dict(t) for t in body.get("interConnect", [])]
