@@ -15,9 +15,17 @@ import copy
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from soajs.errors import ConfigurationError
 
@@ -27,6 +35,23 @@ VERSION_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 _VERSION_RE = re.compile(VERSION_PATTERN)
 _NAME_RE = re.compile(NAME_PATTERN)
+
+
+class ErrorMessages(dict[int, str]):
+    """``Config.errors``: a read-only, hashable ``{code: message}`` dict."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("Config.errors is read-only")
+
+    __setitem__ = __delitem__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type[ErrorMessages], tuple[dict[int, str]]]:
+        return (ErrorMessages, (dict(self),))  # copy and pickle build it whole
 
 
 class _ConfigPart(BaseModel):
@@ -130,7 +155,9 @@ class Config(_ConfigPart):
     maintenance: Maintenance = Field(default_factory=Maintenance)
     #: The service's error codes and messages (Node's ``config.js`` ``errors``;
     #: string keys such as ``"400"`` are accepted): see soajs.response.
-    errors: dict[int, str] = Field(default_factory=dict)
+    errors: Annotated[dict[int, str], AfterValidator(lambda v: ErrorMessages(v))] = Field(
+        default_factory=lambda: ErrorMessages()
+    )
     #: How the library's own refusals are answered: ``"problem"`` (RFC 7807
     #: problem+json, the default) or ``"envelope"`` (the SOAJS envelope). Not sent
     #: to the control plane.
