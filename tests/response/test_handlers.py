@@ -171,7 +171,9 @@ def test_unhandled_error_is_a_500_envelope_without_internals(
 
 def test_peer_error_is_relayed(served: Served, peer: Loopback) -> None:
     answer = get(served, "/relay")
-    assert answer.status_code == 500, answer.text  # the peer said 200 + result false: our default status
+    assert answer.status_code == 500, (
+        answer.text
+    )  # the peer said 200 + result false: our default status
     assert envelope(answer) == {
         "result": False,
         "errors": {"codes": [402, 403], "details": [{"code": 402, "message": "Out of stock"}]},
