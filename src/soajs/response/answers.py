@@ -67,6 +67,7 @@ _TRACEBACK_CHARS = 8192
 _MAX_FIELDS = 10
 _LOC_CHARS = 64
 _MSG_CHARS = 200
+_MESSAGE_BUDGET = 900  # the listed fields; the whole message stays under MAX_MESSAGE_CHARS
 
 
 @dataclass(frozen=True)
@@ -179,11 +180,15 @@ def answer_validation(errors: Sequence[Any], source: ErrorsSource = None) -> Ans
     """400, code 173: "Validation failed: <field>: <what>; ..." from pydantic-style errors
     (``loc``, ``msg``); the offending input is never repeated."""
     parts: list[str] = []
-    for item in list(errors[: _MAX_FIELDS + 1]):
-        if len(parts) == _MAX_FIELDS:
-            parts.append(f"and {len(errors) - _MAX_FIELDS} more")
+    used = 0
+    for index, item in enumerate(errors):
+        if not isinstance(item, Mapping):
+            continue
+        part = f"{_loc(item.get('loc'))}: {clean_message(item.get('msg'), _MSG_CHARS)}"
+        if len(parts) == _MAX_FIELDS or used + len(part) > _MESSAGE_BUDGET:
+            parts.append(f"and {len(errors) - index} more")
             break
-        if isinstance(item, Mapping):
-            parts.append(f"{_loc(item.get('loc'))}: {clean_message(item.get('msg'), _MSG_CHARS)}")
+        parts.append(part)
+        used += len(part) + 2
     message = "Validation failed: " + ("; ".join(parts) if parts else "invalid request")
     return _answer(400, error_envelope([(VALIDATION_CODE, message)], errors_map(source)))
