@@ -68,5 +68,6 @@ def setup(app: FastAPI, registry: Any = None, **options: Unpack[MiddlewareOption
     """Add :class:`SOAJSMiddleware` and the problem+json answer of :func:`require_context`
     (the SOAJS envelope, code 142, when ``response_format`` is ``"envelope"``)."""
     app.add_middleware(SOAJSMiddleware, registry=registry, **options)
+    app.state.soajs_registry = registry  # the errors map of soajs.response's handlers
     envelope = refusal(registry, options.get("response_format"))[1] != PROBLEM_CONTENT_TYPE
     app.add_exception_handler(ContextRequired, _envelope if envelope else _problem)

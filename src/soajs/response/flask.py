@@ -9,14 +9,17 @@ any other exception (500, code 164, logged once with its traceback; a
 werkzeug ``HTTPException`` such as 404 keeps its own answer) and
 ``validation=True`` one for ``pydantic.ValidationError`` raised by a view
 (400, code 173). ``source`` gives the ``errors`` map, as for
-:func:`soajs.response.starlette.install_handlers`.
+:func:`soajs.response.starlette.install_handlers`; by default the registry
+given to the :class:`~soajs.contrib.flask.SOAJS` extension.
+:func:`handle_soajs_error` is the handler alone, for
+``app.register_error_handler(SoajsError, handle_soajs_error)``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from soajs.connector.errors import ConnectorError
@@ -35,7 +38,22 @@ from soajs.response.envelope import (
     dumps,
 )
 
-__all__ = ["envelope_response", "error_response", "install_handlers"]
+__all__ = ["envelope_response", "error_response", "handle_soajs_error", "install_handlers"]
+
+
+def app_source() -> ErrorsSource:
+    """The current app's errors source: ``install_handlers``'s, else the SOAJS extension's
+    registry."""
+    extensions = current_app.extensions
+    found = extensions.get("soajs.response")
+    if found is not None:
+        return found
+    return getattr(extensions.get("soajs"), "registry", None)
+
+
+def handle_soajs_error(exc: SoajsError) -> Response:
+    """The error handler of :class:`SoajsError` (the current app's errors source)."""
+    return _response(answer_error(exc, app_source()))
 
 
 def _response(answer: Answer) -> Response:
@@ -61,19 +79,19 @@ def install_handlers(
 ) -> None:
     """Register the envelope's error handlers on ``app``."""
 
-    def on_soajs_error(exc: SoajsError) -> Response:
-        return _response(answer_error(exc, source))
+    if source is not None:
+        app.extensions["soajs.response"] = source
 
     def on_connector_error(exc: ConnectorError) -> Response:
-        return _response(answer_connector(exc, source))
+        return _response(answer_connector(exc, app_source()))
 
-    app.register_error_handler(SoajsError, on_soajs_error)
+    app.register_error_handler(SoajsError, handle_soajs_error)
     app.register_error_handler(ConnectorError, on_connector_error)
     if validation:
         from pydantic import ValidationError
 
         def on_validation(exc: ValidationError) -> Response:
-            return _response(answer_validation(exc.errors(include_url=False), source))
+            return _response(answer_validation(exc.errors(include_url=False), app_source()))
 
         app.register_error_handler(ValidationError, on_validation)
     if unhandled:
@@ -82,6 +100,6 @@ def install_handlers(
             if isinstance(exc, HTTPException):
                 return exc  # 404, 405, 400 from werkzeug: their own answer
             where = f"{request.method} {request.path}"
-            return _response(answer_unhandled(exc, source, where))
+            return _response(answer_unhandled(exc, app_source(), where))
 
         app.register_error_handler(Exception, on_unhandled)

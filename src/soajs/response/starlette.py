@@ -12,7 +12,10 @@
   code 173, naming the fields (never their values).
 
 ``source`` gives the ``errors`` map: a :class:`~soajs.Config`, the
-RegistryManager built with one, or a mapping ``{code: message}``. Starlette's
+RegistryManager built with one, or a mapping ``{code: message}``; by default
+the registry given to :func:`soajs.contrib.fastapi.setup`.
+:func:`handle_soajs_error` is the handler alone, for
+``app.add_exception_handler(SoajsError, handle_soajs_error)``. Starlette's
 ``HTTPException`` (404, 405...) keeps its own answer.
 """
 
@@ -40,7 +43,26 @@ from soajs.response.envelope import (
     dumps,
 )
 
-__all__ = ["UnhandledErrors", "envelope_response", "error_response", "install_handlers"]
+__all__ = [
+    "UnhandledErrors",
+    "envelope_response",
+    "error_response",
+    "handle_soajs_error",
+    "install_handlers",
+]
+
+
+def app_source(app: Any) -> ErrorsSource:
+    """The errors source ``install_handlers`` recorded on ``app``, else ``setup``'s registry."""
+    state = getattr(app, "state", None)
+    found = getattr(state, "soajs_errors_source", None)
+    return found if found is not None else getattr(state, "soajs_registry", None)
+
+
+async def handle_soajs_error(request: Request, exc: Exception) -> Response:
+    """The exception handler of :class:`SoajsError` (the app's errors source)."""
+    assert isinstance(exc, SoajsError)
+    return _response(answer_error(exc, app_source(request.scope.get("app"))))
 
 
 def _response(answer: Answer) -> Response:
@@ -90,7 +112,8 @@ class UnhandledErrors:
             if started:
                 raise
             where = f"{scope.get('method', '')} {scope.get('path', '')}"
-            answer = answer_unhandled(exc, self.source, where)
+            source = self.source if self.source is not None else app_source(scope.get("app"))
+            answer = answer_unhandled(exc, source, where)
             await send(
                 {
                     "type": "http.response.start",
@@ -110,22 +133,21 @@ def install_handlers(
     """Register the envelope's exception handlers on a Starlette or FastAPI ``app``
     (before it starts: ``unhandled`` adds a middleware)."""
 
-    async def on_soajs_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, SoajsError)
-        return _response(answer_error(exc, source))
+    if source is not None:
+        app.state.soajs_errors_source = source
 
     async def on_connector_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ConnectorError)
-        return _response(answer_connector(exc, source))
+        return _response(answer_connector(exc, app_source(request.scope.get("app"))))
 
-    app.add_exception_handler(SoajsError, on_soajs_error)
+    app.add_exception_handler(SoajsError, handle_soajs_error)
     app.add_exception_handler(ConnectorError, on_connector_error)
     if validation:
         from fastapi.exceptions import RequestValidationError
 
         async def on_validation(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, RequestValidationError)
-            return _response(answer_validation(exc.errors(), source))
+            return _response(answer_validation(exc.errors(), app_source(request.scope.get("app"))))
 
         app.add_exception_handler(RequestValidationError, on_validation)
     if unhandled:
