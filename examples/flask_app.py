@@ -11,6 +11,8 @@ from flask import Flask, g
 
 from examples._service import make_registry, whoami
 from soajs.contrib.flask import SOAJS
+from soajs.response import SoajsError, build_response
+from soajs.response.flask import install_handlers
 
 registry = make_registry(autostart=True)
 app = Flask(__name__)
@@ -20,3 +22,17 @@ SOAJS(app, registry=registry)
 @app.get("/whoami")
 def who() -> dict[str, Any]:
     return whoami(g.soajs)
+
+
+# The SOAJS envelope (docs/tenant-data.md, Responses): {"result": true, "data": ...}, or
+# {"result": false, "errors": {...}} with the code's message from the service's errors map.
+ORDER_ERRORS = {400: "Order not found"}
+ORDERS = {"7": {"id": 7, "item": "book"}}
+install_handlers(app, ORDER_ERRORS)
+
+
+@app.get("/orders/<order_id>")
+def order(order_id: str) -> dict[str, Any]:
+    if order_id not in ORDERS:
+        raise SoajsError(400, status=404)
+    return build_response(ORDERS[order_id])

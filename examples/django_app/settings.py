@@ -12,7 +12,11 @@ DEBUG = False
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "examples.django_app.urls"
 INSTALLED_APPS: list[str] = []
-MIDDLEWARE = ["soajs.contrib.django.SOAJSMiddleware"]
+MIDDLEWARE = [
+    "soajs.contrib.django.SOAJSMiddleware",
+    "soajs.response.django.EnvelopeMiddleware",  # a raised SoajsError answers the envelope
+]
 DATABASES: dict[str, object] = {}
 USE_TZ = True
 SOAJS = {"registry": "examples.django_app.registry.registry"}
+SOAJS_RESPONSE = {"errors": {400: "Order not found"}}

@@ -15,9 +15,17 @@ import copy
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from soajs.errors import ConfigurationError
 
@@ -27,6 +35,23 @@ VERSION_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 _VERSION_RE = re.compile(VERSION_PATTERN)
 _NAME_RE = re.compile(NAME_PATTERN)
+
+
+class ErrorMessages(dict[int, str]):
+    """``Config.errors``: a read-only, hashable ``{code: message}`` dict."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("Config.errors is read-only")
+
+    __setitem__ = __delitem__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type[ErrorMessages], tuple[dict[int, str]]]:
+        return (ErrorMessages, (dict(self),))  # copy and pickle build it whole
 
 
 class _ConfigPart(BaseModel):
@@ -128,6 +153,15 @@ class Config(_ConfigPart):
     request_timeout_renewal: int | None = Field(default=None, alias="requestTimeoutRenewal", ge=0)
     inter_connect: tuple[InterConnectTarget, ...] = Field(default=(), alias="interConnect")
     maintenance: Maintenance = Field(default_factory=Maintenance)
+    #: The service's error codes and messages (Node's ``config.js`` ``errors``;
+    #: string keys such as ``"400"`` are accepted): see soajs.response.
+    errors: Annotated[dict[int, str], AfterValidator(lambda v: ErrorMessages(v))] = Field(
+        default_factory=lambda: ErrorMessages()
+    )
+    #: How the library's own refusals are answered: ``"problem"`` (RFC 7807
+    #: problem+json, the default) or ``"envelope"`` (the SOAJS envelope). Not sent
+    #: to the control plane.
+    response_format: Literal["problem", "envelope"] = "problem"
 
     def __init__(self, /, **data: Any) -> None:
         _refuse_both_names(data)
@@ -162,6 +196,17 @@ class Config(_ConfigPart):
     def _no_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"must be an integer, got {value!r}")
+        return value
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _error_codes(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        for key in value:
+            text = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
+            if not isinstance(text, str) or not text.isdigit() or int(text) <= 0:
+                raise ValueError(f"keys must be positive integer error codes, got {key!r}")
         return value
 
     @field_validator("name", "group")
@@ -226,7 +271,11 @@ class Config(_ConfigPart):
 
     def registration_body(self, ip: str | None = None) -> dict[str, Any]:
         """The JSON body of ``POST /register`` (PROTOCOL.md), with ``mw: true``."""
-        body = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        body = self.model_dump(
+            by_alias=True, exclude_none=True, mode="json", exclude={"response_format"}
+        )
+        if not body.get("errors"):
+            body.pop("errors", None)
         body["ip"] = ip or self.ip or "127.0.0.1"
         body["mw"] = True
         body["interConnect"] = [dict(t) for t in body.get("interConnect", [])]

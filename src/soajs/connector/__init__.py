@@ -23,20 +23,24 @@ Modules: :mod:`~soajs.connector.routing` (pure: context -> Connection),
 :mod:`~soajs.connector.storm` (WARNING lines bounded across targets),
 :mod:`~soajs.connector.propagation` (what an outbound call carries over from
 the inbound request), :mod:`~soajs.connector.call` (one call's decisions),
-:mod:`~soajs.connector.base` and :mod:`~soajs.connector.client` (the two connectors).
+:mod:`~soajs.connector.base` and :mod:`~soajs.connector.client` (the two connectors),
+:mod:`~soajs.connector.envelope` (``unwrap``: a SOAJS envelope's data, or its errors).
 """
 
 from soajs.connector.body import DEFAULT_MAX_RESPONSE_BYTES
 from soajs.connector.breaker import BreakerPolicy, BreakerState, CircuitBreaker, breakers
 from soajs.connector.client import AsyncServiceConnector, ServiceConnector
 from soajs.connector.deadline import deadline_transport
+from soajs.connector.envelope import unwrap
 from soajs.connector.errors import (
     CircuitOpenError,
     ConnectorError,
     DeadlineExceededError,
     InvalidCallError,
+    InvalidEnvelopeError,
     NoRouteError,
     ResponseTooLargeError,
+    ServiceError,
     ServiceUnavailableError,
 )
 from soajs.connector.policy import DEFAULT_TIMEOUT, RetryPolicy
@@ -56,14 +60,17 @@ __all__ = [
     "ConnectorError",
     "DeadlineExceededError",
     "InvalidCallError",
+    "InvalidEnvelopeError",
     "NoRouteError",
     "ResponseTooLargeError",
     "RetryPolicy",
     "ServiceConnector",
+    "ServiceError",
     "ServiceUnavailableError",
     "aclose",
     "breakers",
     "close",
     "deadline_transport",
     "inbound",
+    "unwrap",
 ]

@@ -22,6 +22,7 @@ from soajs.connector import body, transport
 from soajs.connector.base import BaseConnector
 from soajs.connector.call import INVALID_ERRORS, Call
 from soajs.connector.deadline import ACTIVE, fit_client
+from soajs.connector.envelope import unwrap
 
 if TYPE_CHECKING:
     from soajs.connector.routing import Connection
@@ -89,6 +90,26 @@ class ServiceConnector(BaseConnector):
         the transport cannot use): all :class:`ConnectorError`.
         """
         return self._run(self._start(name, method, path, version, idempotent, kwargs))
+
+    def request_data(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        version: str | int | None = None,
+        *,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """:meth:`request`, then the ``data`` of the SOAJS envelope it answered.
+
+        Raises what :meth:`request` raises, and
+        :class:`~soajs.connector.errors.ServiceError` (``status``, ``codes``,
+        ``details``) when the service answered an error (``result: false``,
+        whatever the status), see :func:`soajs.connector.unwrap`.
+        """
+        answer = self.request(name, method, path, version, idempotent=idempotent, **kwargs)
+        return unwrap(answer, service=name, version=version, max_bytes=None)
 
     @contextmanager
     def stream(
@@ -230,6 +251,20 @@ class AsyncServiceConnector(BaseConnector):
     ) -> httpx.Response:
         """The async twin of :meth:`ServiceConnector.request`."""
         return await self._run(self._start(name, method, path, version, idempotent, kwargs))
+
+    async def request_data(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        version: str | int | None = None,
+        *,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The async twin of :meth:`ServiceConnector.request_data`."""
+        answer = await self.request(name, method, path, version, idempotent=idempotent, **kwargs)
+        return unwrap(answer, service=name, version=version, max_bytes=None)
 
     @asynccontextmanager
     async def stream(

@@ -13,8 +13,10 @@ __all__ = [
     "ConnectorError",
     "DeadlineExceededError",
     "InvalidCallError",
+    "InvalidEnvelopeError",
     "NoRouteError",
     "ResponseTooLargeError",
+    "ServiceError",
     "ServiceUnavailableError",
 ]
 
@@ -135,3 +137,43 @@ class ResponseTooLargeError(ConnectorError):
         self.limit = limit
         self.received = received
         super().__init__(message, service=service, version=version)
+
+
+class ServiceError(ConnectorError):
+    """The service answered, with an error: a SOAJS envelope with ``result: false``
+    (whatever the HTTP status, 200 included: Node services answer most errors
+    with 200) or an HTTP status outside 2xx.
+
+    ``status`` is the HTTP status, ``codes`` the envelope's error codes (ints,
+    at most 100 kept), ``details`` its ``{"code", "message"}`` entries (at
+    most 100, each message one line of at most 1024 characters), ``message``
+    the first detail's message (what the user should see) or ``"HTTP <status>"``.
+    Raised by :func:`soajs.connector.unwrap` and ``connector.request_data()``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        version: str | None,
+        status: int,
+        codes: tuple[int, ...] = (),
+        details: tuple[dict[str, object], ...] = (),
+    ) -> None:
+        self.status = status
+        self.codes = codes
+        self.details = details
+        self.message = message
+        super().__init__(
+            f"{describe(service, version)} answered HTTP {status}"
+            + (f", codes {list(codes)}" if codes else "")
+            + f": {message}",
+            service=service,
+            version=version,
+        )
+
+
+class InvalidEnvelopeError(ServiceError):
+    """The answer (2xx) is not a SOAJS envelope: not JSON, too deep, or without a
+    boolean ``result``. ``codes`` and ``details`` are empty."""

@@ -18,8 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from soajs.context.current import CURRENT, ContextIterable, Current
-from soajs.middleware.core import STRICT_BODY, AdapterCore, warn_if_never_started
-from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
+from soajs.middleware.core import AdapterCore, warn_if_never_started
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -53,7 +52,7 @@ class SOAJSMiddleware:
         if stripped:
             request.__dict__.pop("headers", None)  # rebuilt from META without it
         if context is None and core.strict:
-            return HttpResponse(STRICT_BODY, status=400, content_type=PROBLEM_CONTENT_TYPE)
+            return HttpResponse(core.refusal_body, status=400, content_type=core.refusal_type)
         request.soajs = context
         current = (context, request.META)
         token = CURRENT.set(current)

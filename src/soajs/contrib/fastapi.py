@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from soajs.middleware.accessors import get_soajs_context
 from soajs.middleware.asgi import SOAJSMiddleware
-from soajs.middleware.core import MiddlewareOptions
+from soajs.middleware.core import MiddlewareOptions, refusal
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE, problem_body
 from soajs.models.context import ContextData
 
@@ -56,7 +56,18 @@ async def _problem(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _envelope(request: Request, exc: Exception) -> Response:
+    from soajs.middleware.core import STRICT_CODE
+    from soajs.response.envelope import ENVELOPE_CONTENT_TYPE, dumps, error_envelope
+
+    body = dumps(error_envelope([(STRICT_CODE, _DETAIL)]))
+    return Response(body, status_code=401, media_type=ENVELOPE_CONTENT_TYPE)
+
+
 def setup(app: FastAPI, registry: Any = None, **options: Unpack[MiddlewareOptions]) -> None:
-    """Add :class:`SOAJSMiddleware` and the problem+json answer of :func:`require_context`."""
+    """Add :class:`SOAJSMiddleware` and the problem+json answer of :func:`require_context`
+    (the SOAJS envelope, code 142, when ``response_format`` is ``"envelope"``)."""
     app.add_middleware(SOAJSMiddleware, registry=registry, **options)
-    app.add_exception_handler(ContextRequired, _problem)
+    app.state.soajs_registry = registry  # the errors map of soajs.response's handlers
+    envelope = refusal(registry, options.get("response_format"))[1] != PROBLEM_CONTENT_TYPE
+    app.add_exception_handler(ContextRequired, _envelope if envelope else _problem)

@@ -24,9 +24,8 @@ from soajs.connector import transport as connector_transport
 from soajs.context.current import CURRENT
 from soajs.context.parser import HEADER
 from soajs.errors import RegistryError, SoajsError
-from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
+from soajs.middleware.core import AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
-from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 from soajs.registry.outage import probes_while_degraded
 
 __all__ = ["SOAJSMiddleware"]
@@ -99,9 +98,9 @@ class SOAJSMiddleware:
                 scope["headers"] = [(n, v) for n, v in headers if n != HEADER]
         if context is None and core.strict:
             if kind == "http":
-                await _respond(send, 400, PROBLEM_CONTENT_TYPE, STRICT_BODY)
+                await _respond(send, 400, core.refusal_type, core.refusal_body)
             else:
-                await _refuse_websocket(scope, receive, send)
+                await _refuse_websocket(scope, receive, send, core)
             return
         scope["soajs"] = context
         state = scope.get("state")
@@ -294,8 +293,8 @@ async def _respond(send: Send, status: int, content_type: str, body: bytes) -> N
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
-    """Strict mode: refuse the handshake, with the problem+json body where the server can."""
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, core: AdapterCore) -> None:
+    """Strict mode: refuse the handshake, with the refusal body where the server can."""
     await receive()  # websocket.connect
     if "websocket.http.response" in (scope.get("extensions") or {}):
         await send(
@@ -303,11 +302,11 @@ async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
                 "type": "websocket.http.response.start",
                 "status": 400,
                 "headers": [
-                    (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                    (b"content-length", str(len(STRICT_BODY)).encode()),
+                    (b"content-type", core.refusal_type.encode()),
+                    (b"content-length", str(len(core.refusal_body)).encode()),
                 ],
             }
         )
-        await send({"type": "websocket.http.response.body", "body": STRICT_BODY})
+        await send({"type": "websocket.http.response.body", "body": core.refusal_body})
     else:
         await send({"type": "websocket.close", "code": 1008})  # policy violation: HTTP 403

@@ -21,9 +21,10 @@ from soajs.context.trust import (
     hop_chain,
     peer_was_rewritten,
 )
+from soajs.errors import ConfigurationError
 from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener import MaintenanceListener
-from soajs.middleware.problem import problem_body
+from soajs.middleware.problem import PROBLEM_CONTENT_TYPE, problem_body
 from soajs.models.context import ContextData
 from soajs.registry import RegistryManager, processes
 
@@ -74,6 +75,10 @@ class MiddlewareOptions(TypedDict, total=False):
     maintenance_host
         Address the maintenance listener binds (default ``SOAJS_MAINTENANCE_HOST``,
         else where the service's own server listens).
+    response_format
+        ``"problem"`` (problem+json) or ``"envelope"`` (the SOAJS envelope, code
+        142) for the strict-mode refusal; default the registry Config's
+        ``response_format``, else ``"problem"``.
     stall_timeout
         Seconds the serving event loop (ASGI) may take to run a callback before
         the maintenance ``/heartbeat`` and readiness answer 503 (default
@@ -92,6 +97,7 @@ class MiddlewareOptions(TypedDict, total=False):
     maintenance_listener: bool
     maintenance_host: str | None
     stall_timeout: float | None
+    response_format: str | None
 
 
 class AdapterCore:
@@ -107,6 +113,8 @@ class AdapterCore:
         if isinstance(registry, RegistryManager):
             processes.serves_requests(registry)  # a --preload master hands polling off
         self.strict = bool(opts.get("strict", False))
+        #: The strict-mode refusal's body and Content-Type (status 400).
+        self.refusal_body, self.refusal_type = refusal(registry, opts.get("response_format"))
         #: True until the first request (see :meth:`first_request`).
         self.first = True
         self.resolver = ContextResolver(
@@ -220,6 +228,30 @@ def environ_peer(environ: MutableMapping[str, Any]) -> tuple[str | None, bool, l
     if not values and not extra:
         return peer, False, xff_values
     return peer, peer_was_rewritten(peer, None, values, extra), xff_values
+
+
+#: The strict-mode refusal in the SOAJS envelope: Node's code for a request that did
+#: not come through the gateway (142), with our message.
+STRICT_CODE = 142
+STRICT_MESSAGE = "This service only answers requests proxied by the SOAJS gateway."
+
+
+def refusal(registry: Any, response_format: str | None) -> tuple[bytes, str]:
+    """The strict-mode 400's body and Content-Type for ``response_format`` (see
+    :class:`MiddlewareOptions`); problem+json unless the envelope is chosen."""
+    if response_format is None:
+        config = getattr(registry, "config", None)
+        chosen = getattr(config, "response_format", None)
+        response_format = chosen if isinstance(chosen, str) else "problem"
+    if response_format == "problem":
+        return STRICT_BODY, PROBLEM_CONTENT_TYPE
+    if response_format != "envelope":
+        raise ConfigurationError(
+            f"response_format must be 'problem' or 'envelope', got {response_format!r}"
+        )
+    from soajs.response.envelope import ENVELOPE_CONTENT_TYPE, dumps, error_envelope
+
+    return dumps(error_envelope([(STRICT_CODE, STRICT_MESSAGE)])), ENVELOPE_CONTENT_TYPE
 
 
 def warn_if_never_started(registry: Any, core: AdapterCore) -> None:

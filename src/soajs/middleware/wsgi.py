@@ -25,12 +25,10 @@ from soajs.context.current import CURRENT, ContextIterable
 from soajs.middleware.accessors import ENVIRON_KEY
 from soajs.middleware.core import (
     ENVIRON_HEADER,
-    STRICT_BODY,
     AdapterCore,
     MiddlewareOptions,
     warn_if_never_started,
 )
-from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
 
 __all__ = ["ENVIRON_HEADER", "SOAJSWSGIMiddleware"]
 
@@ -85,11 +83,11 @@ class SOAJSWSGIMiddleware:
             start_response(
                 "400 Bad Request",
                 [
-                    ("Content-Type", PROBLEM_CONTENT_TYPE),
-                    ("Content-Length", str(len(STRICT_BODY))),
+                    ("Content-Type", core.refusal_type),
+                    ("Content-Length", str(len(core.refusal_body))),
                 ],
             )
-            return [STRICT_BODY]
+            return [core.refusal_body]
         environ[ENVIRON_KEY] = context
         current = (context, environ)
         token = CURRENT.set(current)
