@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from soajs.connector.storm import StormGate
+from soajs.observability.instrument import breaker_changed
 
 __all__ = [
     "DEFAULT_MAX_TARGETS",
@@ -170,6 +171,7 @@ class CircuitBreaker:
                     return False
                 self._probe_at = now
                 return True
+        breaker_changed(self.target, self.label, "open", "half-open")
         self._warn(first, "circuit for %s half-open: letting one probe call through", self.label)
         return True
 
@@ -185,6 +187,7 @@ class CircuitBreaker:
             self._failures = 0
             self._probes = self._suppressed = 0
         if was != "closed":
+            breaker_changed(self.target, self.label, was, "closed")
             self._warn(
                 True,
                 "circuit for %s closed: the probe call succeeded after %d consecutive "
@@ -216,6 +219,8 @@ class CircuitBreaker:
                 self._suppressed += 1
             failures = self._failures
             last = self._last_reason
+        if opened:
+            breaker_changed(self.target, self.label, was, "open")
         if first_open:
             self._warn(
                 True,

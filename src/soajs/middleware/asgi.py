@@ -27,6 +27,8 @@ from soajs.errors import RegistryError, SoajsError
 from soajs.middleware.core import STRICT_BODY, AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE
+from soajs.observability import tracing
+from soajs.observability.export import metrics_answer
 from soajs.registry.outage import probes_while_degraded
 
 __all__ = ["SOAJSMiddleware"]
@@ -76,6 +78,10 @@ class SOAJSMiddleware:
             if answer is not None:
                 await _respond(send, answer.status, answer.content_type, answer.body)
                 return
+        if core.metrics_path is not None and scope["path"] == core.metrics_path:
+            status, text, kind = await asyncio.to_thread(metrics_answer)
+            await _respond(send, status, kind, text)
+            return
 
         # The hot path: a loop rather than a comprehension (no extra frame on
         # 3.11), a list only when the header is there (kept to see duplicates).
@@ -110,10 +116,13 @@ class SOAJSMiddleware:
         else:
             state["soajs"] = context
         token = CURRENT.set((context, scope))
+        trace = tracing.attach_asgi(scope) if tracing.AVAILABLE and tracing.configured() else None
         try:
             await self.app(scope, receive, send)
         finally:
             CURRENT.reset(token)
+            if trace is not None:
+                tracing.detach(trace)
 
     async def _health(self, health: HealthEndpoints, method: str, path: str) -> HealthAnswer | None:
         if health.needs_io(path):
