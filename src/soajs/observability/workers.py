@@ -65,12 +65,8 @@ _stop = threading.Event()
 
 
 def _directory() -> Path:
+    # SOAJS_RUNTIME_DIR (or the default) of the environment, which every worker shares
     root = os.environ.get("SOAJS_RUNTIME_DIR")
-    for manager in list(counters.managers):
-        configured = getattr(getattr(manager, "settings", None), "runtime_dir", None)
-        if configured:
-            root = configured
-            break
     return (Path(root) if root else default_runtime_dir()) / "metrics"
 
 

@@ -1,0 +1,100 @@
+"""``/metrics`` of a real ``gunicorn -w 2``: the maintenance port sums both workers.
+
+Requests with a valid header hit both workers (each answers its pid); the
+worker that holds the maintenance port answers ``/metrics`` with its own
+counts plus its sibling's published file, read with prometheus-client's parser.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from soajs.controlplane import ControlPlaneServer
+from soajs.testing.headers import make_inject_header
+from tests.conftest import ROOT
+from tests.support import free_port, wait_until
+
+REQUESTS = 40
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs fork")
+def test_gunicorn_two_workers_report_summed_counts(
+    control_plane: ControlPlaneServer, tmp_path: Path
+) -> None:
+    port, maintenance = free_port(), free_port()
+    env = dict(
+        os.environ,
+        SOAJS_ENV="dev",
+        SOAJS_REGISTRY_API=control_plane.address,
+        SOAJS_RUNTIME_DIR=str(tmp_path / "run"),
+        SOAJS_METRICS_PUBLISH_INTERVAL="0.5",
+        TEST_SERVICE_PORT=str(port),
+        TEST_MAINTENANCE_PORT=str(maintenance),
+    )
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4",
+               "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+               "tests.observability.metrics_app:application"]  # fmt: skip
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}/"
+    metrics_url = f"http://127.0.0.1:{maintenance}/metrics"
+    header = make_inject_header()
+    try:
+        assert wait_until(lambda: _up(url), timeout=30), "gunicorn did not answer"
+        with httpx.Client(timeout=10) as client, ThreadPoolExecutor(8) as pool:
+            pids = list(
+                pool.map(
+                    lambda _: client.get(url, headers={"soajsinjectobj": header}).text,
+                    range(REQUESTS),
+                )
+            )
+        assert len(set(pids)) == 2, f"one worker served every request: {set(pids)}"
+
+        def summed() -> dict[Any, float]:
+            answer = httpx.get(metrics_url, timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert answer.headers["content-type"].startswith("text/plain")
+            return samples(answer.text)
+
+        ok = ("soajs_context_headers_total", (("outcome", "accepted"), ("reason", "ok")))
+        # the probe (_up) requests carry no header: only the REQUESTS count
+        assert wait_until(lambda: summed().get(ok) == REQUESTS, timeout=10), summed().get(ok)
+        found = summed()
+        assert found[("soajs_metrics_processes", ())] == 2
+        hits = found[("soajs_context_cache_hits_total", (("reason", "ok"),))]
+        assert hits == REQUESTS - 2  # each worker parsed the header once
+        assert found[("soajs_registry_ready", (("service", "hello"),))] == 2
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
