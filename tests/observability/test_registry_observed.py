@@ -1,0 +1,120 @@
+"""Registry loads against a real control plane: counted, hooked, and quiet in the logs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from soajs import RegistryManager
+from soajs.controlplane import ControlPlaneServer
+from soajs.observability import ReloadEvent, clear_hooks, families, on_reload
+from tests.support import wait_until
+
+Make = Callable[..., RegistryManager]
+
+
+@pytest.fixture(autouse=True)
+def _no_hooks() -> Iterator[None]:
+    clear_hooks()
+    yield
+    clear_hooks()
+
+
+def value(name: str, suffix: str, **labels: str) -> float:
+    family = families.local()[name]
+    return family.samples.get((suffix, tuple(labels.items())), 0.0)
+
+
+def test_a_reload_is_counted_timed_and_reported_to_the_hooks(
+    control_plane: ControlPlaneServer, make_manager: Make
+) -> None:
+    manager = make_manager("hello", registry_api=control_plane.address, auto_reload=False)
+    before = value("soajs_registry_polls", "_total", service="hello", outcome="ok")
+    timed = value("soajs_registry_reload_duration_seconds", "_count", service="hello")
+    seen: list[ReloadEvent] = []
+    on_reload(seen.append)
+    assert manager.request_reload().future.result(timeout=10).ok
+    assert value("soajs_registry_polls", "_total", service="hello", outcome="ok") == before + 1
+    assert value("soajs_registry_reload_duration_seconds", "_count", service="hello") == timed + 1
+    assert wait_until(lambda: len(seen) == 1, timeout=5)
+    assert seen[0].service == "hello" and seen[0].ok and seen[0].error is None
+    assert value("soajs_registry_ready", "", service="hello") == 1.0
+    assert 0 <= value("soajs_registry_snapshot_age_seconds", "", service="hello") < 60
+
+
+def test_a_failing_or_slow_hook_never_holds_the_registry(
+    control_plane: ControlPlaneServer, make_manager: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="soajs.observability")
+    manager = make_manager("hello", registry_api=control_plane.address, auto_reload=False)
+    release = threading.Event()
+    calls: list[bool] = []
+
+    @on_reload
+    def broken(event: ReloadEvent) -> None:
+        raise RuntimeError("hook bug")
+
+    @on_reload
+    def slow(event: ReloadEvent) -> None:
+        calls.append(event.ok)
+        release.wait(10)
+
+    try:
+        for _ in range(3):
+            start = time.monotonic()
+            assert manager.request_reload(broadcast=False).future.result(timeout=10).ok
+            assert time.monotonic() - start < 3  # the slow hook is not waited for
+            time.sleep(1.1)  # past the reload rate limit
+    finally:
+        release.set()
+    assert wait_until(lambda: len(calls) == 3, timeout=10)
+    lines = [r.getMessage() for r in caplog.records if "hook bug" in r.getMessage()]
+    assert len(lines) == 1, lines  # once per interval, not once per event
+
+
+def test_control_plane_polls_log_no_httpx_line_but_the_apps_calls_do(
+    control_plane: ControlPlaneServer, make_manager: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    manager = make_manager("hello", registry_api=control_plane.address, auto_reload=False)
+    assert manager.request_reload().future.result(timeout=10).ok
+    assert control_plane.store.calls["/getRegistry"] >= 2
+    assert [r for r in caplog.records if r.name == "httpx"] == []
+    httpx.get(f"http://{control_plane.address}/getRegistry?env=dev&serviceName=hello", timeout=5)
+    mine = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(mine) == 1 and "HTTP Request" in mine[0], mine
+
+
+def test_breaker_transitions_are_counted_and_hooked_even_when_a_hook_raises() -> None:
+    from soajs.connector.breaker import BreakerPolicy, CircuitBreaker
+    from soajs.observability import BreakerEvent, on_breaker_change
+
+    seen: list[Any] = []
+
+    @on_breaker_change
+    def broken(event: BreakerEvent) -> None:
+        raise ValueError("hook bug")
+
+    on_breaker_change(seen.append)
+    target = "10.9.9.9:4000"
+    opened = value("soajs_connector_breaker_transitions", "_total", target=target, state="open")
+    breaker = CircuitBreaker(target, BreakerPolicy(failure_threshold=1, reset_timeout=0))
+    breaker.record_failure("ConnectError")
+    assert breaker.state == "open"
+    assert breaker.allow()  # half-open probe
+    breaker.record_success()
+    assert breaker.state == "closed"
+    assert wait_until(lambda: len(seen) == 3, timeout=5)
+    assert [(e.previous, e.state) for e in seen] == [
+        ("closed", "open"),
+        ("open", "half-open"),
+        ("half-open", "closed"),
+    ]
+    after = value("soajs_connector_breaker_transitions", "_total", target=target, state="open")
+    assert after == opened + 1
