@@ -16,9 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,19 +26,19 @@ from soajs.observability import SoajsContextFilter, metrics_answer
 from tests.connector.loopback import Loopback, status
 from tests.connector.test_propagation_e2e import header_for
 from tests.integration.servers import uvicorn_server
+from tests.observability.otel import sdk
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = "b7ad6b7169203331"
-EXPORTER = InMemorySpanExporter()
+EXPORTER = InMemorySpanExporter()  # replaced by the fixture's
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _sdk() -> None:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+def _sdk() -> Iterator[None]:
+    global EXPORTER
+    with sdk() as exporter:
+        EXPORTER = exporter
+        yield
 
 
 @pytest.fixture

@@ -282,9 +282,9 @@ class AsyncServiceConnector(BaseConnector):
 
         try:
             with connector_call(call):  # metrics, span, traceparent (observability)
-                result: httpx.Response = await tenacity.AsyncRetrying(
-                    **call.retrying_kwargs()
-                )(attempt)
+                result: httpx.Response = await tenacity.AsyncRetrying(**call.retrying_kwargs())(
+                    attempt
+                )
         except httpx.RequestError as exc:  # transport, too many redirects, undecodable body
             raise call.unavailable(exc) from exc
         except body.TooLarge as exc:

@@ -1,0 +1,180 @@
+"""What ``/metrics`` answers, on the service port of real servers, and its bounds."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry import trace
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from soajs.middleware import SOAJSMiddleware, SOAJSWSGIMiddleware
+from soajs.observability import counters, families, register_collector
+from soajs.observability.export import metrics_answer
+from soajs.testing.headers import make_inject_header
+from tests.conftest import ROOT
+from tests.integration.servers import uvicorn_server, werkzeug_server
+from tests.observability.otel import sdk
+
+Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def parse(text: str) -> dict[Key, float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def header_key(outcome: str, reason: str) -> Key:
+    return ("soajs_context_headers_total", (("outcome", outcome), ("reason", reason)))
+
+
+async def hello(request: Any) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def test_the_service_port_answers_metrics_when_asked_and_counts_refusals() -> None:
+    app = SOAJSMiddleware(
+        Starlette(routes=[Route("/", hello)]),
+        trusted_gateways="10.1.2.3",  # loopback is not a gateway: its headers are ignored
+        health=False,
+        metrics_on_service_port=True,
+    )
+    with uvicorn_server(app) as served, httpx.Client(timeout=10) as client:
+        base = f"http://127.0.0.1:{served.port}"
+        before = parse(client.get(base + "/metrics").text)
+        for _ in range(3):
+            assert client.get(base + "/", headers={"soajsinjectobj": "{}"}).status_code == 200
+        answer = client.get(base + "/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    after = parse(answer.text)
+    key = header_key("ignored", "untrusted_peer")
+    assert after[key] == before.get(key, 0.0) + 3
+
+
+def test_the_service_port_does_not_answer_metrics_by_default() -> None:
+    app = SOAJSMiddleware(Starlette(routes=[Route("/", hello)]), trusted_gateways="*", health=False)
+    with uvicorn_server(app) as served:
+        assert httpx.get(f"http://127.0.0.1:{served.port}/metrics").status_code == 404
+
+
+def test_refused_and_cached_headers_by_reason_under_werkzeug() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    wsgi = SOAJSWSGIMiddleware(app, trusted_gateways="*", health=False,
+                               metrics_on_service_port=True)  # fmt: skip
+    good = make_inject_header()
+    with werkzeug_server(wsgi) as served, httpx.Client(timeout=10) as client:
+        base = f"http://127.0.0.1:{served.port}"
+        before = parse(client.get(base + "/metrics").text)
+        for value in (good, good, good, "not json{", "not json{", "[1]"):
+            client.get(base + "/", headers={"soajsinjectobj": value})
+        after = parse(client.get(base + "/metrics").text)
+
+    def delta(key: Key) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta(header_key("accepted", "ok")) == 3
+    assert delta(header_key("refused", "not_json")) == 2
+    assert delta(header_key("refused", "not_an_object")) == 1
+    assert delta(("soajs_context_cache_hits_total", (("reason", "ok"),))) == 2
+    assert delta(("soajs_context_cache_hits_total", (("reason", "not_json"),))) == 1
+
+
+def test_the_collector_goes_into_the_applications_own_registry() -> None:
+    registry = CollectorRegistry()
+    register_collector(registry, all_workers=False)
+    text = generate_latest(registry).decode()
+    found = parse(text)
+    assert found[("soajs_metrics_processes", ())] == 1
+
+
+def test_without_prometheus_client_metrics_answers_501(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(sys.modules):
+        if name == "prometheus_client" or name.startswith("prometheus_client."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import fails
+    status, body, _ = metrics_answer()
+    assert status == 501 and b"soajs-python[metrics]" in body
+
+
+def test_target_services_are_capped_and_the_rest_is_other() -> None:
+    counts = counters.LabelledCounts(("service", "outcome"), cap=3)
+    for i in range(10):
+        counts.add((f"svc{i}", "ok"))
+    names = {key[0] for key, _ in counts.items()}
+    assert names == {"svc0", "svc1", "svc2", "other"}
+    assert dict(counts.items())[("other", "ok")] == 7
+
+
+def test_a_hostile_worker_file_is_skipped_not_trusted() -> None:
+    data = {"families": {
+        "soajs_context_headers": [["_total", [["outcome", "accepted"]], "NaN?"],
+                                  ["<script>", [], 1], "junk", ["_total", [["a", "b"]], 5]],
+        "not_ours": [["_total", [], 1e9]],
+    }}  # fmt: skip
+    fams = families.from_json(json.loads(json.dumps(data)))
+    samples = fams["soajs_context_headers"].samples
+    assert samples == {("_total", (("a", "b"),)): 5.0}
+    assert "not_ours" not in fams
+
+
+def test_the_dashboard_is_json_and_asks_only_for_metrics_we_export() -> None:
+    folder = ROOT / "examples" / "observability"
+    dashboard = json.loads((folder / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exprs += [
+        line for line in (folder / "queries.promql").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]  # fmt: skip
+    assert len(dashboard["panels"]) >= 5
+    exported = set()
+    for name, (kind, _, _) in families.SPECS.items():
+        suffixes = {"counter": ["_total"], "gauge": [""],
+                    "histogram": ["_bucket", "_sum", "_count"]}[kind]  # fmt: skip
+        exported |= {name + s for s in suffixes}
+    for expr in exprs:
+        for used in re.findall(r"\bsoajs_[a-z_]+", expr):
+            assert used in exported, (used, expr)
+
+
+def test_a_wsgi_traceparent_is_the_parent_and_is_detached_even_on_errors() -> None:
+    seen: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        context = trace.get_current_span().get_span_context()
+        with lock:
+            seen[environ["PATH_INFO"]] = f"{context.trace_id:032x}" if context.is_valid else ""
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("the app fails")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    wsgi = SOAJSWSGIMiddleware(app, trusted_gateways="*", health=False)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    with (
+        sdk(),
+        werkzeug_server(wsgi, threaded=False) as served,
+        httpx.Client(timeout=10) as client,
+    ):
+        base = f"http://127.0.0.1:{served.port}"
+        assert client.get(base + "/boom", headers=parent).status_code == 500
+        assert client.get(base + "/after").status_code == 200
+        assert client.get(base + "/ok", headers=parent).status_code == 200
+    assert seen == {"/boom": trace_id, "/after": "", "/ok": trace_id}
