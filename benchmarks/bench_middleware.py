@@ -157,9 +157,9 @@ def variants(asgi: bool) -> list[Variant]:
             out.append((hname, "soajs cold", SOAJSWSGIMiddleware(wsgi_hello, **COLD), header))
             if header is HEADERS["2 KB spread"]:
                 out.append((hname, "soajs warm", SOAJSWSGIMiddleware(wsgi_hello, **OURS), header))
-                off = SOAJSWSGIMiddleware(wsgi_hello, **OURS)
-                off.core.resolver.counts = None
-                out.append((hname, OBS_OFF, off, header))
+                wsgi_off = SOAJSWSGIMiddleware(wsgi_hello, **OURS)
+                wsgi_off.core.resolver.counts = None
+                out.append((hname, OBS_OFF, wsgi_off, header))
     return out
 
 

@@ -33,5 +33,5 @@ def sdk() -> Iterator[InMemorySpanExporter]:
 
 
 def _reset() -> None:
-    trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
-    trace._TRACER_PROVIDER_SET_ONCE = Once()  # type: ignore[attr-defined]
+    trace._TRACER_PROVIDER = None
+    trace._TRACER_PROVIDER_SET_ONCE = Once()

@@ -109,7 +109,7 @@ def test_breaker_transitions_are_counted_and_hooked_even_when_a_hook_raises() ->
     assert breaker.state == "open"
     assert breaker.allow()  # half-open probe
     breaker.record_success()
-    assert breaker.state == "closed"
+    assert str(breaker.state) == "closed"
     assert wait_until(lambda: len(seen) == 3, timeout=5)
     assert [(e.previous, e.state) for e in seen] == [
         ("closed", "open"),

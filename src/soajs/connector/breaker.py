@@ -124,15 +124,16 @@ class CircuitBreaker:
         self._suppressed = 0
         self._last_reason = ""
         self.policy_conflicts = 0
+        self._fields = {"soajs_event": "breaker", "soajs_target": target}
 
     def _warn(self, first: bool, message: str, *args: object) -> None:
         """WARNING (through the storm gate) for a streak's first line of its kind, else DEBUG."""
         if not first:
-            logger.debug(message, *args)
+            logger.debug(message, *args, extra=self._fields)
         elif self._logs is not None:
             self._logs.warning(self.target, message, *args)
         else:
-            logger.warning(message, *args)
+            logger.warning(message, *args, extra=self._fields)
 
     @property
     def state(self) -> State:

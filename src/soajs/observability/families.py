@@ -170,7 +170,7 @@ def _le(edge: float) -> str:
 
 def _gauges(fams: Families) -> None:
     entries = size = 0
-    for resolver in list(counters.resolvers):
+    for resolver in _members(counters.resolvers):
         cache = getattr(resolver, "cache", None)
         if cache is not None:
             entries += len(cache)
@@ -178,7 +178,9 @@ def _gauges(fams: Families) -> None:
     fams["soajs_context_cache_entries"].add("", (), float(entries))
     fams["soajs_context_cache_bytes"].add("", (), float(size))
     now = datetime.now(UTC)
-    for manager in list(counters.managers)[: counters.MAX_TARGETS]:
+    for manager in _members(counters.managers)[: counters.MAX_TARGETS]:
+        if getattr(manager, "is_stopped", False):
+            continue
         service = (("service", str(getattr(manager, "service_name", "?"))[:100]),)
         ready = bool(getattr(manager, "is_ready", False))
         fams["soajs_registry_ready"].add("", service, 1.0 if ready else 0.0)
@@ -187,6 +189,16 @@ def _gauges(fams: Families) -> None:
             age = max(0.0, (now - loaded).total_seconds())
             fams["soajs_registry_snapshot_age_seconds"].add("", service, age)
     _breakers(fams["soajs_connector_breaker_state"])
+
+
+def _members(group: Any) -> list[Any]:
+    """A weak set's members, even while another thread adds to it."""
+    for _ in range(3):
+        try:
+            return list(group)
+        except RuntimeError:  # changed size during iteration
+            continue
+    return []
 
 
 def _breakers(family: Family) -> None:

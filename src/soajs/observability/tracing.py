@@ -139,8 +139,8 @@ def span(name: str, attributes: dict[str, Any], *, client: bool = False) -> Iter
     try:
         yield current
     except BaseException as exc:
+        # the type only: an error's text may name hosts or carry what a log must not
         _safe(current.set_status, _Status(_StatusCode.ERROR, type(exc).__name__))
-        _safe(current.record_exception, exc)
         _safe(manager.__exit__, type(exc), exc, exc.__traceback__)
         raise
     _safe(manager.__exit__, None, None, None)

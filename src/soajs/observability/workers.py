@@ -71,7 +71,7 @@ def _directory() -> Path:
 
 
 def _key() -> str:
-    for manager in list(counters.managers):
+    for manager in families._members(counters.managers):
         key = getattr(manager, "_instance_key", None)
         if callable(key):
             with contextlib.suppress(Exception):

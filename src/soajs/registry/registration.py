@@ -52,6 +52,7 @@ class Registrar:
             body["version"],
             body["ip"],
             body["port"],
+            extra={"soajs_event": "registered", "soajs_service": self.service_name},
         )
         return data
 
