@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -178,3 +181,66 @@ def test_a_wsgi_traceparent_is_the_parent_and_is_detached_even_on_errors() -> No
         assert client.get(base + "/after").status_code == 200
         assert client.get(base + "/ok", headers=parent).status_code == 200
     assert seen == {"/boom": trace_id, "/after": "", "/ok": trace_id}
+
+
+def test_files_of_an_earlier_run_are_removed_and_never_summed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soajs.observability import workers
+
+    monkeypatch.setenv("SOAJS_RUNTIME_DIR", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_master = int(gone.stdout)
+    folder = tmp_path / "metrics"
+    folder.mkdir(mode=0o700)
+    key = workers._key()
+    stale = {"families": {"soajs_registry_polls": [["_total", [["service", "x"]], 99]]}}
+    old = folder / f"{key}.{dead_master}.{dead_master + 1}.json"
+    old.write_text(json.dumps(stale))
+    (folder / f"{key}.{dead_master}.retired.json").write_text(json.dumps(stale))
+    fams = workers.aggregate()
+    assert ("_total", (("service", "x"),)) not in fams["soajs_registry_polls"].samples
+    assert not old.exists()
+    assert sorted(p.name for p in folder.iterdir()) == [f"{key}.{os.getppid()}.lock"]
+
+
+def test_log_fields_never_leak_between_concurrent_requests() -> None:
+    import logging
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from soajs.observability import SoajsContextFilter
+
+    records: list[tuple[str, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.getMessage(), record.soajs_request_id))  # type: ignore[attr-defined]
+
+    handler = Keep()
+    handler.addFilter(SoajsContextFilter())
+    log = logging.getLogger("test.leak")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        mine = environ.get("HTTP_X_REQUEST_ID", "")
+        log.info("start %s", mine)
+        time.sleep(0.02)  # the other requests run meanwhile
+        log.info("end %s", mine)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    wsgi = SOAJSWSGIMiddleware(app, trusted_gateways="*", health=False)
+    try:
+        with werkzeug_server(wsgi) as served, ThreadPoolExecutor(10) as pool:
+            url = f"http://127.0.0.1:{served.port}/"
+            list(pool.map(lambda i: httpx.get(url, headers={"x-request-id": f"r{i}"}), range(30)))
+        log.info("after")
+    finally:
+        log.removeHandler(handler)
+    assert len(records) == 61
+    for message, request_id in records[:-1]:
+        assert message.split()[-1] == request_id
+    assert records[-1] == ("after", "-")

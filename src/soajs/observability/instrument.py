@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "breaker_changed",
     "connector_call",
+    "no_route",
     "registration",
     "registry_load",
     "track_manager",
@@ -122,6 +123,12 @@ def _count(call: Call, service: str, outcome: str, seconds: float) -> None:
     retries = call.sent - 1 - int(failover)
     if retries > 0:
         stats.retries.add((service,), float(retries))
+
+
+def no_route(service: Any) -> None:
+    """A call found no route to ``service`` (nothing was sent)."""
+    if _ON:
+        counters.stats.calls.add((str(service)[:100], "none", "no_route"))
 
 
 @contextmanager

@@ -184,6 +184,7 @@ def _gather(directory: Path, prefix: str, me: int, ppid: int, fams: families.Fam
     gone: list[Path] = []
     with os.scandir(directory) as entries:
         names = [e.name for e in itertools.islice(entries, MAX_SCAN)]
+    _prune_gone_masters(directory, prefix[: -len(f"{ppid}.")], prefix, names)
     for name in names:
         if not (name.startswith(prefix) and name.endswith(".json")):
             continue
@@ -208,3 +209,25 @@ def _gather(directory: Path, prefix: str, me: int, ppid: int, fams: families.Fam
             with contextlib.suppress(OSError):
                 path.unlink()
     families.merge(fams, retired, counts_only=True)
+
+
+def _prune_gone_masters(directory: Path, key: str, prefix: str, names: list[str]) -> None:
+    """Remove the files of earlier runs of this service instance (their master is gone)."""
+    for name in names:
+        if not name.startswith(key) or name.startswith(prefix):
+            continue
+        master = name[len(key) :].split(".", 1)[0]
+        if not master.isdigit() or _running(int(master)):
+            continue
+        with contextlib.suppress(OSError):
+            (directory / name).unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
