@@ -1,4 +1,5 @@
-"""``/metrics`` of a real ``gunicorn -w 2``: the maintenance port sums both workers.
+"""``/metrics`` of a real ``gunicorn -w 2`` and ``uvicorn --workers 2``: the
+maintenance port sums both workers.
 
 Requests with a valid header hit both workers (each answers its pid); the
 worker that holds the maintenance port answers ``/metrics`` with its own
@@ -36,10 +37,17 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
+GUNICORN = ["-m", "gunicorn", "-w", "2", "--graceful-timeout", "5",
+            "tests.observability.metrics_app:application", "-b"]  # fmt: skip
+UVICORN = ["-m", "uvicorn", "--workers", "2", "--log-level", "warning",
+           "tests.observability.metrics_app:asgi", "--host", "127.0.0.1", "--port"]  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs fork")
-def test_gunicorn_two_workers_report_summed_counts(
-    control_plane: ControlPlaneServer, tmp_path: Path
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_two_workers_report_summed_counts(
+    control_plane: ControlPlaneServer, tmp_path: Path, server: str
 ) -> None:
     port, maintenance = free_port(), free_port()
     env = dict(
@@ -51,9 +59,10 @@ def test_gunicorn_two_workers_report_summed_counts(
         TEST_SERVICE_PORT=str(port),
         TEST_MAINTENANCE_PORT=str(maintenance),
     )
-    command = [sys.executable, "-m", "gunicorn", "-w", "2",
-               "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
-               "tests.observability.metrics_app:application"]  # fmt: skip
+    if server == "gunicorn":
+        command = [sys.executable, *GUNICORN, f"127.0.0.1:{port}"]
+    else:
+        command = [sys.executable, *UVICORN, str(port)]
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -92,7 +101,7 @@ def test_gunicorn_two_workers_report_summed_counts(
         assert hits == sent - 2  # each worker parsed the header once
         assert found[("soajs_registry_ready", (("service", "hello"),))] == 2
 
-        # a worker goes (gunicorn starts another): its counts stay in the sum
+        # a worker goes (the server starts another): its counts stay in the sum
         os.kill(int(sorted(pids)[0]), signal.SIGTERM)
 
         def after_exit() -> bool:
