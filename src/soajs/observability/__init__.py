@@ -6,12 +6,12 @@ Without them the library keeps its counts in plain integers (``/metrics``
 answers 501 saying what to install) and creates no span. See
 docs/observability.md.
 
-* :func:`install_logging` - one line: tenant, request id and trace id on
+* `install_logging` - one line: tenant, request id and trace id on
   every record made during a request;
-* :func:`register_collector` - the SOAJS families in your own
+* `register_collector` - the SOAJS families in your own
   ``prometheus_client`` registry;
-* :func:`metrics_answer` - what ``/metrics`` answers;
-* :func:`on_reload`, :func:`on_breaker_change` - event hooks.
+* `metrics_answer` - what ``/metrics`` answers;
+* `on_reload`, `on_breaker_change` - event hooks.
 """
 
 from __future__ import annotations

@@ -4,14 +4,14 @@ The request path counts in a preallocated list of integers (``+=`` under
 the GIL, about 20 ns; a lock-taking ``prometheus_client.Counter.inc`` costs
 0.3 to 1 µs); the colder paths (connector calls, registry polls, breaker
 transitions) count in small dicts under a lock. Nothing here is exported:
-:mod:`soajs.observability.families` turns a snapshot into metric families
+`soajs.observability.families` turns a snapshot into metric families
 at scrape time.
 
 Bounds: every label set is bounded. Target services and breaker targets are
-capped at :data:`MAX_TARGETS` distinct values each (later ones are counted as
+capped at `MAX_TARGETS` distinct values each (later ones are counted as
 ``"other"``); outcomes, routes, reasons and states are closed sets.
 
-``SOAJS_METRICS=0`` turns counting off (:data:`ENABLED`); the hot path then
+``SOAJS_METRICS=0`` turns counting off (`ENABLED`); the hot path then
 costs one ``is not None`` test.
 """
 

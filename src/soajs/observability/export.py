@@ -4,15 +4,17 @@
 when a scrape or a registration asks for it: without it the counts are
 still kept (cheaply) and ``/metrics`` answers 501 saying what to install.
 
-In your own registry (e.g. next to prometheus-fastapi-instrumentator)::
+In your own registry (e.g. next to prometheus-fastapi-instrumentator):
 
-    from prometheus_client import REGISTRY
-    from soajs.observability import register_collector
-    register_collector(REGISTRY)   # this process's counts, or all workers' summed
+```python
+from prometheus_client import REGISTRY
+from soajs.observability import register_collector
+register_collector(REGISTRY)   # all workers summed, as on /metrics
+```
 
-The answer is bounded: families past :data:`MAX_BYTES` of text are left out
+The answer is bounded: families past `MAX_BYTES` of text are left out
 (a comment says how many); the label sets are bounded already
-(:mod:`soajs.observability.counters`).
+(`soajs.observability.counters`).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class SoajsCollector:
     """A ``prometheus_client`` collector of the SOAJS families.
 
     ``all_workers=True`` (the default) sums this process with its sibling
-    workers (:mod:`soajs.observability.workers`); ``False`` reports this
+    workers (`soajs.observability.workers`); ``False`` reports this
     process only.
     """
 

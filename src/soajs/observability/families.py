@@ -2,9 +2,9 @@
 
 A family is plain data (JSON-able, no dependency): its type, help text, how
 two processes' values combine (``sum``, or ``max`` for an age), and its
-samples keyed by ``(suffix, labels)``. :func:`local` reads this process's
-counts and gauges; :func:`merge` adds another worker's
-(:mod:`soajs.observability.workers`); :mod:`soajs.observability.export`
+samples keyed by ``(suffix, labels)``. `local` reads this process's
+counts and gauges; `merge` adds another worker's
+(`soajs.observability.workers`); `soajs.observability.export`
 turns the result into ``prometheus_client`` metrics.
 """
 

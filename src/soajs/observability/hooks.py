@@ -1,22 +1,24 @@
 """Event hooks: ``on_reload`` and ``on_breaker_change``, run off the library's threads.
 
-Register a callable (also usable as a decorator)::
+Register a callable (also usable as a decorator):
 
-    from soajs.observability import on_breaker_change, on_reload
+```python
+from soajs.observability import on_breaker_change, on_reload
 
-    @on_reload
-    def reloaded(event):      # ReloadEvent(service, ok, duration, error)
-        ...
+@on_reload
+def reloaded(event):      # ReloadEvent(service, ok, duration, error)
+    ...
 
-    @on_breaker_change
-    def breaker(event):       # BreakerEvent(target, label, state, previous)
-        ...
+@on_breaker_change
+def breaker(event):       # BreakerEvent(target, label, state, previous)
+    ...
+```
 
 Hooks run on one daemon thread (``soajs-hooks``), in order, never on the
 registry worker or inside a connector call: a slow hook delays only the
 hooks after it, and the library never waits for one. At most
-:data:`MAX_PENDING` events wait; past that new events are dropped and
-counted (one WARNING per :data:`LOG_INTERVAL` says how many). A hook that
+`MAX_PENDING` events wait; past that new events are dropped and
+counted (one WARNING per `LOG_INTERVAL` says how many). A hook that
 raises is logged (at most once per interval per hook, with the count of
 repeats) and keeps being called.
 """

@@ -1,9 +1,9 @@
 """What the library's call sites call: one line each, counts + spans + hooks.
 
-Connector calls (:func:`connector_call`), registry loads
-(:func:`registry_load`), registrations (:func:`registration`), breaker
-transitions (:func:`breaker_changed`) and the managers the gauges read
-(:func:`track_manager`). Each is cheap when metrics and tracing are off and
+Connector calls (`connector_call`), registry loads
+(`registry_load`), registrations (`registration`), breaker
+transitions (`breaker_changed`) and the managers the gauges read
+(`track_manager`). Each is cheap when metrics and tracing are off and
 never raises into the library.
 """
 

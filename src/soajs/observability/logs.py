@@ -1,6 +1,6 @@
 """Correlated logs, and the library's own HTTP traffic kept quiet.
 
-``soajs.observability.install_logging()`` adds :class:`SoajsContextFilter`
+``soajs.observability.install_logging()`` adds `SoajsContextFilter`
 to the root logger's handlers: every record made during a request then has
 ``soajs_tenant`` (the tenant code), ``soajs_request_id`` (the inbound
 ``X-Request-ID``) and ``soajs_trace_id`` (the current OpenTelemetry trace id,
@@ -8,12 +8,12 @@ else the one of the inbound ``traceparent``), ``"-"`` outside a request.
 Use them in a format: ``%(soajs_tenant)s %(soajs_request_id)s %(soajs_trace_id)s``.
 
 The values come from the request the middleware made current
-(:data:`soajs.context.current.CURRENT`, a context variable set per request
+(`soajs.context.current.CURRENT`, a context variable set per request
 and reset in ``finally``: per thread and per asyncio task, never leaking
 into the next request). Each value is cut to 64 printable characters.
 
 httpx logs one INFO line per request on the ``httpx`` logger; the registry
-worker polls every few seconds. :class:`LibraryTrafficFilter` (installed on
+worker polls every few seconds. `LibraryTrafficFilter` (installed on
 that logger when this module is imported) drops the INFO and DEBUG lines of
 the control-plane calls (made under the registry client's deadline, a
 context variable of that call only) and keeps every line of the
@@ -87,7 +87,7 @@ class SoajsContextFilter(logging.Filter):
 
 
 def install_logging(logger: logging.Logger | None = None) -> SoajsContextFilter:
-    """Add a :class:`SoajsContextFilter` to every handler of ``logger`` (default: root).
+    """Add a `SoajsContextFilter` to every handler of ``logger`` (default: root).
 
     A handler added later needs ``handler.addFilter(SoajsContextFilter())``.
     Idempotent.
@@ -117,7 +117,7 @@ class LibraryTrafficFilter(logging.Filter):
 
 
 def quiet_library_httpx() -> None:
-    """Install :class:`LibraryTrafficFilter` on the ``httpx`` logger (idempotent)."""
+    """Install `LibraryTrafficFilter` on the ``httpx`` logger (idempotent)."""
     target = logging.getLogger("httpx")
     if not any(isinstance(f, LibraryTrafficFilter) for f in target.filters):
         target.addFilter(LibraryTrafficFilter())

@@ -77,7 +77,7 @@ def _has_current_span() -> bool:
 
 
 def attach_asgi(scope: MutableMapping[str, Any]) -> Any:
-    """Make the request's ``traceparent`` current; a token for :func:`detach`, or ``None``."""
+    """Make the request's ``traceparent`` current; a token for `detach`, or ``None``."""
     try:
         carrier: dict[str, str] = {}
         for name, value in scope.get("headers") or ():
@@ -90,7 +90,7 @@ def attach_asgi(scope: MutableMapping[str, Any]) -> Any:
 
 
 def attach_wsgi(environ: MutableMapping[str, Any]) -> Any:
-    """The WSGI twin of :func:`attach_asgi`."""
+    """The WSGI twin of `attach_asgi`."""
     try:
         carrier: dict[str, str] = {}
         for key, name in (("HTTP_TRACEPARENT", "traceparent"), ("HTTP_TRACESTATE", "tracestate")):
@@ -110,7 +110,7 @@ def _attach(carrier: dict[str, str]) -> Any:
 
 
 def detach(token: Any) -> None:
-    """Undo :func:`attach_asgi` / :func:`attach_wsgi` (``None``: nothing to undo)."""
+    """Undo `attach_asgi` / `attach_wsgi` (``None``: nothing to undo)."""
     if token is None:
         return
     try:
@@ -154,7 +154,7 @@ def _safe(function: Any, *args: Any) -> None:
 
 
 def set_attributes(current: Any, attributes: dict[str, Any], error: str | None = None) -> None:
-    """Add ``attributes`` to a span from :func:`span` (and an error status)."""
+    """Add ``attributes`` to a span from `span` (and an error status)."""
     if current is None:
         return
     _safe(current.set_attributes, attributes)

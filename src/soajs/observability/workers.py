@@ -4,9 +4,9 @@ Under gunicorn ``-w N`` or ``uvicorn --workers N`` one worker holds the
 maintenance port and answers ``/metrics``, but every worker counts its own
 requests. So every worker that serves requests writes its families (plain
 JSON, no registry data) to ``<runtime dir>/metrics/<key>.<ppid>.<pid>.json``
-every :data:`PUBLISH_INTERVAL` seconds (``SOAJS_METRICS_PUBLISH_INTERVAL``,
+every `PUBLISH_INTERVAL` seconds (``SOAJS_METRICS_PUBLISH_INTERVAL``,
 5 s by default) and at exit; ``<key>`` is the service instance (env,
-service, port: :func:`soajs.registry.broadcast.instance_key`) and ``<ppid>``
+service, port: `soajs.registry.broadcast.instance_key`) and ``<ppid>``
 the server's master, so unrelated servers on one host never mix.
 
 The process that answers sums its own live counts with the files of its
@@ -17,7 +17,7 @@ into ``<key>.<ppid>.retired.json`` (counters and histograms only; its gauges
 die with it) so the sums never go down while the master lives. A
 ``kill -9`` loses at most the counts of its last interval.
 
-Bounds: at most :data:`MAX_SCAN` directory entries, :data:`MAX_FILE` bytes
+Bounds: at most `MAX_SCAN` directory entries, `MAX_FILE` bytes
 per file, 0600 files in a 0700 directory of this user; a directory that
 cannot be used means this process reports only its own counts.
 """
