@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from soajs.connector import AsyncServiceConnector, aclose
 from soajs.contrib.fastapi import setup
-from soajs.observability import SoajsContextFilter, metrics_answer
+from soajs.observability import SoajsContextFilter, counters, metrics_answer
 from tests.connector.loopback import Loopback, status
 from tests.connector.test_propagation_e2e import header_for
 from tests.integration.servers import uvicorn_server
@@ -84,6 +84,7 @@ def test_a_connector_call_is_a_client_span_under_the_inbound_trace_and_is_counte
 
     key = ("soajs_connector_calls_total",
            (("outcome", "ok"), ("route", "gateway"), ("service", "b")))  # fmt: skip
+    counters.stats.calls.clear()  # a fresh label set: earlier tests may have filled its cap
     before = counts().get(key, 0.0)
     EXPORTER.clear()
     with uvicorn_server(app) as served:
@@ -131,6 +132,7 @@ def test_a_failing_call_is_an_error_span_and_a_server_error_count(
         return {"status": answer.status_code}
 
     EXPORTER.clear()
+    counters.stats.calls.clear()
     with uvicorn_server(app) as served:
         response = httpx.get(
             f"http://127.0.0.1:{served.port}/call",

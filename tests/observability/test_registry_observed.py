@@ -34,6 +34,10 @@ def value(name: str, suffix: str, **labels: str) -> float:
 def test_a_reload_is_counted_timed_and_reported_to_the_hooks(
     control_plane: ControlPlaneServer, make_manager: Make
 ) -> None:
+    from soajs.observability import counters
+
+    counters.stats.polls.clear()  # a fresh label set: earlier tests may have filled its cap
+    counters.stats.reloads.clear()
     manager = make_manager("hello", registry_api=control_plane.address, auto_reload=False)
     before = value("soajs_registry_polls", "_total", service="hello", outcome="ok")
     timed = value("soajs_registry_reload_duration_seconds", "_count", service="hello")
@@ -102,6 +106,9 @@ def test_breaker_transitions_are_counted_and_hooked_even_when_a_hook_raises() ->
         raise ValueError("hook bug")
 
     on_breaker_change(seen.append)
+    from soajs.observability import counters
+
+    counters.stats.transitions.clear()  # a fresh label set: earlier tests may have filled its cap
     target = "10.9.9.9:4000"
     opened = value("soajs_connector_breaker_transitions", "_total", target=target, state="open")
     breaker = CircuitBreaker(target, BreakerPolicy(failure_threshold=1, reset_timeout=0))
