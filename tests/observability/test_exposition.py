@@ -244,3 +244,24 @@ def test_log_fields_never_leak_between_concurrent_requests() -> None:
     for message, request_id in records[:-1]:
         assert message.split()[-1] == request_id
     assert records[-1] == ("after", "-")
+
+
+def test_a_storm_of_scrapes_is_answered_a_few_at_a_time() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = SOAJSMiddleware(
+        Starlette(routes=[Route("/", hello)]),
+        trusted_gateways="*",
+        health=False,
+        metrics_on_service_port=True,
+    )
+    with (
+        uvicorn_server(app) as served,
+        httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64)) as client,
+        ThreadPoolExecutor(32) as pool,
+    ):
+        base = f"http://127.0.0.1:{served.port}"
+        storm = [pool.submit(client.get, base + "/metrics") for _ in range(200)]
+        assert client.get(base + "/").text == "ok"  # the app answers meanwhile
+        statuses = [f.result().status_code for f in storm]
+    assert set(statuses) <= {200, 503} and 200 in statuses

@@ -20,6 +20,7 @@ The answer is bounded: families past `MAX_BYTES` of text are left out
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,6 +44,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Largest ``/metrics`` body (bytes); whole families past it are left out.
 MAX_BYTES = 1024 * 1024
 
+#: Scrapes built at once; more are answered 503 at once (the answer reads files).
+MAX_CONCURRENT = 2
+_FLIGHT = threading.BoundedSemaphore(MAX_CONCURRENT)
+
 _MISSING = (
     b"prometheus-client is not installed: pip install 'soajs-python[metrics]' "
     b"to expose the SOAJS metrics\n"
@@ -62,7 +67,7 @@ def _to_metric(family: families.Family) -> Any:
     from prometheus_client.metrics_core import Metric
 
     metric = Metric(family.name, family.doc, family.kind)
-    for (suffix, labels), value in sorted(family.samples.items()):
+    for (suffix, labels), value in family.samples.items():  # buckets in ascending order
         metric.add_sample(family.name + suffix, dict(labels), value)
     return metric
 
@@ -106,6 +111,8 @@ def metrics_answer() -> tuple[int, bytes, str]:
         from prometheus_client.registry import CollectorRegistry
     except ImportError:
         return 501, _MISSING, "text/plain; charset=utf-8"
+    if not _FLIGHT.acquire(blocking=False):  # a storm of scrapes: a few at a time, never queued
+        return 503, b"metrics busy, try again\n", "text/plain; charset=utf-8"
     try:
         fams = workers.aggregate()
         parts: list[bytes] = []
@@ -127,6 +134,8 @@ def metrics_answer() -> tuple[int, bytes, str]:
     except Exception:
         logger.exception("building the /metrics answer failed")
         return 500, b"metrics unavailable\n", "text/plain; charset=utf-8"
+    finally:
+        _FLIGHT.release()
 
 
 class _One:
