@@ -125,3 +125,46 @@ def test_breaker_transitions_are_counted_and_hooked_even_when_a_hook_raises() ->
     ]
     after = value("soajs_connector_breaker_transitions", "_total", target=target, state="open")
     assert after == opened + 1
+
+
+def test_registrations_and_loads_are_spans_and_counts(
+    control_plane: ControlPlaneServer, make_manager: Make
+) -> None:
+    from opentelemetry.trace import StatusCode
+
+    from soajs import Config
+    from soajs.observability import counters
+    from tests.observability.otel import sdk
+
+    counters.stats.registrations.clear()
+    counters.stats.polls.clear()
+    config = Config(name="fresh", group="Demo", port=4390, version="2", extKeyRequired=True)
+    with sdk() as exporter:
+        manager = make_manager("fresh", registry_api=control_plane.address, deploy_manual=True,
+                               config=config, srv_ip="127.0.0.7", auto_reload=False)  # fmt: skip
+        assert manager.request_reload().future.result(timeout=10).ok
+        manager.stop()
+        spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert value("soajs_registry_registrations", "_total", service="fresh", outcome="ok") >= 1
+    assert spans["soajs.registry.register"].attributes == {"soajs.service": "fresh"}
+    load = spans["soajs.registry.load"]
+    assert load.attributes == {"soajs.service": "fresh"}
+    assert load.status.status_code is not StatusCode.ERROR
+
+
+def test_a_failed_load_is_an_error_span_and_a_counted_outcome(make_manager: Make) -> None:
+    from opentelemetry.trace import StatusCode
+
+    from soajs.observability import counters
+    from tests.observability.otel import sdk
+    from tests.support import free_port
+
+    counters.stats.polls.clear()
+    with sdk() as exporter:
+        manager = make_manager("hello", registry_api=f"127.0.0.1:{free_port()}",
+                               start_degraded=True, auto_reload=False, timeout=1)  # fmt: skip
+        assert not manager.request_reload().future.result(timeout=10).ok
+        spans = [s for s in exporter.get_finished_spans() if s.name == "soajs.registry.load"]
+    assert spans and spans[-1].status.status_code is StatusCode.ERROR
+    failed = value("soajs_registry_polls", "_total", service="hello", outcome="control_plane_error")
+    assert failed >= 1
