@@ -148,7 +148,7 @@ def serving() -> None:
         if _publisher_pid == pid:
             return
         _publisher_pid = pid
-    threading.Thread(target=_run, args=(pid,), name="soajs-metrics-publisher", daemon=True).start()
+    threading.Thread(target=_run, args=(pid,), name="soajs-publish-counts", daemon=True).start()
 
 
 @atexit.register
