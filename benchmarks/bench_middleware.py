@@ -171,11 +171,11 @@ OBS_OFF = "warm, obs off"
 def timed(runner: Callable[..., float], vname: str, app: Any, header: bytes, n: int) -> float:
     if vname != OBS_OFF:
         return runner(app, header, n)
-    available, tracing.AVAILABLE = tracing.AVAILABLE, False
+    api, tracing.api = tracing.api, tracing._NoApi
     try:
         return runner(app, header, n)
     finally:
-        tracing.AVAILABLE = available
+        tracing.api = api
 
 
 def run_table(title: str, runner: Callable[..., float], table: list[Variant], n: int,

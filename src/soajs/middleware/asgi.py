@@ -116,7 +116,7 @@ class SOAJSMiddleware:
         else:
             state["soajs"] = context
         token = CURRENT.set((context, scope))
-        trace = tracing.attach_asgi(scope) if tracing.AVAILABLE and tracing.configured() else None
+        trace = tracing.attach_asgi(scope) if tracing.api._TRACER_PROVIDER is not None else None
         try:
             await self.app(scope, receive, send)
         finally:

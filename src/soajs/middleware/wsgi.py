@@ -101,7 +101,7 @@ class SOAJSWSGIMiddleware:
         environ[ENVIRON_KEY] = context
         current = (context, environ)
         token = CURRENT.set(current)
-        trace = tracing.attach_wsgi(environ) if tracing.AVAILABLE and tracing.configured() else None
+        trace = tracing.attach_wsgi(environ) if tracing.api._TRACER_PROVIDER is not None else None
         try:
             body = self.wsgi_app(environ, start_response)
         finally:

@@ -28,6 +28,7 @@ from typing import Any
 
 __all__ = [
     "AVAILABLE",
+    "api",
     "attach_asgi",
     "attach_wsgi",
     "configured",
@@ -53,6 +54,15 @@ except Exception:  # ImportError, or a broken install: tracing is off, the libra
 else:
     AVAILABLE = True
 
+
+class _NoApi:
+    _TRACER_PROVIDER = None
+
+
+#: ``opentelemetry.trace`` (or a stand-in without a provider): the middlewares' hot path
+#: tests ``api._TRACER_PROVIDER is not None`` (12 ns; a call to `configured` costs 45).
+api: Any = _trace if AVAILABLE else _NoApi
+
 _warned = False
 
 
@@ -65,7 +75,7 @@ def _warn_once(what: str, exc: BaseException) -> None:
 
 def configured() -> bool:
     """True once the application set a tracer provider (an SDK)."""
-    return AVAILABLE and getattr(_trace, "_TRACER_PROVIDER", None) is not None
+    return AVAILABLE and getattr(api, "_TRACER_PROVIDER", None) is not None
 
 
 def _tracer() -> Any:
