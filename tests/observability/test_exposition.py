@@ -265,3 +265,38 @@ def test_a_storm_of_scrapes_is_answered_a_few_at_a_time() -> None:
         assert client.get(base + "/").text == "ok"  # the app answers meanwhile
         statuses = [f.result().status_code for f in storm]
     assert set(statuses) <= {200, 503} and 200 in statuses
+
+
+def test_a_held_lock_delays_a_scrape_by_its_bound_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sibling stopped while holding the directory lock (SIGSTOP) must not hang /metrics."""
+    import fcntl
+    import time
+
+    from soajs.observability import workers
+
+    monkeypatch.setenv("SOAJS_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setattr(workers, "LOCK_WAIT", 0.3)
+    folder = tmp_path / "metrics"
+    folder.mkdir(mode=0o700)
+    lock = folder / f"{workers._key()}.{os.getppid()}.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('held', flush=True); time.sleep(30)", str(lock)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        fams = workers.aggregate()
+        assert time.monotonic() - start < 3 * 0.3
+        assert fams["soajs_metrics_processes"].samples[("", ())] == 1
+    finally:
+        holder.kill()
+        holder.wait(5)
+        assert holder.stdout is not None
+        holder.stdout.close()
+    with open(lock) as free:  # released with its holder
+        fcntl.flock(free, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -74,7 +74,9 @@ def test_two_workers_report_summed_counts(
         pids: set[str] = set()
         sent = 0
         deadline = time.monotonic() + 30
-        with httpx.Client(timeout=10) as client, ThreadPoolExecutor(8) as pool:
+        # a new connection per request: a kept-alive one would stay with one worker
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(timeout=10, limits=fresh) as client, ThreadPoolExecutor(8) as pool:
             # sync workers answer one request at a time: 8 at once spread over both
             while len(pids) < 2 or sent < REQUESTS:
                 assert time.monotonic() < deadline, f"one worker served every request: {pids}"

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ logger = logging.getLogger("soajs.observability")
 
 MAX_SCAN = 512
 MAX_FILE = 4 * 1024 * 1024
+#: Seconds a scrape waits for the directory's lock (held only while files are read).
+LOCK_WAIT = 2.0
 
 
 def _interval() -> float:
@@ -171,20 +174,37 @@ def aggregate() -> families.Families:
     prefix = f"{_key()}.{ppid}."
     try:
         with open(directory / f"{prefix}lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            _gather(directory, prefix, me, ppid, fams)
+            # a sibling that stopped while holding the lock must not stop this answer:
+            # past LOCK_WAIT, read without it and leave the retiring to a later scrape
+            locked = _flock(lock.fileno())
+            _gather(directory, prefix, me, ppid, fams, retire=locked)
     except OSError:
         return fams
     return fams
 
 
-def _gather(directory: Path, prefix: str, me: int, ppid: int, fams: families.Families) -> None:
+def _flock(fd: int) -> bool:
+    end = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.01)
+
+
+def _gather(
+    directory: Path, prefix: str, me: int, ppid: int, fams: families.Families, *, retire: bool
+) -> None:
     retired_path = directory / f"{prefix}retired.json"
     retired = families.from_json(_read(retired_path))
     gone: list[Path] = []
     with os.scandir(directory) as entries:
         names = [e.name for e in itertools.islice(entries, MAX_SCAN)]
-    _prune_gone_masters(directory, prefix[: -len(f"{ppid}.")], prefix, names)
+    if retire:
+        _prune_gone_masters(directory, prefix[: -len(f"{ppid}.")], prefix, names)
     for name in names:
         if not (name.startswith(prefix) and name.endswith(".json")):
             continue
@@ -203,7 +223,7 @@ def _gather(directory: Path, prefix: str, me: int, ppid: int, fams: families.Fam
         else:
             families.merge(retired, worker, counts_only=True)
             gone.append(path)
-    if gone:
+    if gone and retire:
         _write(retired_path, families.to_json(retired))
         for path in gone:
             with contextlib.suppress(OSError):
