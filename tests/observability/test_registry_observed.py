@@ -168,3 +168,46 @@ def test_a_failed_load_is_an_error_span_and_a_counted_outcome(make_manager: Make
     assert spans and spans[-1].status.status_code is StatusCode.ERROR
     failed = value("soajs_registry_polls", "_total", service="hello", outcome="control_plane_error")
     assert failed >= 1
+
+
+def test_a_stuck_hook_drops_events_past_the_bound_with_one_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soajs.observability import BreakerEvent, hooks, on_breaker_change
+
+    monkeypatch.setattr(hooks, "_last_drop_log", -1e9)  # no drop line logged lately
+    monkeypatch.setattr(hooks, "_dropped", 0)
+    caplog.set_level(logging.WARNING, logger="soajs.observability")
+    release = threading.Event()
+    got: list[BreakerEvent] = []
+
+    @on_breaker_change
+    def stuck(event: BreakerEvent) -> None:
+        got.append(event)
+        release.wait(10)
+
+    try:
+        start = time.monotonic()
+        for i in range(hooks.MAX_PENDING * 3):
+            hooks.emit(BreakerEvent(f"10.0.0.{i % 250}:1", "x", "open", "closed"))
+        assert time.monotonic() - start < 2  # never blocks the caller
+    finally:
+        release.set()
+    assert wait_until(lambda: hooks._queue.empty(), timeout=10)
+    assert len(got) <= hooks.MAX_PENDING + 1
+    drops = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(drops) == 1, drops
+
+
+def test_metrics_answer_is_bounded_whole_families_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from soajs.observability import export
+
+    monkeypatch.setattr(export, "MAX_BYTES", 600)
+    status, body, _ = export.metrics_answer()
+    assert status == 200 and len(body) <= 600 + 100
+    assert b"families left out (size cap)" in body
+    list(text_string_to_metric_families(body.decode()))  # still valid exposition text
