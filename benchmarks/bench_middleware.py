@@ -46,6 +46,7 @@ from benchmarks._e2e import e2e
 from benchmarks._headers import gateway_header
 from soajs.middleware import SOAJSMiddleware, SOAJSWSGIMiddleware
 from soajs.middleware.core import MiddlewareOptions
+from soajs.observability import tracing
 
 HEADERS = {
     "2 KB spread": gateway_header(2048, "spread"),
@@ -146,6 +147,9 @@ def variants(asgi: bool) -> list[Variant]:
             out.append((hname, "soajs cold", SOAJSMiddleware(starlette(), **COLD), header))
             if header is HEADERS["2 KB spread"]:
                 out.append((hname, "soajs warm", SOAJSMiddleware(starlette(), **OURS), header))
+                off = SOAJSMiddleware(starlette(), **OURS)
+                off.core.resolver.counts = None  # what SOAJS_METRICS=0 does
+                out.append((hname, OBS_OFF, off, header))
         else:
             out.append((hname, "bare app", wsgi_hello, header))
             for dname, loads in DECODERS.items():
@@ -153,7 +157,25 @@ def variants(asgi: bool) -> list[Variant]:
             out.append((hname, "soajs cold", SOAJSWSGIMiddleware(wsgi_hello, **COLD), header))
             if header is HEADERS["2 KB spread"]:
                 out.append((hname, "soajs warm", SOAJSWSGIMiddleware(wsgi_hello, **OURS), header))
+                wsgi_off = SOAJSWSGIMiddleware(wsgi_hello, **OURS)
+                wsgi_off.core.resolver.counts = None
+                out.append((hname, OBS_OFF, wsgi_off, header))
     return out
+
+
+#: The warm middleware without observability: no counts (SOAJS_METRICS=0) and, while
+#: its rounds run, no OpenTelemetry check (SOAJS_OTEL=0), so on / off is all it costs.
+OBS_OFF = "warm, obs off"
+
+
+def timed(runner: Callable[..., float], vname: str, app: Any, header: bytes, n: int) -> float:
+    if vname != OBS_OFF:
+        return runner(app, header, n)
+    api, tracing.api = tracing.api, tracing._NoApi
+    try:
+        return runner(app, header, n)
+    finally:
+        tracing.api = api
 
 
 def run_table(title: str, runner: Callable[..., float], table: list[Variant], n: int,
@@ -162,7 +184,7 @@ def run_table(title: str, runner: Callable[..., float], table: list[Variant], n:
     for _ in range(rounds):
         for hname, vname, app, header in table:
             count = max(1, n * 2048 // len(header))
-            per_round[(hname, vname)].append(runner(app, header, count))
+            per_round[(hname, vname)].append(timed(runner, vname, app, header, count))
     print(f"\n{title}: {n} requests of 2 KB per round (fewer for 60 KB, same bytes), "
           f"{rounds} interleaved rounds")  # fmt: skip
     for hname, header in HEADERS.items():
@@ -189,6 +211,14 @@ def run_table(title: str, runner: Callable[..., float], table: list[Variant], n:
             print(
                 f"    warm overhead: best {best['soajs warm'] - bare:.2f} us, median of "
                 f"per-round differences {median:.2f} us (goal <= 1.0)"
+            )
+        if OBS_OFF in best:
+            on, off = per_round[(hname, "soajs warm")], per_round[(hname, OBS_OFF)]
+            added = sorted(a - b for a, b in zip(on, off, strict=True))[len(on) // 2]
+            print(
+                f"    observability (metrics counts + OpenTelemetry check) on / off: "
+                f"{ratio('soajs warm', OBS_OFF):.3f}x, {added * 1000:.0f} ns/request added "
+                f"(median of per-round differences; goal <= 300 ns)"
             )
 
 

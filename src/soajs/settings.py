@@ -222,6 +222,12 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "trusted_proxy_hops": ("SOAJS_TRUSTED_PROXY_HOPS", _int_in(0, "an integer >= 0 (proxies)")),
     "maintenance_host": ("SOAJS_MAINTENANCE_HOST", _host),
     "health_stall_timeout": ("SOAJS_HEALTH_STALL_TIMEOUT", _seconds),
+    # observability (docs/observability.md): SOAJS_METRICS, SOAJS_OTEL and
+    # SOAJS_METRICS_PUBLISH_INTERVAL are read once at import by soajs.observability
+    "metrics": ("SOAJS_METRICS", _bool),
+    "otel": ("SOAJS_OTEL", _bool),
+    "metrics_publish_interval": ("SOAJS_METRICS_PUBLISH_INTERVAL", _seconds),
+    "metrics_on_service_port": ("SOAJS_METRICS_ON_SERVICE_PORT", _bool),
 }
 
 
@@ -246,6 +252,10 @@ class Settings:
     trusted_proxy_hops: int = 0
     maintenance_host: str | None = None
     health_stall_timeout: float = 2.0
+    metrics: bool = True
+    otel: bool = True
+    metrics_publish_interval: float = 5.0
+    metrics_on_service_port: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -34,6 +34,10 @@ VARIABLES = {
     "trusted_proxy_hops": "SOAJS_TRUSTED_PROXY_HOPS",
     "maintenance_host": "SOAJS_MAINTENANCE_HOST",
     "health_stall_timeout": "SOAJS_HEALTH_STALL_TIMEOUT",
+    "metrics": "SOAJS_METRICS",
+    "otel": "SOAJS_OTEL",
+    "metrics_publish_interval": "SOAJS_METRICS_PUBLISH_INTERVAL",
+    "metrics_on_service_port": "SOAJS_METRICS_ON_SERVICE_PORT",
 }
 
 #: how a value reaches Settings -> (the name the message must use, the call)
@@ -631,4 +635,8 @@ def test_describe_lists_every_setting() -> None:
         "trusted_proxy_hops": 0,
         "maintenance_host": None,
         "health_stall_timeout": 2.0,
+        "metrics": True,
+        "otel": True,
+        "metrics_publish_interval": 5.0,
+        "metrics_on_service_port": False,
     }

@@ -21,6 +21,7 @@ from soajs.connector.routing import (
     route_for_context,
 )
 from soajs.context.current import current_context
+from soajs.observability.instrument import no_route
 
 if TYPE_CHECKING:
     from soajs.models.context import ContextData
@@ -142,5 +143,9 @@ class BaseConnector:
         kwargs: dict[str, Any],
         streaming: bool = False,
     ) -> Call:
-        connection = self.connect(name, version)
+        try:
+            connection = self.connect(name, version)
+        except NoRouteError:
+            no_route(name)  # soajs_connector_calls_total{route="none", outcome="no_route"}
+            raise
         return Call(self, connection, method, path, idempotent, kwargs, streaming=streaming)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from soajs.connector.storm import StormGate
+from soajs.observability.instrument import breaker_changed
 
 __all__ = [
     "DEFAULT_MAX_TARGETS",
@@ -123,15 +124,16 @@ class CircuitBreaker:
         self._suppressed = 0
         self._last_reason = ""
         self.policy_conflicts = 0
+        self._fields = {"soajs_event": "breaker", "soajs_target": target}
 
     def _warn(self, first: bool, message: str, *args: object) -> None:
         """WARNING (through the storm gate) for a streak's first line of its kind, else DEBUG."""
         if not first:
-            logger.debug(message, *args)
+            logger.debug(message, *args, extra=self._fields)
         elif self._logs is not None:
             self._logs.warning(self.target, message, *args)
         else:
-            logger.warning(message, *args)
+            logger.warning(message, *args, extra=self._fields)
 
     @property
     def state(self) -> State:
@@ -170,6 +172,7 @@ class CircuitBreaker:
                     return False
                 self._probe_at = now
                 return True
+        breaker_changed(self.target, self.label, "open", "half-open")
         self._warn(first, "circuit for %s half-open: letting one probe call through", self.label)
         return True
 
@@ -185,6 +188,7 @@ class CircuitBreaker:
             self._failures = 0
             self._probes = self._suppressed = 0
         if was != "closed":
+            breaker_changed(self.target, self.label, was, "closed")
             self._warn(
                 True,
                 "circuit for %s closed: the probe call succeeded after %d consecutive "
@@ -216,6 +220,8 @@ class CircuitBreaker:
                 self._suppressed += 1
             failures = self._failures
             last = self._last_reason
+        if opened:
+            breaker_changed(self.target, self.label, was, "open")
         if first_open:
             self._warn(
                 True,

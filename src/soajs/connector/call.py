@@ -27,6 +27,7 @@ from soajs.connector.errors import (
 )
 from soajs.connector.policy import NOT_SENT_ERRORS, RETRYABLE_ERRORS
 from soajs.connector.routing import INJECT_HEADER, Connection
+from soajs.observability import tracing
 
 if TYPE_CHECKING:
     from soajs.connector.base import BaseConnector
@@ -74,6 +75,7 @@ class Call:
         "path",
         "primary",
         "sent",
+        "status",
         "streaming",
         "timeout",
         "user_headers",
@@ -130,6 +132,7 @@ class Call:
             raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
         self.build_kwargs = kwargs
         self.sent = 0
+        self.status: int | None = None  # of the last answer (metrics, spans)
         self.last = connection
         #: Once a call fails over to the gateway, its later attempts stay there.
         self.failed_over: Connection | None = None
@@ -222,6 +225,7 @@ class Call:
         ) from exc
 
     def succeeded(self, connection: Connection, response: httpx.Response) -> None:
+        self.status = response.status_code
         # A gateway's 5xx speaks for the service behind it, not for the gateway.
         if connection.mode == "mesh" and response.status_code in self.connector.retry.statuses:
             self._breaker(connection).record_failure(f"HTTP {response.status_code}")
@@ -238,6 +242,7 @@ class Call:
             headers.update(self.user_headers)
             if connection.mode == "gateway" and _INJECT_NAME in headers:
                 del headers[_INJECT_NAME]  # never to the gateway
+        tracing.inject(headers)  # the call's span context, as traceparent (when otel is on)
         return client.build_request(
             self.method,
             connection.url(self.path),

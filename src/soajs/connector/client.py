@@ -23,6 +23,7 @@ from soajs.connector.base import BaseConnector
 from soajs.connector.call import INVALID_ERRORS, Call
 from soajs.connector.deadline import ACTIVE, fit_client
 from soajs.connector.envelope import unwrap
+from soajs.observability.instrument import connector_call
 
 if TYPE_CHECKING:
     from soajs.connector.routing import Connection
@@ -165,7 +166,8 @@ class ServiceConnector(BaseConnector):
                 return response
 
         try:
-            result: httpx.Response = tenacity.Retrying(**call.retrying_kwargs())(attempt)
+            with connector_call(call):  # metrics, span, traceparent (observability)
+                result: httpx.Response = tenacity.Retrying(**call.retrying_kwargs())(attempt)
         except httpx.RequestError as exc:  # transport, too many redirects, undecodable body
             raise call.unavailable(exc) from exc
         except body.TooLarge as exc:
@@ -314,7 +316,10 @@ class AsyncServiceConnector(BaseConnector):
                 return response
 
         try:
-            result: httpx.Response = await tenacity.AsyncRetrying(**call.retrying_kwargs())(attempt)
+            with connector_call(call):  # metrics, span, traceparent (observability)
+                result: httpx.Response = await tenacity.AsyncRetrying(**call.retrying_kwargs())(
+                    attempt
+                )
         except httpx.RequestError as exc:  # transport, too many redirects, undecodable body
             raise call.unavailable(exc) from exc
         except body.TooLarge as exc:

@@ -111,4 +111,9 @@ class ReasonLog:
             suffix,
             reason.value,
             self.interval,
+            extra={
+                "soajs_event": "header_refused",
+                "soajs_reason": reason.value,
+                "soajs_suppressed": suppressed,
+            },
         )

@@ -15,6 +15,7 @@ from soajs.context.parser import ParseResult, parse_inject_header
 from soajs.context.reasons import Reason, ReasonLog
 from soajs.context.trust import TrustedGateways
 from soajs.models.context import RegistrySource
+from soajs.observability import counters as _metrics
 from soajs.settings import Settings
 
 __all__ = ["ContextResolver"]
@@ -23,6 +24,11 @@ _MISSING = ParseResult(None, Reason.MISSING)
 _UNTRUSTED = ParseResult(None, Reason.UNTRUSTED)
 _PUBLIC = ParseResult(None, Reason.PUBLIC_SERVICE)
 _REWRITTEN = ParseResult(None, Reason.PROXY_REWRITTEN_PEER)
+_COUNT = _metrics.REASON_INDEX  # HEADERS[_COUNT[reason]] (+ 1: served from the cache)
+_I_UNTRUSTED = _COUNT[Reason.UNTRUSTED]
+_I_PUBLIC = _COUNT[Reason.PUBLIC_SERVICE]
+_I_REWRITTEN = _COUNT[Reason.PROXY_REWRITTEN_PEER]
+_I_OK_CACHED = _COUNT[Reason.OK] + 1
 _IGNORED = frozenset({Reason.UNTRUSTED, Reason.PUBLIC_SERVICE, Reason.PROXY_REWRITTEN_PEER})
 
 
@@ -92,6 +98,9 @@ class ContextResolver:
             self.settings.context_cache_size, self.settings.context_cache_bytes
         )
         self.log_reason = ReasonLog(log_interval)
+        #: the process's header counts (None: metrics off), see soajs.observability
+        self.counts = _metrics.HEADERS
+        _metrics.resolvers.add(self)
 
     @property
     def checks_peer(self) -> bool:
@@ -117,16 +126,23 @@ class ContextResolver:
         """
         if not values:
             return _MISSING
+        counts = self.counts
         if not self.trust.any:
             if peer_rewritten:
                 self.log_reason(Reason.PROXY_REWRITTEN_PEER)
+                if counts is not None:
+                    counts[_I_REWRITTEN] += 1
                 return _REWRITTEN
             is_trusted = self.trust.is_trusted
             if not is_trusted(peer) or (proxies and not all(map(is_trusted, proxies))):
                 self.log_reason(Reason.UNTRUSTED)
+                if counts is not None:
+                    counts[_I_UNTRUSTED] += 1
                 return _UNTRUSTED
         if self.public_service:
             self.log_reason(Reason.PUBLIC_SERVICE)
+            if counts is not None:
+                counts[_I_PUBLIC] += 1
             return _PUBLIC
         single = len(values) == 1
         if single:
@@ -134,6 +150,10 @@ class ContextResolver:
             if cached is not None:
                 if cached.context is None:
                     self.log_reason(cached.reason)
+                    if counts is not None:
+                        counts[_COUNT[cached.reason] + 1] += 1
+                elif counts is not None:
+                    counts[_I_OK_CACHED] += 1
                 return cached
         try:
             result = parse_inject_header(values, self.max_size)
@@ -143,6 +163,8 @@ class ContextResolver:
             result.context.bind(self.registry, values[0])
         elif result.reason.is_error:
             self.log_reason(result.reason, result.detail)
+        if counts is not None:
+            counts[_COUNT[result.reason]] += 1
         if single and len(values[0]) <= self.max_size and self.cache.admits(values[0]):
             self.cache.put(values[0], result)
         return result

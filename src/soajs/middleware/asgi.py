@@ -26,6 +26,8 @@ from soajs.context.parser import HEADER
 from soajs.errors import RegistryError, SoajsError
 from soajs.middleware.core import AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
+from soajs.observability import tracing
+from soajs.observability.export import metrics_answer
 from soajs.registry.outage import probes_while_degraded
 
 __all__ = ["SOAJSMiddleware"]
@@ -75,6 +77,10 @@ class SOAJSMiddleware:
             if answer is not None:
                 await _respond(send, answer.status, answer.content_type, answer.body)
                 return
+        if core.metrics_path is not None and scope["path"] == core.metrics_path:
+            status, text, kind = await asyncio.to_thread(metrics_answer)
+            await _respond(send, status, kind, text)
+            return
 
         # The hot path: a loop rather than a comprehension (no extra frame on
         # 3.11), a list only when the header is there (kept to see duplicates).
@@ -109,10 +115,13 @@ class SOAJSMiddleware:
         else:
             state["soajs"] = context
         token = CURRENT.set((context, scope))
+        trace = tracing.attach_asgi(scope) if tracing.api._TRACER_PROVIDER is not None else None
         try:
             await self.app(scope, receive, send)
         finally:
             CURRENT.reset(token)
+            if trace is not None:
+                tracing.detach(trace)
 
     async def _health(self, health: HealthEndpoints, method: str, path: str) -> HealthAnswer | None:
         if health.needs_io(path):

@@ -26,6 +26,8 @@ from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener import MaintenanceListener
 from soajs.middleware.problem import PROBLEM_CONTENT_TYPE, problem_body
 from soajs.models.context import ContextData
+from soajs.observability import workers as metrics_workers
+from soajs.observability.export import METRICS_PATH
 from soajs.registry import RegistryManager, processes
 
 __all__ = [
@@ -83,6 +85,9 @@ class MiddlewareOptions(TypedDict, total=False):
         Seconds the serving event loop (ASGI) may take to run a callback before
         the maintenance ``/heartbeat`` and readiness answer 503 (default
         ``SOAJS_HEALTH_STALL_TIMEOUT``, 2).
+    metrics_on_service_port
+        Also answer ``GET /metrics`` on the service port (default
+        ``SOAJS_METRICS_ON_SERVICE_PORT``, off; docs/observability.md).
     """
 
     trusted_gateways: Iterable[str] | str | None
@@ -98,6 +103,7 @@ class MiddlewareOptions(TypedDict, total=False):
     maintenance_host: str | None
     stall_timeout: float | None
     response_format: str | None
+    metrics_on_service_port: bool | None
 
 
 class AdapterCore:
@@ -143,6 +149,13 @@ class AdapterCore:
             if with_health and opts.get("maintenance_listener", True)
             else None
         )
+        metrics_here = opts.get("metrics_on_service_port")
+        #: "/metrics" when the service port answers it too, else None
+        self.metrics_path = (
+            METRICS_PATH
+            if (settings.metrics_on_service_port if metrics_here is None else metrics_here)
+            else None
+        )
 
     def resolve_scope(self, values: list[bytes], scope: MutableMapping[str, Any]) -> ParseResult:
         """The context of an ASGI request whose ``soajsinjectobj`` values are ``values``.
@@ -176,6 +189,7 @@ class AdapterCore:
         the listener learns the port of the server that serves them."""
         self.first = False
         workers.mark_serving()
+        metrics_workers.serving()  # publish this worker's counts for /metrics (observability)
         if self.listener is not None:
             try:
                 port = int(server_port)

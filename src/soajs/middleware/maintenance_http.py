@@ -32,6 +32,7 @@ from typing import Any
 from soajs.middleware.binding import LISTENER_HEADER
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
 from soajs.middleware.liveness import LoopWatch
+from soajs.observability.export import METRICS_PATH, metrics_answer
 
 __all__ = ["HealthServer"]
 
@@ -157,6 +158,9 @@ class HealthServer:
         method = parts[0].decode("latin-1")
         path = parts[1].split(b"?", 1)[0].decode("latin-1")
         health = self.health
+        if path == METRICS_PATH and method in ("GET", "HEAD"):  # Prometheus text, all workers
+            status, text, kind = await asyncio.to_thread(metrics_answer)
+            return status, b"" if method == "HEAD" else text, kind
         if path not in health.paths:
             return 404, b"", "text/plain"
         if method not in ("GET", "HEAD"):

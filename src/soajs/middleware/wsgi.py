@@ -29,6 +29,8 @@ from soajs.middleware.core import (
     MiddlewareOptions,
     warn_if_never_started,
 )
+from soajs.observability import tracing
+from soajs.observability.export import metrics_answer
 
 __all__ = ["ENVIRON_HEADER", "SOAJSWSGIMiddleware"]
 
@@ -78,6 +80,12 @@ class SOAJSWSGIMiddleware:
                     )  # fmt: skip
                     return [answer.body]
 
+        if core.metrics_path is not None and environ.get("PATH_INFO") == core.metrics_path:
+            status, text, kind = metrics_answer()
+            start_response(
+                _status(status), [("Content-Type", kind), ("Content-Length", str(len(text)))]
+            )
+            return [text]
         context = core.environ_context(environ)[0]
         if context is None and core.strict:
             start_response(
@@ -91,10 +99,13 @@ class SOAJSWSGIMiddleware:
         environ[ENVIRON_KEY] = context
         current = (context, environ)
         token = CURRENT.set(current)
+        trace = tracing.attach_wsgi(environ) if tracing.api._TRACER_PROVIDER is not None else None
         try:
             body = self.wsgi_app(environ, start_response)
         finally:
             CURRENT.reset(token)
+            if trace is not None:
+                tracing.detach(trace)
         if context is None or type(body) is list or type(body) is tuple:
             return body
         file_wrapper = environ.get("wsgi.file_wrapper")
@@ -105,6 +116,7 @@ class SOAJSWSGIMiddleware:
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 501: "Not Implemented", 503: "Service Unavailable"}
+_REASONS[500] = "Internal Server Error"
 
 
 def _status(code: int) -> str:

@@ -70,6 +70,7 @@ class OutageLog:
                 kept,
                 retry,
                 quiet,
+                extra={"soajs_event": "registry_outage", "soajs_service": self.service},
             )
         else:
             self._warned = False
@@ -98,6 +99,7 @@ class OutageLog:
             error,
             why,
             probes_while_degraded(readiness),
+            extra={"soajs_event": "registry_degraded_start", "soajs_service": self.service},
         )
         self.started_elsewhere()
 
@@ -124,6 +126,11 @@ class OutageLog:
                 suppressed,
                 "" if suppressed == 1 else "s",
                 self.service,
+                extra={
+                    "soajs_event": "registry_recovered",
+                    "soajs_service": self.service,
+                    "soajs_suppressed": suppressed,
+                },
             )
         else:
             self.logger.debug(

@@ -33,6 +33,7 @@ import tenacity
 
 from soajs import workers
 from soajs.errors import RegistryError
+from soajs.observability.instrument import registry_load, track_manager
 from soajs.registry.reloads import ReloadOutcome
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class Poller:
             min=min(0.1, manager.max_backoff),
         )
         self._retry_state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+        track_manager(manager)  # the metrics read its readiness and snapshot age
 
     # -- lifecycle (called with the manager's state lock held) ---------------
     def ensure_thread(self) -> None:
@@ -180,7 +182,8 @@ class Poller:
         started = time.monotonic()
         try:
             try:
-                registry = manager._fetch(register_first=outage.active or not manager.is_ready)
+                with registry_load(manager.service_name):  # metrics, span, on_reload hooks
+                    registry = manager._fetch(register_first=outage.active or not manager.is_ready)
             except RegistryError:
                 raise
             except Exception as exc:  # a bug, not an outage: loud, and the waiters still get told

@@ -14,6 +14,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from soajs.observability.instrument import registration
+
 if TYPE_CHECKING:
     from soajs.config import Config
     from soajs.models.registry import Registry
@@ -42,13 +44,15 @@ class Registrar:
         """``POST /register`` now; returns the envelope's ``data``."""
         assert self.config is not None
         body = self.config.registration_body(ip=self.config.ip or self.srv_ip)
-        data = client.register(body)
+        with registration(self.service_name):  # metrics and a span (observability)
+            data = client.register(body)
         logger.info(
             "registered %r v%s at %s:%s with the control plane",
             body["name"],
             body["version"],
             body["ip"],
             body["port"],
+            extra={"soajs_event": "registered", "soajs_service": self.service_name},
         )
         return data
 

@@ -1,0 +1,253 @@
+"""Several workers, one ``/metrics``: each worker publishes its counts to a file.
+
+Under gunicorn ``-w N`` or ``uvicorn --workers N`` one worker holds the
+maintenance port and answers ``/metrics``, but every worker counts its own
+requests. So every worker that serves requests writes its families (plain
+JSON, no registry data) to ``<runtime dir>/metrics/<key>.<ppid>.<pid>.json``
+every `PUBLISH_INTERVAL` seconds (``SOAJS_METRICS_PUBLISH_INTERVAL``,
+5 s by default) and at exit; ``<key>`` is the service instance (env,
+service, port: `soajs.registry.broadcast.instance_key`) and ``<ppid>``
+the server's master, so unrelated servers on one host never mix.
+
+The process that answers sums its own live counts with the files of its
+live siblings (same instance, same parent; on Linux the same start time, so
+a reused pid does not count). A sibling that is gone (replaced by
+``--max-requests``, killed) leaves its last counts behind: they are folded
+into ``<key>.<ppid>.retired.json`` (counters and histograms only; its gauges
+die with it) so the sums never go down while the master lives. A
+``kill -9`` loses at most the counts of its last interval.
+
+Bounds: at most `MAX_SCAN` directory entries, `MAX_FILE` bytes
+per file, 0600 files in a 0700 directory of this user; a directory that
+cannot be used means this process reports only its own counts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from soajs.observability import counters, families
+from soajs.registry.broadcast import default_runtime_dir
+from soajs.registry.siblings import _alive, _start_time
+
+__all__ = ["PUBLISH_INTERVAL", "aggregate", "publish_now", "serving"]
+
+logger = logging.getLogger("soajs.observability")
+
+MAX_SCAN = 512
+MAX_FILE = 4 * 1024 * 1024
+#: Seconds a scrape waits for the directory's lock (held only while files are read).
+LOCK_WAIT = 2.0
+
+
+def _interval() -> float:
+    raw = os.environ.get("SOAJS_METRICS_PUBLISH_INTERVAL", "5")
+    try:
+        value = float(raw)
+    except ValueError:
+        return 5.0
+    return min(60.0, max(0.5, value)) if value == value else 5.0
+
+
+#: Seconds between two publications of a worker's counts (0.5 to 60).
+PUBLISH_INTERVAL = _interval()
+
+_lock = threading.Lock()
+_publisher_pid: int | None = None
+_stop = threading.Event()
+
+
+def _directory() -> Path:
+    # SOAJS_RUNTIME_DIR (or the default) of the environment, which every worker shares
+    root = os.environ.get("SOAJS_RUNTIME_DIR")
+    return (Path(root) if root else default_runtime_dir()) / "metrics"
+
+
+def _key() -> str:
+    for manager in families._members(counters.managers):
+        key = getattr(manager, "_instance_key", None)
+        if callable(key):
+            with contextlib.suppress(Exception):
+                return str(key())
+    return "app"
+
+
+def _usable(directory: Path) -> bool:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
+    except OSError:
+        return False
+    return not hasattr(os, "getuid") or info.st_uid == os.getuid()
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _read(path: Path) -> Any:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            raw = os.read(fd, MAX_FILE + 1)
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_FILE:
+            return None
+        return json.loads(raw)
+    except (OSError, ValueError):
+        return None
+
+
+def publish_now() -> None:
+    """Write this process's counts now (the publisher thread, exit, tests). Never raises."""
+    directory = _directory()
+    if not _usable(directory):
+        return
+    pid = os.getpid()
+    data = families.to_json(families.local())
+    data.update(pid=pid, ppid=os.getppid(), started=_start_time(pid))
+    _write(directory / f"{_key()}.{os.getppid()}.{pid}.json", data)
+
+
+def _run(pid: int) -> None:
+    while not _stop.wait(PUBLISH_INTERVAL):
+        if os.getpid() != pid:
+            return
+        try:
+            publish_now()
+        except Exception:  # a bug must not end the process's reporting silently
+            logger.exception("publishing this worker's metrics failed")
+
+
+def serving() -> None:
+    """This process serves requests: publish its counts for the one answering ``/metrics``."""
+    global _publisher_pid
+    pid = os.getpid()
+    if not counters.ENABLED or _publisher_pid == pid:
+        return
+    with _lock:
+        if _publisher_pid == pid:
+            return
+        _publisher_pid = pid
+    threading.Thread(target=_run, args=(pid,), name="soajs-publish-counts", daemon=True).start()
+
+
+@atexit.register
+def _at_exit() -> None:
+    if _publisher_pid == os.getpid():
+        _stop.set()
+        with contextlib.suppress(Exception):
+            publish_now()
+
+
+def aggregate() -> families.Families:
+    """This process's families plus its live siblings' and the retired ones' counts."""
+    fams = families.local()
+    if not counters.ENABLED:
+        return fams
+    directory = _directory()
+    if not _usable(directory):
+        return fams
+    me, ppid = os.getpid(), os.getppid()
+    prefix = f"{_key()}.{ppid}."
+    try:
+        with open(directory / f"{prefix}lock", "a") as lock:
+            # a sibling that stopped while holding the lock must not stop this answer:
+            # past LOCK_WAIT, read without it and leave the retiring to a later scrape
+            locked = _flock(lock.fileno())
+            _gather(directory, prefix, me, ppid, fams, retire=locked)
+    except OSError:
+        return fams
+    return fams
+
+
+def _flock(fd: int) -> bool:
+    end = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.01)
+
+
+def _gather(
+    directory: Path, prefix: str, me: int, ppid: int, fams: families.Families, *, retire: bool
+) -> None:
+    retired_path = directory / f"{prefix}retired.json"
+    retired = families.from_json(_read(retired_path))
+    gone: list[Path] = []
+    with os.scandir(directory) as entries:
+        names = [e.name for e in itertools.islice(entries, MAX_SCAN)]
+    if retire:
+        _prune_gone_masters(directory, prefix[: -len(f"{ppid}.")], prefix, names)
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".json")):
+            continue
+        middle = name[len(prefix) : -len(".json")]
+        if not middle.isdigit() or int(middle) == me:
+            continue
+        path = directory / name
+        data = _read(path)
+        if not isinstance(data, dict):
+            continue
+        started = data.get("started")
+        alive = _alive(int(middle), ppid, started if isinstance(started, int) else 0)
+        worker = families.from_json(data)
+        if alive:
+            families.merge(fams, worker)
+        else:
+            families.merge(retired, worker, counts_only=True)
+            gone.append(path)
+    if gone and retire:
+        _write(retired_path, families.to_json(retired))
+        for path in gone:
+            with contextlib.suppress(OSError):
+                path.unlink()
+    families.merge(fams, retired, counts_only=True)
+
+
+def _prune_gone_masters(directory: Path, key: str, prefix: str, names: list[str]) -> None:
+    """Remove the files of earlier runs of this service instance (their master is gone)."""
+    for name in names:
+        if not name.startswith(key) or name.startswith(prefix):
+            continue
+        master = name[len(key) :].split(".", 1)[0]
+        if not master.isdigit() or _running(int(master)):
+            continue
+        with contextlib.suppress(OSError):
+            (directory / name).unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
