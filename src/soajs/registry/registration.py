@@ -1,4 +1,9 @@
-"""Manual deployment: ``POST /register``, and registering again when the service is not listed.
+"""``POST /register`` (manual and host deployment), and registering again when not listed.
+
+The body is :meth:`Config.registration_body` with what the deployment plan
+(:mod:`soajs.registry.deployment`) decides: the advertised ``ip``, ``mw``
+(true only with ``SOAJS_DEPLOY_MANUAL``), ``portHost`` (the data port) and
+``apiList`` (the app's routes, :mod:`soajs.apilist`, unless the Config has one).
 
 A control plane restarted with an empty memory no longer lists the service:
 it registers again. A control plane that *never* lists it (it accepts the
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
     from soajs.config import Config
     from soajs.models.registry import Registry
     from soajs.registry.client import RegistryClient
+    from soajs.registry.deployment import DeploymentPlan
 
 __all__ = ["Registrar"]
 
@@ -30,18 +36,35 @@ MAX_REREGISTER_BACKOFF = 600.0
 class Registrar:
     """Registers one service and decides when to register it again. Worker-thread state."""
 
-    def __init__(self, service_name: str, config: Config | None, srv_ip: str) -> None:
+    def __init__(self, service_name: str, config: Config | None, srv_ip: str | None) -> None:
         self.service_name = service_name
         self.config = config
         self.srv_ip = srv_ip
         self.unlisted = 0  # polls in a row that did not list the service
         self.attempts = 0  # registrations made meanwhile
         self._next_attempt = 0.0
+        #: Set by the manager: the mode, ip, ports and ``mw`` of the registration.
+        self.plan: DeploymentPlan | None = None
+        #: The app's routes (``{l, v, m, group?}``), set by the middleware once it finds the app.
+        self.api_list: list[dict[str, Any]] | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The ``POST /register`` body (a new dict every call)."""
+        assert self.config is not None
+        plan = self.plan
+        ip = self.config.ip or (plan.ip if plan is not None else None) or self.srv_ip
+        body = self.config.registration_body(ip=ip)
+        if plan is not None:
+            body["mw"] = plan.mw
+            if plan.data_port is not None:
+                body["portHost"] = plan.data_port
+        if "apiList" not in body and self.api_list is not None:
+            body["apiList"] = [dict(entry) for entry in self.api_list]
+        return body
 
     def register(self, client: RegistryClient) -> Any:
         """``POST /register`` now; returns the envelope's ``data``."""
-        assert self.config is not None
-        body = self.config.registration_body(ip=self.config.ip or self.srv_ip)
+        body = self.body()
         data = client.register(body)
         logger.info(
             "registered %r v%s at %s:%s with the control plane",
