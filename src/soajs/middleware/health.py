@@ -4,6 +4,12 @@
 once the registry is loaded, 503 before) and ``GET /reloadRegistry`` (reload
 now, answer with the envelope). Framework-free: the ASGI and WSGI adapters
 and the maintenance listener all answer through :class:`HealthEndpoints`.
+
+Every answer carries the ``service`` block and, as Node's, a ``versions``
+block (``core``: this library's version, ``service``: the Config's version).
+``/reloadRegistry`` does **not** answer the registry as Node does (it holds
+database credentials): it answers the reload's outcome and a summary without
+secrets (environment, when it was loaded, the names of the services).
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ class HealthEndpoints:
         self.readiness_path = readiness_path or "/heartbeat"
         self.service = service or getattr(registry, "service_name", None) or "service"
         self.paths = frozenset({"/heartbeat", self.readiness_path, "/reloadRegistry"})
+        self.versions: dict[str, str] = {"core": _core_version()}
+        version = getattr(config, "version", None)
+        if isinstance(version, str):
+            self.versions["service"] = version
         self._foreign_lock = threading.Lock()
         self._foreign: Future[Any] | None = None
 
@@ -184,6 +194,9 @@ class HealthEndpoints:
             data["finishedAt"] = finished.isoformat()
             data["age"] = round(outcome.age, 3)
             data["duration"] = round(outcome.duration, 3)
+        summary = _registry_summary(self.registry)
+        if summary:
+            data["registry"] = summary
         return self._envelope(route, ok=True, data=data)
 
     def _envelope(
@@ -199,4 +212,29 @@ class HealthEndpoints:
             route, data, errors=[error] if error and not ok else None, service=self.service
         )
         body["result"] = ok
+        body["versions"] = self.versions
         return HealthAnswer(status, json.dumps(body, separators=(",", ":")).encode())
+
+
+#: Service names listed in a ``/reloadRegistry`` answer, at most.
+MAX_LISTED_SERVICES = 200
+
+
+def _core_version() -> str:
+    from soajs import __version__
+
+    return __version__
+
+
+def _registry_summary(registry: Any) -> dict[str, Any]:
+    """What a caller of ``/reloadRegistry`` needs, without credentials. Never raises."""
+    try:
+        loaded = registry.registry
+        services = sorted(str(name) for name in loaded.services)[:MAX_LISTED_SERVICES]
+        summary: dict[str, Any] = {"environment": loaded.environment, "services": services}
+        time_loaded = getattr(loaded, "time_loaded", None)
+        if isinstance(time_loaded, int | float):
+            summary["timeLoaded"] = time_loaded
+        return summary
+    except Exception:
+        return {}

@@ -44,8 +44,7 @@ class RegistrationFlow:
     def __init__(self, manager: RegistryManager) -> None:
         self.manager = manager
         settings = manager.settings
-        self.plan: DeploymentPlan = plan(settings, manager.config)
-        manager._registrar.plan = self.plan
+        self._plan: DeploymentPlan | None = None
         host, port = settings.require_registry_api()
         self.primary = ControllerTarget(host, port)
         self.election = HostElection(manager._runtime_dir(), manager._instance_key())
@@ -54,6 +53,14 @@ class RegistrationFlow:
         )
         self._announced = False
         self._registered_once = False
+
+    @property
+    def plan(self) -> DeploymentPlan:
+        """The deployment plan, worked out on first use (it may read the interfaces)."""
+        if self._plan is None:
+            self._plan = plan(self.manager.settings, self.manager.config)
+            self.manager._registrar.plan = self._plan
+        return self._plan
 
     def after_fork(self) -> None:
         """In a forked child: a fresh fan-out (the parent's lock and threads stay there)."""
@@ -84,7 +91,7 @@ class RegistrationFlow:
         """One reload of ``manager``: (register,) fetch, (register,) publish."""
         manager = self.manager
         registrar = manager._registrar
-        registers = self.registers
+        registers = self.registers  # works the plan out (the registrar needs it)
         won = self.election.take_news() and not first
         if registers and first and self.plan.mode == "manual":
             registrar.register(client)  # fails the start when refused, as before

@@ -23,6 +23,7 @@ mode                        chosen by
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -161,14 +162,14 @@ def controller_targets(registry: Any) -> list[ControllerTarget]:
     hosts = getattr(controller, "hosts", None)
     if port is None or hosts is None:
         return []
-    if not isinstance(hosts, dict):
+    if not isinstance(hosts, Mapping):
         dumped = getattr(hosts, "model_dump", None)
         hosts = dumped() if callable(dumped) else None
-        if not isinstance(hosts, dict):
+        if not isinstance(hosts, Mapping):
             return []
     latest = hosts.get("latest")
     listed = hosts.get(str(latest)) if latest is not None else None
-    if not isinstance(listed, list):
+    if not isinstance(listed, list | tuple):
         return []
     try:
         inc = registry.maintenance_inc
