@@ -117,7 +117,7 @@ def test_a_hanging_controller_blocks_neither_the_others_nor_start_nor_stop(
         assert fanout.wait(5)  # the hanging one ends by its 1 s deadline
         assert fanout.last_round == {f"127.0.0.1:{first.port}": True,
                                      f"127.0.0.2:{first.port}": False}  # fmt: skip
-        fanout.send(m._registration.targets(m.registry), m._registrar.body())
+        fanout.send(m._registration.targets(m.registry), m._registrar.body)
         assert fanout.wait(5)
     finally:
         began = time.monotonic()

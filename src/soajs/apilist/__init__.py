@@ -69,6 +69,9 @@ def discover(app: Any) -> list[ApiEntry] | None:
 def announce(registry: Any, app: Any) -> None:
     """Give ``registry`` the routes of ``app`` for its ``apiList``. Never raises.
 
+    The routes are read again for every registration body (a Flask app
+    declares its routes after the extension is set up).
+
     Nothing is done when the registry's Config has an ``apiList`` of its own.
     """
     setter = getattr(registry, "set_api_list", None)
@@ -85,7 +88,7 @@ def announce(registry: Any, app: Any) -> None:
         return
     if entries is None:
         return
-    try:
-        setter(entries)
+    try:  # read again at each registration: routes declared after the middleware count
+        setter(lambda: discover(app))
     except Exception as exc:
         logger.warning("apiList not handed to the registry (%s: %s)", type(exc).__name__, exc)

@@ -48,9 +48,7 @@ class RegistrationFlow:
         host, port = settings.require_registry_api()
         self.primary = ControllerTarget(host, port)
         self.election = HostElection(manager._runtime_dir(), manager._instance_key())
-        self.fanout = ControllerFanout(
-            manager.service_name, self._client, settings.registry_timeout
-        )
+        self.fanout = self._fanout()
         self._announced = False
         self._registered_once = False
 
@@ -64,8 +62,15 @@ class RegistrationFlow:
 
     def after_fork(self) -> None:
         """In a forked child: a fresh fan-out (the parent's lock and threads stay there)."""
-        self.fanout = ControllerFanout(
-            self.manager.service_name, self._client, self.manager.settings.registry_timeout
+        self.fanout = self._fanout()
+
+    def _fanout(self) -> ControllerFanout:
+        manager = self.manager
+        return ControllerFanout(
+            manager.service_name,
+            self._client,
+            manager.settings.registry_timeout,
+            cancel=manager._poller.stop,
         )
 
     def _client(self, url: str) -> RegistryClient:
@@ -117,7 +122,7 @@ class RegistrationFlow:
         if skip_primary:
             targets = targets[1:]
         if targets:
-            self.fanout.send(targets, self.manager._registrar.body())
+            self.fanout.send(targets, self.manager._registrar.body)
         self._registered_once = True
 
     def api_list_changed(self) -> None:
@@ -129,7 +134,7 @@ class RegistrationFlow:
             registry = manager.registry
         except Exception:
             registry = None
-        self.fanout.send(self.targets(registry), manager._registrar.body())
+        self.fanout.send(self.targets(registry), manager._registrar.body)
 
     def _announce(self, registry: Registry, registers: bool) -> None:
         if self._announced:

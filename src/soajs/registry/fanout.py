@@ -6,8 +6,10 @@ controller version (``services.controller.hosts``, at the controller port +
 every call bounded by the deadline transport (``SOAJS_REGISTRY_TIMEOUT`` in
 total); the round is joined for at most that deadline + 1 s, so a host that
 hangs costs one deadline and never blocks the others. One round runs at a
-time: a round asked for while one is running runs once after it (the latest
-body wins). No lock is held across a call.
+time: a round asked for while one is waiting or running runs once, with the
+body built when it starts (so the app's routes, reported a moment after the
+registry started, are in it). The first round waits :data:`FIRST_ROUND_DELAY`
+for that. No lock is held across a call.
 
 Logs are bounded: one WARNING when a controller starts failing, one INFO
 when it answers again (with the number of failed rounds), DEBUG between.
@@ -29,6 +31,9 @@ __all__ = ["ControllerFanout"]
 logger = logging.getLogger("soajs.registry")
 
 ClientFactory = Callable[[str], RegistryClient]
+BodyFactory = Callable[[], dict[str, Any]]
+#: Seconds the first round waits for the middleware to report the app's routes.
+FIRST_ROUND_DELAY = 0.5
 
 
 class ControllerFanout:
@@ -39,20 +44,23 @@ class ControllerFanout:
         service_name: str,
         client_factory: ClientFactory,
         timeout: float,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.service_name = service_name
         self._client_factory = client_factory
         self.timeout = timeout
+        self._cancel = cancel or threading.Event()
+        self._delay = FIRST_ROUND_DELAY
         self._lock = threading.Lock()  # guards the fields below, never held across I/O
         self._thread: threading.Thread | None = None
-        self._pending: tuple[tuple[ControllerTarget, ...], dict[str, Any]] | None = None
+        self._pending: tuple[tuple[ControllerTarget, ...], BodyFactory] | None = None
         self._failing: dict[ControllerTarget, int] = {}
         #: Every round's result, for tests and ``describe``: target -> True/False.
         self.last_round: dict[str, bool] = {}
         self.rounds = 0
 
-    def send(self, targets: Sequence[ControllerTarget], body: dict[str, Any]) -> None:
-        """Register ``body`` with ``targets`` in the background (returns at once)."""
+    def send(self, targets: Sequence[ControllerTarget], body: BodyFactory) -> None:
+        """Register ``body()`` with ``targets`` in the background (returns at once)."""
         chosen = tuple(targets)[:MAX_CONTROLLER_HOSTS]
         if not chosen:
             return
@@ -75,13 +83,24 @@ class ControllerFanout:
         return not thread.is_alive()
 
     def _run(self) -> None:
+        delay, self._delay = self._delay, 0.0
+        if delay and self._cancel.wait(delay):
+            with self._lock:
+                self._pending, self._thread = None, None
+            return
         while True:
             with self._lock:
                 job, self._pending = self._pending, None
                 if job is None:
                     self._thread = None
                     return
-            targets, body = job
+            targets, make_body = job
+            try:
+                body = make_body()
+            except Exception as exc:
+                logger.warning("registration of %r not sent: its body failed (%s: %s)",
+                               self.service_name, type(exc).__name__, exc)  # fmt: skip
+                continue
             self._round(targets, body)
 
     def _round(self, targets: tuple[ControllerTarget, ...], body: dict[str, Any]) -> None:
@@ -126,6 +145,8 @@ class ControllerFanout:
 
     def _failed(self, target: ControllerTarget, exc: BaseException) -> None:
         with self._lock:
+            if len(self._failing) > 4 * MAX_CONTROLLER_HOSTS:
+                self._failing.clear()  # hosts come and go: keep the map bounded
             count = self._failing.get(target, 0) + 1
             self._failing[target] = count
         if count == 1:

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -341,9 +342,9 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         """One reload: (register,) fetch, publish (:mod:`~soajs.registry.autoregister`)."""
         return self._registration.fetch(self._get_client(), first=register_first)
 
-    def set_api_list(self, api_list: list[dict[str, Any]]) -> None:
-        """The app's routes for ``apiList`` (the middleware calls this once it finds the app)."""
-        self._registrar.api_list = list(api_list)
+    def set_api_list(self, api_list: list[dict[str, Any]] | Callable[[], Any]) -> None:
+        """The app's routes for ``apiList``: a list, or a function the middleware gives."""
+        self._registrar.api_list = api_list
         self._registration.api_list_changed()
 
     def _loaded_at(self) -> datetime:

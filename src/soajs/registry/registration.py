@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ class Registrar:
         self._next_attempt = 0.0
         #: Set by the manager: the mode, ip, ports and ``mw`` of the registration.
         self.plan: DeploymentPlan | None = None
-        #: The app's routes (``{l, v, m, group?}``), set by the middleware once it finds the app.
-        self.api_list: list[dict[str, Any]] | None = None
+        #: The app's routes (``{l, v, m, group?}``): a list, or a function the middleware
+        #: gives once it finds the app (called for every body: routes added later count).
+        self.api_list: list[dict[str, Any]] | Callable[[], Any] | None = None
 
     def body(self) -> dict[str, Any]:
         """The ``POST /register`` body (a new dict every call)."""
@@ -59,8 +61,19 @@ class Registrar:
             if plan.data_port is not None:
                 body["portHost"] = plan.data_port
         if "apiList" not in body and self.api_list is not None:
-            body["apiList"] = [dict(entry) for entry in self.api_list]
+            entries = self._api_entries()
+            if entries is not None:
+                body["apiList"] = entries
         return body
+
+    def _api_entries(self) -> list[dict[str, Any]] | None:
+        source = self.api_list
+        try:
+            entries = source() if callable(source) else source
+            return None if entries is None else [dict(entry) for entry in entries]
+        except Exception as exc:  # a route table changing under us: no apiList this time
+            logger.debug("apiList not built for %r (%s)", self.service_name, exc)
+            return None
 
     def register(self, client: RegistryClient) -> Any:
         """``POST /register`` now; returns the envelope's ``data``."""
