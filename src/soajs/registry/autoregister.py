@@ -47,7 +47,7 @@ class RegistrationFlow:
         self._plan: DeploymentPlan | None = None
         host, port = settings.require_registry_api()
         self.primary = ControllerTarget(host, port)
-        self.election = HostElection(manager._runtime_dir(), manager._instance_key())
+        self._election: HostElection | None = None
         self.fanout = self._fanout()
         self._announced = False
         self._registered_once = False
@@ -59,6 +59,15 @@ class RegistrationFlow:
             self._plan = plan(self.manager.settings, self.manager.config)
             self.manager._registrar.plan = self._plan
         return self._plan
+
+    @property
+    def election(self) -> HostElection:
+        """The lock of this instance: same service, port and advertised IP on this machine
+        (two instances on 127.0.0.1 and 127.0.0.2 are two hosts to the gateway)."""
+        if self._election is None:
+            key = f"{self.manager._instance_key()}-{self.plan.ip or 'any'}"
+            self._election = HostElection(self.manager._runtime_dir(), key)
+        return self._election
 
     def after_fork(self) -> None:
         """In a forked child: a fresh fan-out (the parent's lock and threads stay there)."""

@@ -5,7 +5,7 @@ registry manager; the gateway must see one ``POST /register`` per host (per
 service instance), not N. The workers of one instance share the runtime
 directory of the reload broadcast (:mod:`soajs.registry.broadcast`); the one
 that holds a POSIX record lock (``fcntl.lockf``) on
-``<env>-<service>[-<port>].register`` registers, the others do not. The lock
+``<env>-<service>[-<port>]-<ip>.register`` registers, the others do not. The lock
 belongs to a process: a forked child does not inherit it, and it is released
 by the kernel when its holder exits, however it exits; the next poll of a
 sibling takes it over and registers at once. A ``--preload`` master that
@@ -33,7 +33,8 @@ class HostElection:
     """Whether this process is the one of its host that registers. Never raises."""
 
     def __init__(self, directory: Path, key: str) -> None:
-        self.path = directory / f"{key}.register"
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:200]
+        self.path = directory / f"{safe}.register"
         self._fd: int | None = None
         self._pid = os.getpid()
         self._unavailable = False
