@@ -29,6 +29,7 @@ class RecordingPlane:
         self.registrations: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.refuse = False
+        self.refuse_body: dict[str, Any] = {"result": False, "ts": 0, "service": {}}
         self.hang = False
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -74,7 +75,7 @@ class RecordingPlane:
                 with plane._lock:
                     plane.registrations.append(body)
                 if plane.refuse:
-                    self._send({"result": False, "ts": 0, "service": {}})
+                    self._send(plane.refuse_body)
                 else:
                     self._send({"result": True, "ts": 0, "service": {}, "data": {"ok": 1}})
 

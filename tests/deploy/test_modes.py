@@ -157,3 +157,27 @@ def test_the_config_api_list_wins_over_the_routes(
         apilist.announce(m, object())  # would not be asked: the Config has one
         assert first.wait_count(1)
     assert first.registrations[0]["apiList"] == mine
+
+
+def test_manual_plus_ha_against_the_recorded_ha_gateway_answer_starts(
+    planes: Planes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's failure: SOAJS_DEPLOY_HA + SOAJS_DEPLOY_MANUAL failed at start because the
+    HA gateway refuses /register. With the recorded refusal, the service starts now."""
+    import json
+    from pathlib import Path
+
+    from soajs.errors import ControlPlaneError
+
+    recorded = json.loads((Path(__file__).parents[1] / "interop" / "captures" /
+                           "ha_register_answer.json").read_text())  # fmt: skip
+    first, _ = planes
+    first.refuse_body = recorded["body"]
+    first.refuse = True
+    monkeypatch.setenv("SOAJS_DEPLOY_MANUAL", "1")
+    with pytest.raises(ControlPlaneError):  # without HA: refused, the start fails as before
+        manager(first)
+    monkeypatch.setenv("SOAJS_DEPLOY_HA", "kubernetes")
+    with manager(first) as m:
+        assert m.is_ready
+    assert first.count() == 1  # the one refused above; none in HA

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.interop.rig import Gateway, Service, ext_key, wait_until
+from tests.interop.rig import CAPTURES, Gateway, Service, ext_key, wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -94,6 +95,33 @@ def test_two_controller_hosts_both_receive_the_registration(
     for gw in (first, second):
         answer = routed(gw, name)
         assert answer.status_code == 200, (gw.host, answer.text)
+
+
+def test_the_real_ha_gateway_refuses_register_so_ha_must_not_register(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    """Why HA registers nothing: an HA gateway answers ``/register`` with ``result: false``
+    (the start failure of the issue). Its /getRegistry needs a Kubernetes deployer and
+    crashes it here, so only /register is asked."""
+    from soajs.errors import ControlPlaneError
+    from soajs.registry.client import RegistryClient
+
+    ha = make_gateway()
+    ha.process.env["SOAJS_DEPLOY_HA"] = "kubernetes"
+    ha.start()
+    body = {"name": "hamode", "group": "g", "port": 4381, "ip": "127.0.0.1", "type": "service",
+            "version": "1", "mw": True}  # fmt: skip
+    with (
+        RegistryClient(f"http://{ha.registry_api}", timeout=5) as client,
+        pytest.raises(ControlPlaneError),
+    ):
+        client.register(body)
+    answer = httpx.post(f"http://{ha.registry_api}/register", json=body, timeout=5)
+    recorded = json.loads((CAPTURES / "ha_register_answer.json").read_text())
+    assert answer.status_code == recorded["status"]
+    assert {k: v for k, v in answer.json().items() if k != "ts"} == {
+        k: v for k, v in recorded["body"].items() if k != "ts"
+    }
 
 
 def test_ha_registers_nothing_and_the_service_still_serves(

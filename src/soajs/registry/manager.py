@@ -78,9 +78,8 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         Load (and register) in the constructor (default). ``False``: call
         :meth:`start`, or let the ASGI middleware do it on lifespan start-up.
     registry_api, deploy_manual, srv_ip, timeout:
-        Override ``SOAJS_REGISTRY_API``, ``SOAJS_DEPLOY_MANUAL``, ``SOAJS_SRVIP``
-        and ``SOAJS_REGISTRY_TIMEOUT`` (a total deadline per exchange). The
-        deployment mode: :mod:`soajs.registry.deployment`.
+        Override ``SOAJS_REGISTRY_API``, ``_DEPLOY_MANUAL``, ``_SRVIP``, ``_REGISTRY_TIMEOUT``
+        (a total deadline per exchange). Modes: :mod:`soajs.registry.deployment`.
     max_bytes:
         Cap on a control-plane answer (``SOAJS_REGISTRY_MAX_BYTES``, 16 MiB).
     reload_min_interval:
@@ -231,6 +230,7 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         except BaseException:
             with self._state_lock:
                 self._starting = None  # a later start() tries again
+            self._close_client()  # a manager that failed in its constructor is dropped
             starting.set()
             raise
         if self._broadcast is not None and self.auto_reload:
