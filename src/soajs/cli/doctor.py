@@ -171,14 +171,11 @@ def _control_plane(settings: Settings, service: str | None, timeout: float, repo
 def _facts(report: _Report, settings: Settings | None, config: Any, registry: Any) -> None:
     facts = report.facts
     if settings is not None:
-        facts["mode"] = (
-            "manual deployment: registers itself with POST /register"
-            if settings.deploy_manual
-            else "deployed by the gateway's deployer (no self-registration)"
-        )
-        if settings.deploy_ha:
-            facts["mode"] += f", orchestrator {settings.deploy_ha}"
-        facts["advertised_ip"] = settings.srv_ip
+        from soajs.registry.deployment import plan
+
+        deployment = plan(settings, config)
+        facts["mode"] = deployment.describe()
+        facts["advertised_ip"] = deployment.ip
         facts["trusted_gateways"] = list(settings.trusted_gateways or ["(any)"])
     if config is not None:
         inc = registry.maintenance_inc if registry is not None else None
