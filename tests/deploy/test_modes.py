@@ -181,3 +181,20 @@ def test_manual_plus_ha_against_the_recorded_ha_gateway_answer_starts(
     with manager(first) as m:
         assert m.is_ready
     assert first.count() == 1  # the one refused above; none in HA
+
+
+def test_in_host_mode_a_refusing_controller_fails_neither_start_nor_reloads(
+    planes: Planes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = planes
+    first.refuse = True
+    monkeypatch.setenv("SOAJS_SRVIP", "127.0.0.9")
+    caplog.set_level(logging.WARNING, logger="soajs.registry")
+    with manager(first) as m:
+        assert m.is_ready
+        assert first.wait_count(1) and second.wait_count(1)
+        assert m._registration.fanout.wait(5)
+        m.reload()  # the registry still loads
+        assert m.is_ready
+    refused = [r for r in caplog.records if f"127.0.0.1:{first.port}" in r.getMessage()]
+    assert len(refused) == 1, [r.getMessage() for r in refused]

@@ -114,11 +114,14 @@ class RegistrationFlow:
             if won:
                 logger.info("this process takes over the host registration of %r",
                             manager.service_name)  # fmt: skip
-            registrar.register(client)
-            registry = client.get_registry(
-                manager.env_code, manager.service_name, manager.service_type
-            )
-            self._spread(registry, skip_primary=True)
+            if self.plan.mode == "manual":  # as before: a refusal is this reload's error
+                registrar.register(client)
+                registry = client.get_registry(
+                    manager.env_code, manager.service_name, manager.service_type
+                )
+                self._spread(registry, skip_primary=True)
+            else:  # host mode: in the background, a refusal never fails a reload
+                self._spread(registry, skip_primary=False)
         manager._publish(registry)
         if first:
             self._announce(registry, registers)

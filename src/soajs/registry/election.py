@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from pathlib import Path
 
 from soajs import workers
@@ -38,13 +39,18 @@ class HostElection:
         self._fd: int | None = None
         self._pid = os.getpid()
         self._unavailable = False
+        self._lock = threading.Lock()  # the poller and the middleware may ask at once
         #: Set when this process took the lock since the last :meth:`take_news`.
         self._won = False
 
     def holds(self) -> bool:
         """True when this process registers for the host (tries to take the lock)."""
         if os.getpid() != self._pid:
-            self._after_fork()
+            self._after_fork()  # first: a lock held at fork time stays held in the child
+        with self._lock:  # local file operations only, never the network
+            return self._holds()
+
+    def _holds(self) -> bool:
         if workers.handed_off():
             self.release()
             return False
@@ -85,6 +91,7 @@ class HostElection:
                 os.close(fd)  # closing releases the record lock
 
     def _after_fork(self) -> None:
+        self._lock = threading.Lock()
         # The child does not hold its parent's record lock; its copy of the fd
         # must not be closed via lockf(LOCK_UN) (that is the parent's lock):
         # a plain close() in the child releases only the child's locks (none).
