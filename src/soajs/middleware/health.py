@@ -8,8 +8,8 @@ and the maintenance listener all answer through :class:`HealthEndpoints`.
 Every answer carries the ``service`` block and, as Node's, a ``versions``
 block (``core``: this library's version, ``service``: the Config's version).
 ``/reloadRegistry`` does **not** answer the registry as Node does (it holds
-database credentials): it answers the reload's outcome and a summary without
-secrets (environment, when it was loaded, the names of the services).
+database credentials, and the port is reachable by whoever reaches the host):
+it answers the reload's outcome and its timing, no registry data.
 """
 
 from __future__ import annotations
@@ -194,9 +194,6 @@ class HealthEndpoints:
             data["finishedAt"] = finished.isoformat()
             data["age"] = round(outcome.age, 3)
             data["duration"] = round(outcome.duration, 3)
-        summary = _registry_summary(self.registry)
-        if summary:
-            data["registry"] = summary
         return self._envelope(route, ok=True, data=data)
 
     def _envelope(
@@ -216,25 +213,7 @@ class HealthEndpoints:
         return HealthAnswer(status, json.dumps(body, separators=(",", ":")).encode())
 
 
-#: Service names listed in a ``/reloadRegistry`` answer, at most.
-MAX_LISTED_SERVICES = 200
-
-
 def _core_version() -> str:
     from soajs import __version__
 
     return __version__
-
-
-def _registry_summary(registry: Any) -> dict[str, Any]:
-    """What a caller of ``/reloadRegistry`` needs, without credentials. Never raises."""
-    try:
-        loaded = registry.registry
-        services = sorted(str(name) for name in loaded.services)[:MAX_LISTED_SERVICES]
-        summary: dict[str, Any] = {"environment": loaded.environment, "services": services}
-        time_loaded = getattr(loaded, "time_loaded", None)
-        if isinstance(time_loaded, int | float):
-            summary["timeLoaded"] = time_loaded
-        return summary
-    except Exception:
-        return {}
