@@ -72,3 +72,50 @@ def test_two_gunicorn_workers_register_once_and_a_successor_registers_again(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.mark.slow
+def test_with_preload_the_master_hands_the_registration_to_one_worker(
+    planes: Planes, tmp_path: Path
+) -> None:
+    first, second = planes
+    port = free_port()
+    run = tmp_path / "run"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SOAJS_")},
+        "SOAJS_REGISTRY_API": first.address,
+        "SOAJS_ENV": "dev",
+        "SOAJS_SRVIP": "127.0.0.1",
+        "SOAJS_SERVICE_PORT": str(port),
+        "SOAJS_TRUSTED_GATEWAYS": "127.0.0.1",
+        "SOAJS_RUNTIME_DIR": str(run),
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-b",
+             f"127.0.0.1:{port}", "examples.flask_app:app"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+
+        def holder() -> int | None:
+            try:
+                return int(next(run.glob("*.register")).read_text())
+            except (StopIteration, OSError, ValueError):
+                return None
+
+        # the master registered at import, then handed the lock to one worker, which registers
+        assert first.wait_count(2, timeout=30) and second.wait_count(2, timeout=30), (
+            log.read_text()[-3000:]
+        )
+        time.sleep(1.5)
+        assert (first.count(), second.count()) == (2, 2), log.read_text()[-3000:]
+        assert wait_until(lambda: holder() not in (None, proc.pid), timeout=10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -69,6 +69,11 @@ class RegistrationFlow:
             self._election = HostElection(self.manager._runtime_dir(), key)
         return self._election
 
+    def release(self) -> None:
+        """Let go of the host's registration (a ``--preload`` master hands off)."""
+        if self._election is not None:
+            self._election.release()
+
     def after_fork(self) -> None:
         """In a forked child: a fresh fan-out (the parent's lock and threads stay there)."""
         self.fanout = self._fanout()

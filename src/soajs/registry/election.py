@@ -85,6 +85,7 @@ class HostElection:
         return won
 
     def release(self) -> None:
+        """Close the lock file: the kernel drops the record lock (a sibling takes it)."""
         fd, self._fd = self._fd, None
         if fd is not None:
             with contextlib.suppress(OSError):
