@@ -9,9 +9,11 @@ variable (argument)                       default      meaning
 ========================================  ===========  =========================================
 ``SOAJS_REGISTRY_API`` (registry_api)     required     ``host:port`` of the control plane
 ``SOAJS_ENV`` (env)                       required     environment code, sent lower-cased
-``SOAJS_DEPLOY_MANUAL`` (deploy_manual)   false        ``true``/``1``: register with POST /register
-``SOAJS_DEPLOY_HA`` (deploy_ha)           unset        orchestrator name (e.g. ``kubernetes``)
-``SOAJS_SRVIP`` (srv_ip)                  127.0.0.1    IP advertised when registering
+``SOAJS_DEPLOY_MANUAL`` (deploy_manual)   false        manual deployment (``mw: true``)
+``SOAJS_DEPLOY_HA`` (deploy_ha)           unset        ``kubernetes``: HA, no registration
+``SOAJS_SRV_AUTOREGISTERHOST``            true         register the host with every controller
+``SOAJS_SRVIP`` (srv_ip)                  detected     IP advertised when registering
+``SOAJS_SRVPORT`` (srv_port)              unset        data port advertised (``portHost``)
 ``SOAJS_MAX_INJECT_HEADER_SIZE``          65536        largest ``soajsinjectobj`` accepted, bytes
 ``SOAJS_TRUSTED_GATEWAYS``                unset (any)  IPs/CIDRs the header is believed from, ``*``
 ``SOAJS_REGISTRY_TIMEOUT``                5            seconds per control-plane exchange, in total
@@ -42,6 +44,8 @@ __all__ = [
     "DEFAULT_MAX_INJECT_HEADER_SIZE",
     "DEFAULT_REGISTRY_MAX_BYTES",
     "Settings",
+    "boolean_variables",
+    "parse_bool",
     "parse_host_port",
 ]
 
@@ -49,6 +53,9 @@ DEFAULT_MAX_INJECT_HEADER_SIZE = 65536
 #: 16 MiB: a real registry is a few tens of KiB.
 DEFAULT_REGISTRY_MAX_BYTES = 16 * 1024 * 1024
 _TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0", ""})
+#: Orchestrators ``SOAJS_DEPLOY_HA`` may name (the gateway 4.3 knows ``kubernetes``).
+HA_ORCHESTRATORS = frozenset({"kubernetes", "swarm", "docker"})
 
 
 def parse_host_port(source: str, value: str) -> tuple[str, int]:
@@ -76,15 +83,54 @@ def parse_host_port(source: str, value: str) -> tuple[str, int]:
     return host, port
 
 
-def _bool(source: str, value: Any) -> bool:
+def parse_bool(source: str, value: Any) -> bool:
+    """``true``/``1`` -> True, ``false``/``0``/empty -> False (any case, spaces ignored).
+
+    Anything else (``yes``, ``on``, a typo) raises
+    :class:`~soajs.errors.ConfigurationError` naming ``source``: a setting
+    that silently reads as false is a deployment surprise.
+    """
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in _TRUE
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConfigurationError(
+        f"{source} must be true/1 or false/0, got {value!r} "
+        "(yes/on/y are not read: write true or false)"
+    )
 
 
-def _optional_str(source: str, value: Any) -> str | None:
+_bool = parse_bool  # the name the parsers table used
+
+
+def _ha(source: str, value: Any) -> str | None:
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    if text in _TRUE or text in _FALSE:
+        # Node reads any non-empty value as "HA on": "false" would turn it on there.
+        raise ConfigurationError(
+            f"{source} names the orchestrator ({', '.join(sorted(HA_ORCHESTRATORS))}), "
+            f"got {value!r}: unset it to deploy without an orchestrator"
+        )
+    if text not in HA_ORCHESTRATORS:
+        raise ConfigurationError(
+            f"{source} must be one of {', '.join(sorted(HA_ORCHESTRATORS))}, got {value!r}"
+        )
+    return text
+
+
+def _port(source: str, value: Any) -> int:
     text = str(value).strip()
-    return text or None
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise ConfigurationError(f"{source} must be a TCP port (1-65535), got {value!r}")
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ConfigurationError(f"{source} must be a TCP port (1-65535), got {value!r}")
+    return port
 
 
 def _env_code(source: str, value: Any) -> str:
@@ -199,8 +245,10 @@ _SPEC: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "registry_api": ("SOAJS_REGISTRY_API", _registry_api),
     "env": ("SOAJS_ENV", _env_code),
     "deploy_manual": ("SOAJS_DEPLOY_MANUAL", _bool),
-    "deploy_ha": ("SOAJS_DEPLOY_HA", _optional_str),
+    "deploy_ha": ("SOAJS_DEPLOY_HA", _ha),
+    "auto_register_host": ("SOAJS_SRV_AUTOREGISTERHOST", _bool),
     "srv_ip": ("SOAJS_SRVIP", _ip),
+    "srv_port": ("SOAJS_SRVPORT", _port),
     "max_inject_header_size": (
         "SOAJS_MAX_INJECT_HEADER_SIZE",
         _int_in(1, "a positive integer (bytes)"),
@@ -239,7 +287,10 @@ class Settings:
     env: str | None = None
     deploy_manual: bool = False
     deploy_ha: str | None = None
-    srv_ip: str = "127.0.0.1"
+    auto_register_host: bool = True
+    #: ``None``: detected from the network interfaces (see :mod:`soajs.registry.hostip`).
+    srv_ip: str | None = None
+    srv_port: int | None = None
     max_inject_header_size: int = DEFAULT_MAX_INJECT_HEADER_SIZE
     trusted_gateways: tuple[str, ...] | None = None
     registry_timeout: float = 5.0
@@ -315,3 +366,8 @@ class Settings:
     def variables() -> dict[str, str]:
         """Map of attribute name to environment variable."""
         return {attr: var for attr, (var, _) in _SPEC.items()}
+
+
+def boolean_variables() -> frozenset[str]:
+    """The environment variables read as booleans (strictly, by :func:`parse_bool`)."""
+    return frozenset(var for var, parse in _SPEC.values() if parse is parse_bool)

@@ -13,7 +13,8 @@ def test_a_boolean_the_library_would_misread_is_flagged_with_its_value(value: st
     assert run.code == 1
     checks = [c for c in run.json()["checks"] if c["check"] == "SOAJS_DEPLOY_MANUAL"]
     assert checks and checks[0]["level"] == "error", checks
-    assert repr(value) in checks[0]["message"] and "read as false" in checks[0]["message"]
+    assert repr(value) in checks[0]["message"] and "SOAJS_DEPLOY_MANUAL" in checks[0]["message"]
+    assert "true" in checks[0]["fix"]
 
 
 @pytest.mark.parametrize("value", ["true", "1", "false", "0", " TRUE "])

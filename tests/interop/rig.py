@@ -62,6 +62,10 @@ SERVICE_NAMES = (
     "selfreg",
     "echopublic",
     "recorder",
+    "autoreg",
+    "apilisted",
+    "twoctl",
+    "hamode",
 )
 
 _NETWORK_ERRORS = (
@@ -151,10 +155,10 @@ def install_gateway(timeout: float = 600.0) -> Path:
 _HANDED_OUT: set[int] = set()
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, on: str | None = None) -> bool:
     """Nobody listens on ``port`` on any interface (we bind as node would: SO_REUSEADDR,
-    so connections in TIME_WAIT after a restart do not count)."""
-    for host in ("0.0.0.0", "127.0.0.1"):
+    so connections in TIME_WAIT after a restart do not count); ``on``: on that IP only."""
+    for host in (on,) if on else ("0.0.0.0", "127.0.0.1"):
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -317,13 +321,17 @@ class Gateway:
         health_check_ms: int = 1000,
         auto_reload_ms: int = 60_000,
         seed: dict[str, Any] | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
     ) -> None:
+        """``host``/``port``: a second gateway on another loopback IP, same ports."""
         self.controller_dir = controller_dir
+        self.host = host
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         profile: dict[str, Any] = load_rig_json("profile.json")
         self.maintenance_inc = int(profile["services"]["config"]["ports"]["maintenanceInc"])
-        self.port = free_port_pair(self.maintenance_inc)
+        self.port = port or free_port_pair(self.maintenance_inc)
         profile["port"] = self.port
         profile["services"]["config"]["ports"]["controller"] = self.port
         awareness = profile["services"]["config"]["awareness"]
@@ -335,6 +343,8 @@ class Gateway:
         self.auto_reload_ms = auto_reload_ms
         self.profile_path = workdir / "profile.json"
         self.seed_path = workdir / "provision.json"
+        #: What the gateway hands its marketplace model (preload.js, point 4).
+        self.marketplace_path = workdir / "marketplace.json"
         self.profile_path.write_text(json.dumps(profile, indent=1))
         self.seed_path.write_text(json.dumps(seed if seed is not None else make_seed(), indent=1))
         node = shutil.which("node") or "node"
@@ -342,7 +352,9 @@ class Gateway:
         env.update(
             SOAJS_SOLO="true",
             SOAJS_ENV="dev",
-            SOAJS_SRVIP="127.0.0.1",
+            SOAJS_SRVIP=host,
+            SOAJS_INTEROP_LISTEN_HOST=host,
+            SOAJS_INTEROP_MARKETPLACE=str(self.marketplace_path),
             SOAJS_DEPLOY_MANUAL="1",
             # 4.3.4 require()s SOAJS_PROFILE: it is a file path, not the JSON itself
             SOAJS_PROFILE=str(self.profile_path),
@@ -369,19 +381,20 @@ class Gateway:
     @property
     def registry_api(self) -> str:
         """What a service puts in SOAJS_REGISTRY_API."""
-        return f"127.0.0.1:{self.maintenance_port}"
+        return f"{self.host}:{self.maintenance_port}"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def maintenance_url(self) -> str:
-        return f"http://127.0.0.1:{self.maintenance_port}"
+        return f"http://{self.host}:{self.maintenance_port}"
 
     # lifecycle
     def start(self, timeout: float = 30.0) -> Gateway:
-        busy = [p for p in (self.port, self.maintenance_port) if not port_is_free(p)]
+        on = None if self.host == "127.0.0.1" else self.host
+        busy = [p for p in (self.port, self.maintenance_port) if not port_is_free(p, on)]
         if busy:
             # it would log EADDRINUSE and keep running, half alive: refuse instead
             raise RuntimeError(f"gateway ports already in use: {busy}")
@@ -398,7 +411,7 @@ class Gateway:
             return False
         with socket.socket() as sock:
             sock.settimeout(0.5)
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+            return sock.connect_ex((self.host, self.port)) == 0
 
     def stop(self, timeout: float = 5.0) -> None:
         self.process.stop(timeout)
@@ -418,6 +431,25 @@ class Gateway:
         )
         body: dict[str, Any] = answer.json()
         return body
+
+    def marketplace(self) -> list[dict[str, Any]]:
+        """The services the gateway handed its marketplace model (``mw: true`` only)."""
+        try:
+            data: list[dict[str, Any]] = json.loads(self.marketplace_path.read_text())
+        except (OSError, ValueError):
+            return []
+        return data
+
+    def add_controller(self, other: Gateway) -> None:
+        """Register ``other`` as a second host of the ``controller`` service, as the
+        controllers of one environment are listed (``services.controller.hosts``)."""
+        answer = httpx.post(
+            f"{self.maintenance_url}/register",
+            json={"name": "controller", "group": "Gateway", "port": other.port, "ip": other.host,
+                  "type": "service", "version": "1"},
+            timeout=5,
+        )  # fmt: skip
+        assert answer.json().get("result") is True, answer.text
 
     def awareness(self) -> dict[str, Any]:
         """``GET /awarenessStat``: every service with its hosts and health (unfiltered)."""

@@ -21,7 +21,9 @@ VARIABLES = {
     "env": "SOAJS_ENV",
     "deploy_manual": "SOAJS_DEPLOY_MANUAL",
     "deploy_ha": "SOAJS_DEPLOY_HA",
+    "auto_register_host": "SOAJS_SRV_AUTOREGISTERHOST",
     "srv_ip": "SOAJS_SRVIP",
+    "srv_port": "SOAJS_SRVPORT",
     "max_inject_header_size": "SOAJS_MAX_INJECT_HEADER_SIZE",
     "trusted_gateways": "SOAJS_TRUSTED_GATEWAYS",
     "registry_timeout": "SOAJS_REGISTRY_TIMEOUT",
@@ -328,6 +330,9 @@ GOOD_VALUES = [
     pytest.param("env", "my_env", "my_env", id="env-underscore"),
     pytest.param("deploy_ha", "kubernetes", "kubernetes", id="deploy-ha"),
     pytest.param("deploy_ha", " swarm ", "swarm", id="deploy-ha-stripped"),
+    pytest.param("deploy_ha", "Kubernetes", "kubernetes", id="deploy-ha-lowered"),
+    pytest.param("srv_port", " 4381 ", 4381, id="srvport"),
+    pytest.param("auto_register_host", "FALSE", False, id="autoregister-false"),
     pytest.param("srv_ip", "10.0.0.5", "10.0.0.5", id="srvip-v4"),
     pytest.param("srv_ip", " 10.0.0.5 ", "10.0.0.5", id="srvip-stripped"),
     pytest.param("srv_ip", "::1", "::1", id="srvip-v6"),
@@ -384,11 +389,6 @@ DEPLOY_MANUAL = [
     pytest.param("false", False, id="false"),
     pytest.param("FALSE", False, id="FALSE"),
     pytest.param("0", False, id="zero"),
-    pytest.param("yes", False, id="yes-is-not-true"),
-    pytest.param("on", False, id="on-is-not-true"),
-    pytest.param("t", False, id="t-is-not-true"),
-    pytest.param("2", False, id="two"),
-    pytest.param("truthy", False, id="truthy"),
     pytest.param("", False, id="empty"),
 ]
 
@@ -405,7 +405,9 @@ DEFAULTS = [
     pytest.param("env", None, id="env"),
     pytest.param("deploy_manual", False, id="deploy_manual"),
     pytest.param("deploy_ha", None, id="deploy_ha"),
-    pytest.param("srv_ip", "127.0.0.1", id="srv_ip"),
+    pytest.param("auto_register_host", True, id="auto_register_host"),
+    pytest.param("srv_ip", None, id="srv_ip"),
+    pytest.param("srv_port", None, id="srv_port"),
     pytest.param("max_inject_header_size", 65536, id="max_inject_header_size"),
     pytest.param("trusted_gateways", None, id="trusted_gateways"),
     pytest.param("registry_timeout", 5.0, id="registry_timeout"),
@@ -622,7 +624,9 @@ def test_describe_lists_every_setting() -> None:
         "env": "dev",
         "deploy_manual": False,
         "deploy_ha": None,
+        "auto_register_host": True,
         "srv_ip": "10.0.0.9",
+        "srv_port": None,
         "max_inject_header_size": 65536,
         "trusted_gateways": None,
         "registry_timeout": 5.0,
@@ -640,3 +644,46 @@ def test_describe_lists_every_setting() -> None:
         "metrics_publish_interval": 5.0,
         "metrics_on_service_port": False,
     }
+
+
+BOOLEANS = [
+    "SOAJS_DEPLOY_MANUAL",
+    "SOAJS_SRV_AUTOREGISTERHOST",
+    "SOAJS_METRICS",
+    "SOAJS_OTEL",
+    "SOAJS_METRICS_ON_SERVICE_PORT",
+]
+
+
+def test_every_boolean_variable_is_listed() -> None:
+    from soajs.settings import boolean_variables
+
+    assert boolean_variables() == frozenset(BOOLEANS)
+
+
+@pytest.mark.parametrize("var", BOOLEANS)
+@pytest.mark.parametrize("value", ["yes", "on", "t", "2", "truthy", "no", "off", "-1", "tru e"])
+def test_a_boolean_that_is_neither_true_nor_false_raises_naming_the_variable(
+    var: str, value: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=var) as caught:
+        Settings.from_env({var: value})
+    assert repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["true", " 1 ", "TRUE", "false", "0", " False "])
+def test_every_boolean_accepts_the_documented_spellings(value: str) -> None:
+    for var in BOOLEANS:
+        Settings.from_env({var: value})  # no error
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "-1", "80a", "4.5", "true"])
+def test_srvport_must_be_a_tcp_port(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="SOAJS_SRVPORT"):
+        Settings.from_env({"SOAJS_SRVPORT": value})
+
+
+@pytest.mark.parametrize("value", ["true", "1", "false", "0", "nomad", "k8s"])
+def test_deploy_ha_names_a_known_orchestrator(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="SOAJS_DEPLOY_HA"):
+        Settings.from_env({"SOAJS_DEPLOY_HA": value})

@@ -17,7 +17,7 @@ from typing import Any
 
 from soajs.cli._common import EXIT_FAILED, EXIT_OK, add_common, emit, read_json_file, seconds
 from soajs.errors import ConfigurationError, SoajsError
-from soajs.settings import Settings
+from soajs.settings import Settings, boolean_variables
 
 __all__ = ["add_parser"]
 
@@ -54,16 +54,17 @@ def _settings(report: _Report) -> Settings | None:
         if value is None or not value.strip():
             continue
         try:
-            parsed = Settings.from_env({var: value})  # the library's own parser
+            Settings.from_env({var: value})  # the library's own parser
         except ConfigurationError as exc:
-            report.add("error", var, str(exc), f"fix or unset {var}")
+            fix = (
+                f"write {var}=true or {var}=false"
+                if var in boolean_variables()
+                else f"fix or unset {var}"
+            )
+            report.add("error", var, str(exc), fix)
             continue
         good[var] = value
-        misread = _misread_bool(var, value, parsed)
-        if misread:
-            report.add("error", var, misread, f"write {var}=true or {var}=false")
-        else:
-            report.add("ok", var, f"{var}={value}")
+        report.add("ok", var, f"{var}={value}")
     settings = Settings.from_env(good)
     for var, attr in (("SOAJS_REGISTRY_API", "registry_api"), ("SOAJS_ENV", "env")):
         if getattr(settings, attr) is None and not any(c["check"] == var for c in report.checks):
@@ -84,29 +85,6 @@ def _settings(report: _Report) -> Settings | None:
             "export SOAJS_TRUSTED_GATEWAYS=<the gateways' IPs or CIDRs>",
         )
     return settings
-
-
-def _misread_bool(var: str, value: str, parsed: Settings) -> str | None:
-    """Why the library would misread the boolean ``var=value``, or None.
-
-    The settings parser reads ``true``/``1`` as true and *anything else* as
-    false, silently: ``yes``, ``on``, ``y`` or a typo turn the option off.
-    """
-    from soajs import settings as settings_module
-
-    spec = settings_module._SPEC  # the library's own table: which variable, which parser
-    for attr, (name, parse) in spec.items():
-        if name != var or parse is not settings_module._bool:
-            continue
-        word = value.strip().lower()
-        if word in settings_module._TRUE or word in ("false", "0"):
-            return None
-        read = "true" if getattr(parsed, attr) else "false"
-        return (
-            f"{var}={value!r} is read as {read} by the library (only 'true'/'1' mean true, "
-            "'false'/'0' false; anything else is false)"
-        )
-    return None
 
 
 def _config(args: argparse.Namespace, report: _Report) -> Any:
@@ -193,14 +171,11 @@ def _control_plane(settings: Settings, service: str | None, timeout: float, repo
 def _facts(report: _Report, settings: Settings | None, config: Any, registry: Any) -> None:
     facts = report.facts
     if settings is not None:
-        facts["mode"] = (
-            "manual deployment: registers itself with POST /register"
-            if settings.deploy_manual
-            else "deployed by the gateway's deployer (no self-registration)"
-        )
-        if settings.deploy_ha:
-            facts["mode"] += f", orchestrator {settings.deploy_ha}"
-        facts["advertised_ip"] = settings.srv_ip
+        from soajs.registry.deployment import plan
+
+        deployment = plan(settings, config)
+        facts["mode"] = deployment.describe()
+        facts["advertised_ip"] = deployment.ip
         facts["trusted_gateways"] = list(settings.trusted_gateways or ["(any)"])
     if config is not None:
         inc = registry.maintenance_inc if registry is not None else None

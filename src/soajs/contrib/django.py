@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
+from soajs import apilist
 from soajs.context.current import CURRENT, ContextIterable, Current
 from soajs.middleware.core import AdapterCore, warn_if_never_started
 
@@ -33,6 +34,7 @@ class SOAJSMiddleware:
         if isinstance(registry, str):
             registry = import_string(registry)
         self.core = AdapterCore(registry, "soajs.contrib.django.SOAJSMiddleware", **conf)
+        apilist.announce(registry, "django")  # the URL patterns, for the registration
         if self.core.listener is not None:
             self.core.listener.start()
 

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Unpack
 
+from soajs import apilist
 from soajs.connector import transport as connector_transport
 from soajs.context.current import CURRENT
 from soajs.context.parser import HEADER
@@ -215,6 +216,7 @@ class SOAJSMiddleware:
         """
         self._lifespan_ran = True
         registry = self.registry
+        apilist.announce(registry, self.app)  # the app's routes, for the registration
         if registry is not None and hasattr(registry, "start") and not getattr(
             registry, "is_running", True
         ) and not getattr(registry, "is_ready", True):  # fmt: skip

@@ -4,6 +4,12 @@
 once the registry is loaded, 503 before) and ``GET /reloadRegistry`` (reload
 now, answer with the envelope). Framework-free: the ASGI and WSGI adapters
 and the maintenance listener all answer through :class:`HealthEndpoints`.
+
+Every answer carries the ``service`` block and, as Node's, a ``versions``
+block (``core``: this library's version, ``service``: the Config's version).
+``/reloadRegistry`` does **not** answer the registry as Node does (it holds
+database credentials, and the port is reachable by whoever reaches the host):
+it answers the reload's outcome and its timing, no registry data.
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ class HealthEndpoints:
         self.readiness_path = readiness_path or "/heartbeat"
         self.service = service or getattr(registry, "service_name", None) or "service"
         self.paths = frozenset({"/heartbeat", self.readiness_path, "/reloadRegistry"})
+        self.versions: dict[str, str] = {"core": _core_version()}
+        version = getattr(config, "version", None)
+        if isinstance(version, str):
+            self.versions["service"] = version
         self._foreign_lock = threading.Lock()
         self._foreign: Future[Any] | None = None
 
@@ -199,4 +209,11 @@ class HealthEndpoints:
             route, data, errors=[error] if error and not ok else None, service=self.service
         )
         body["result"] = ok
+        body["versions"] = self.versions
         return HealthAnswer(status, json.dumps(body, separators=(",", ":")).encode())
+
+
+def _core_version() -> str:
+    from soajs import __version__
+
+    return __version__

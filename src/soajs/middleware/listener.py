@@ -43,6 +43,7 @@ from soajs.middleware.binding import bind, check_port, server_address
 from soajs.middleware.health import HealthEndpoints
 from soajs.middleware.listener_loop import ANY_HOST, IN_PROCESS, ListenerLoop
 from soajs.middleware.liveness import LoopWatch
+from soajs.registry.deployment import maintenance_port
 
 __all__ = ["MaintenanceListener"]
 
@@ -50,11 +51,14 @@ logger = logging.getLogger("soajs.middleware")
 
 
 def _advertised_ip(registry: Any, config: Any) -> str | None:
-    """The IP the service registers with, when it registers itself (manual deployment)."""
-    settings = getattr(registry, "settings", None)
-    if settings is None or not getattr(settings, "deploy_manual", False):
+    """The IP the service registers with, when it registers itself (manual or host mode)."""
+    flow = getattr(registry, "_registration", None)
+    plan = getattr(flow, "plan", None)
+    if plan is None or not plan.register:
         return None
-    ip = getattr(config, "ip", None) or getattr(settings, "srv_ip", None)
+    if plan.ip_source not in ("SOAJS_SRVIP", "default") and not getattr(config, "ip", None):
+        return None  # a detected IP: bind where the server does (as before)
+    ip = getattr(config, "ip", None) or plan.ip
     return ip if isinstance(ip, str) and ip else None
 
 
@@ -154,7 +158,12 @@ class MaintenanceListener(ListenerLoop):
                 inc = registry.registry.maintenance_inc
             except Exception:  # not loaded: the gateway default applies
                 inc = None
-            value: int = config.maintenance_port(inc)
+            settings = getattr(registry, "settings", None)
+            value: int = (
+                maintenance_port(settings, config, inc)
+                if settings is not None
+                else config.maintenance_port(inc)
+            )
             if not 1 <= value <= 65535:
                 kind = config.maintenance.port.type
                 why = (

@@ -161,10 +161,10 @@ class HealthServer:
         if path == METRICS_PATH and method in ("GET", "HEAD"):  # Prometheus text, all workers
             status, text, kind = await asyncio.to_thread(metrics_answer)
             return status, b"" if method == "HEAD" else text, kind
-        if path not in health.paths:
-            return 404, b"", "text/plain"
-        if method not in ("GET", "HEAD"):
-            return 405, b"", "text/plain"
+        if path not in health.paths or method not in ("GET", "HEAD"):
+            # As Node's maintenance app: any other path or method answers the heartbeat
+            # (nothing is reloaded, nothing of the request is read beyond its head).
+            method, path = ("HEAD" if method == "HEAD" else "GET"), "/heartbeat"
         answer = await self._answer(method, path)
         body = b"" if method == "HEAD" else answer.body
         return answer.status, body, answer.content_type

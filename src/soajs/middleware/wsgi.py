@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Unpack
 
+from soajs import apilist
 from soajs.context.current import CURRENT, ContextIterable
 from soajs.middleware.accessors import ENVIRON_KEY
 from soajs.middleware.core import (
@@ -52,6 +53,7 @@ class SOAJSWSGIMiddleware:
         self.wsgi_app = wsgi_app
         self.registry = registry
         self.core = AdapterCore(registry, "SOAJSWSGIMiddleware", **options)
+        apilist.announce(registry, wsgi_app)  # Flask: the app's url_map, for the registration
         if self.core.listener is not None:
             self.core.listener.start()
 

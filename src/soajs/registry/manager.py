@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +28,7 @@ from soajs.errors import (
     RegistryError,
 )
 from soajs.registry import processes
+from soajs.registry.autoregister import RegistrationFlow
 from soajs.registry.broadcast import ReloadBroadcast, default_runtime_dir, instance_key
 from soajs.registry.client import RegistryClient, ServiceType
 from soajs.registry.factories import OfflineFactories
@@ -76,9 +78,8 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         Load (and register) in the constructor (default). ``False``: call
         :meth:`start`, or let the ASGI middleware do it on lifespan start-up.
     registry_api, deploy_manual, srv_ip, timeout:
-        Override ``SOAJS_REGISTRY_API``, ``SOAJS_DEPLOY_MANUAL``,
-        ``SOAJS_SRVIP`` and ``SOAJS_REGISTRY_TIMEOUT`` (a total deadline per
-        control-plane exchange).
+        Override ``SOAJS_REGISTRY_API``, ``_DEPLOY_MANUAL``, ``_SRVIP``, ``_REGISTRY_TIMEOUT``
+        (a total deadline per exchange). Modes: :mod:`soajs.registry.deployment`.
     max_bytes:
         Cap on a control-plane answer (``SOAJS_REGISTRY_MAX_BYTES``, 16 MiB).
     reload_min_interval:
@@ -185,6 +186,7 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         #: The first load failed and the manager started without a registry.
         self.started_degraded = False
         self._poller = Poller(self)
+        self._registration = RegistrationFlow(self)
         self._handoff: object = None  # set by processes.track()
         self.get_database = self._unloaded_get_database
         self.get_service = self._unloaded_get_service
@@ -228,6 +230,7 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         except BaseException:
             with self._state_lock:
                 self._starting = None  # a later start() tries again
+            self._close_client()  # a manager that failed in its constructor is dropped
             starting.set()
             raise
         if self._broadcast is not None and self.auto_reload:
@@ -332,23 +335,17 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
     def register(self) -> Any:
         """``POST /register`` this service now (manual deployment); returns ``data``."""
         if self.config is None:
-            raise ConfigurationError(
-                "register() needs the service's Config: RegistryManager(..., config=Config(...))"
-            )
+            raise ConfigurationError("register() needs RegistryManager(..., config=Config(...))")
         return self._registrar.register(self._get_client())
 
     def _fetch(self, *, register_first: bool) -> Registry:
-        """One reload: (register,) fetch, publish. Runs outside any lock."""
-        client = self._get_client()
-        manual = self.settings.deploy_manual
-        if manual and register_first:
-            self._registrar.register(client)
-        registry = client.get_registry(self.env_code, self.service_name, self.service_type)
-        if manual and not register_first and self._registrar.should_register_again(registry):
-            self._registrar.register(client)
-            registry = client.get_registry(self.env_code, self.service_name, self.service_type)
-        self._publish(registry)
-        return registry
+        """One reload: (register,) fetch, publish (:mod:`~soajs.registry.autoregister`)."""
+        return self._registration.fetch(self._get_client(), first=register_first)
+
+    def set_api_list(self, api_list: list[dict[str, Any]] | Callable[[], Any]) -> None:
+        """The app's routes for ``apiList``: a list, or a function the middleware gives."""
+        self._registrar.api_list = api_list
+        self._registration.api_list_changed()
 
     def _loaded_at(self) -> datetime:
         return self.last_loaded_at or datetime.now(UTC)
@@ -379,6 +376,7 @@ class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
         self._pid = os.getpid()
         self._gate = ReloadGate(self.settings.reload_min_interval)
         self._marks.forget_parent()
+        self._registration.after_fork()
         self._poller = Poller(self)
         self._poller.next_poll = old.next_poll
         self._poller.follows_workers = old.follows_workers

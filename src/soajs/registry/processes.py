@@ -40,6 +40,7 @@ class _HandOff:
         manager = self._manager()
         if manager is not None:
             manager._poller.wake.set()  # the worker sees it polls no more
+            manager._registration.release()  # a worker registers for the host instead
 
     def after_fork_in_child(self, start: bool) -> None:
         manager = self._manager()

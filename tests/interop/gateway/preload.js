@@ -12,8 +12,14 @@
  *    so the store above is used. The registry itself still comes from SOAJS_PROFILE.
  * 3. Forces every listen() without an explicit host onto 127.0.0.1 (the gateway listens
  *    on all interfaces otherwise).
+ * 4. In solo mode the registry model (`modules/registry/local.js`) drops what `/register`
+ *    hands to the marketplace (`registerNewService` is a no-op). The call is kept: its
+ *    service object (with `versions[].apis`, the registered apiList) is stored in the
+ *    in-memory `marketplace` collection and, when SOAJS_INTEROP_MARKETPLACE names a
+ *    file, written there as JSON, so a test can read back what the gateway would store.
  *
- * Nothing here touches the network beyond loopback; nothing is written to disk.
+ * Nothing here touches the network beyond loopback; nothing is written to disk but the
+ * SOAJS_INTEROP_MARKETPLACE file.
  */
 
 const Module = require('module');
@@ -351,6 +357,32 @@ const InMemoryMongoProxy = new Proxy(InMemoryMongo, {
 // ---------------------------------------------------------------- module swaps
 const MONGO_INDEX = path.join('soajs.core.modules', 'soajs.mongo', 'index.js');
 const PROVISION_LOCAL = path.join('soajs.core.modules', 'soajs.core', 'provision', 'local.js');
+const REGISTRY_LOCAL = path.join('soajs.controller', 'modules', 'registry', 'local.js');
+const MARKETPLACE_FILE = process.env.SOAJS_INTEROP_MARKETPLACE || '';
+
+function keepMarketplace(model) {
+	const original = model.registerNewService;
+	model.registerNewService = function (dbConfiguration, serviceObj, collection, cb) {
+		try {
+			const docs = coll(collection || 'marketplace');
+			const copy = JSON.parse(JSON.stringify(serviceObj));
+			const at = docs.findIndex((d) => d.name === copy.name);
+			if (at === -1) {
+				docs.push(copy);
+			} else {
+				docs[at] = copy;
+			}
+			if (MARKETPLACE_FILE) {
+				fs.writeFileSync(MARKETPLACE_FILE + '.tmp', JSON.stringify(docs));
+				fs.renameSync(MARKETPLACE_FILE + '.tmp', MARKETPLACE_FILE);
+			}
+		} catch (e) {
+			note('marketplace not kept: ' + e.message);
+		}
+		return original.call(this, dbConfiguration, serviceObj, collection, cb);
+	};
+	return model;
+}
 
 const origLoad = Module._load;
 Module._load = function (request, parent, isMain) {
@@ -363,6 +395,14 @@ Module._load = function (request, parent, isMain) {
 	if (typeof filename === 'string') {
 		if (filename.endsWith(MONGO_INDEX)) {
 			return InMemoryMongoProxy;
+		}
+		if (filename.endsWith(REGISTRY_LOCAL)) {
+			const model = origLoad.apply(this, arguments);
+			if (!model.__interopKept) {
+				keepMarketplace(model);
+				model.__interopKept = true;
+			}
+			return model;
 		}
 		if (filename.endsWith(PROVISION_LOCAL)) {
 			note('solo provision model swapped for the store-backed one (' + path.dirname(filename) + ')');
