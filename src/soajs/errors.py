@@ -131,8 +131,8 @@ class DatabaseConfigError(SoajsError, ValueError):
 
 class TenantCodeError(DatabaseConfigError):
     """A tenant database needs a usable tenant code: the entry's name holds
-    ``#TENANT_NAME#`` and no tenant was given, or the code holds a character a
-    database name cannot (``/ \\ . " $ * < > : | ?``, a space, NUL)."""
+    ``#TENANT_NAME#`` and no tenant was given, or the code holds anything but
+    letters, digits, ``_`` and ``-``."""
 
 
 class TenantDatabaseNotFoundError(DatabaseNotFoundError):

@@ -7,9 +7,8 @@ with these differences on purpose:
 
 * every ``#TENANT_NAME#`` is replaced (Node: the first only), with the code
   taken literally (JavaScript's ``replace`` reads ``$&`` and ``$1`` in it);
-* the tenant code is checked: empty, or holding a character a MongoDB database
-  name cannot hold (``/ \\ . " $ * < > : | ?``), ``#``, ``%``, whitespace or a
-  control character, raises :class:`~soajs.errors.TenantCodeError`. A hostile
+* the tenant code is checked: empty, or holding anything but letters, digits
+  (any script), ``_`` and ``-``, raises :class:`~soajs.errors.TenantCodeError`. A hostile
   code can then neither reach another database nor change the URI (the
   database name is not part of the URI anyway, see :mod:`soajs.databases.uri`);
 * a name with ``#TENANT_NAME#`` and no tenant raises
@@ -60,8 +59,8 @@ _MAX_SHOWN = 100
 # MongoDB refuses these in database names (Unix and Windows sets), plus whitespace
 # and control characters.
 _BAD_NAME = re.compile(r'[/\\. "$*<>:|?\x00-\x1f\x7f\s]')
-# A tenant code may not hold them either, nor '#' and '%' (no pattern or escape games).
-_BAD_CODE = re.compile(r'[/\\. "$*<>:|?#%\x00-\x1f\x7f\s]')
+# A tenant code: letters and digits (any script), '_' and '-'.
+_CODE = re.compile(r"[^\W]|-")
 
 
 def _shown(text: str) -> str:
@@ -74,11 +73,10 @@ def check_tenant_code(code: Any) -> str:
         raise TenantCodeError("a tenant database needs the tenant's code and none was given")
     if not isinstance(code, str):
         raise TenantCodeError(f"a tenant code must be a string, got {type(code).__name__}")
-    if _BAD_CODE.search(code) is not None or len(code.encode("utf-8")) > MAX_NAME_BYTES:
+    if not all(_CODE.fullmatch(c) for c in code) or len(code.encode("utf-8")) > MAX_NAME_BYTES:
         raise TenantCodeError(
             f"tenant code {_shown(code)!r} cannot be part of a database name "
-            '(no / \\ . " $ * < > : | ? # %, whitespace or control characters, '
-            f"at most {MAX_NAME_BYTES} bytes)"
+            f"(letters, digits, '_' and '-' only, at most {MAX_NAME_BYTES} bytes)"
         )
     return code
 
