@@ -1,4 +1,4 @@
-"""soajs.databases: tenant/core database names, URIs and options, checked by pymongo's own parser."""
+"""soajs.databases: database names, URIs and options, read back by pymongo's own parser."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from soajs.errors import (
     TenantDatabaseNotFoundError,
 )
 from soajs.models.registry import Registry
+
 
 def _entry(**fields: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {
@@ -175,7 +176,9 @@ def test_a_tenant_entry_without_a_name_is_refused() -> None:
 
 # -- URIs ---------------------------------------------------------------------------
 
-RESERVED = ["p@ss", "p:ss", "p/ss", "p%ss", "p%40", "p?s#s", "p ss", "p+ss", "pässwörd€", "@:/%?#[]"]
+RESERVED = [
+    *("p@ss", "p:ss", "p/ss", "p%ss", "p%40", "p?s#s", "p ss", "p+ss", "pässwörd€", "@:/%?#[]")
+]
 
 
 @pytest.mark.parametrize("password", RESERVED)
@@ -359,7 +362,9 @@ def test_urlparam_that_is_not_an_object_is_refused() -> None:
 # -- secrets ------------------------------------------------------------------------
 
 
-def test_the_resolved_database_never_shows_its_credentials(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_resolved_database_never_shows_its_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     db = tenant_db(credentials={"username": "the-user", "password": "S3CRET-p@ss"})
     caplog.set_level(logging.DEBUG)
     logging.getLogger("test").info("db %s %r", db, db)
