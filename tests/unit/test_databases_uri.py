@@ -353,7 +353,12 @@ def test_a_bad_option_is_a_clear_error(params: dict[str, Any]) -> None:
 
 def test_urlparam_that_is_not_an_object_is_refused() -> None:
     db = ResolvedDatabase.model_construct(
-        name="x", entry="x", kind="core", url_param=["a"], extra_param=None, protocol=None
+        name="x",
+        entry="x",
+        kind="core",
+        url_param=["a"],  # type: ignore[arg-type]
+        extra_param=None,
+        protocol=None,
     )
     with pytest.raises(DatabaseConfigError, match="must be objects"):
         db.options()
