@@ -126,7 +126,7 @@ def test_a_missing_service_config_is_an_empty_mapping(ctx: ContextData, name: st
     value = ctx.service_config(name)
     assert value == {} and not value
     with pytest.raises(TypeError):
-        value["x"] = 1  # type: ignore[index]
+        value["x"] = 1
 
 
 def test_service_config_is_deeply_immutable_and_masked_in_repr(ctx: ContextData) -> None:
