@@ -28,7 +28,10 @@ whose ``AsyncMongoClient`` is the async twin). A ``RegistryManager`` has one,
   parent's) and makes its own.
 * :meth:`MongoClients.close` (``manager.stop()`` calls it) closes every
   client within its timeout and refuses new ones. Async clients are closed
-  on their own loop (scheduled); ``await aclose()`` from that loop waits.
+  on their own loop (scheduled; in a loop of the closing thread when theirs
+  is gone); ``await aclose()`` from that loop waits, and ``await
+  release_loop()`` closes the running loop's clients before the loop ends
+  (an app's lifespan shutdown) and keeps the cache usable.
 * Nothing logged carries a credential: only entry names and counts.
 """
 
@@ -269,9 +272,12 @@ class MongoClients:
                 timeout,
             )
 
-    async def aclose(self, timeout: float = 5.0) -> None:
-        """``close()`` from async code: the async clients of the running loop are
-        awaited here (each for ``timeout`` s at most), the others closed as ``close()``."""
+    async def release_loop(self, timeout: float = 5.0) -> int:
+        """Close and forget the async clients of the running loop (each awaited
+        ``timeout`` s at most); the cache stays usable. Call it before a loop
+        ends (``asyncio.run`` scripts, an app's lifespan shutdown): an
+        ``AsyncMongoClient`` cannot be closed cleanly once its loop is gone.
+        Returns how many were closed."""
         loop = asyncio.get_running_loop()
         with self._lock:
             mine = [key for key, entry in self._entries.items() if entry.loop is loop]
@@ -281,6 +287,12 @@ class MongoClients:
                 await asyncio.wait_for(client.close(), timeout)
             except Exception as exc:  # a failing close never breaks the caller
                 logger.debug("closing a database client failed: %s", type(exc).__name__)
+        return len(clients)
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """``close()`` from async code: the async clients of the running loop are
+        awaited here (:meth:`release_loop`), the others closed as by ``close()``."""
+        await self.release_loop(timeout)
         await asyncio.to_thread(self.close, timeout)
 
     def _after_fork_in_child(self) -> None:

@@ -16,6 +16,7 @@ of clients waiting is bounded: past ``limit``, the oldest are closed at once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ __all__ = ["Retirer", "close_all", "close_one"]
 
 logger = logging.getLogger("soajs.databases")
 
+_ASYNC_CLOSE_TIMEOUT = 10.0
 _TASKS: set[asyncio.Task[Any]] = set()  # keeps scheduled async closes alive
 
 
@@ -38,15 +40,21 @@ def _spawn_close(client: Any) -> None:
     task.add_done_callback(_TASKS.discard)
 
 
+async def _close_async(client: Any) -> None:
+    await asyncio.wait_for(client.close(), _ASYNC_CLOSE_TIMEOUT)
+
+
 def close_one(client: Any, loop: asyncio.AbstractEventLoop | None) -> Callable[[], None]:
     """A callable that closes ``client``: directly (sync), or on its loop (async)."""
 
     def close() -> None:
         try:
-            if loop is None:
+            if not inspect.iscoroutinefunction(client.close):
                 client.close()
-            elif not loop.is_closed():
+            elif loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(_spawn_close, client)
+            else:  # made outside a loop, or its loop is gone: close it in one of our own
+                asyncio.run(_close_async(client))
         except Exception as exc:  # a failing close never breaks the caller
             logger.debug("closing a database client failed: %s", type(exc).__name__)
 
