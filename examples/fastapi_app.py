@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from examples._service import make_registry, whoami
+from examples._service import make_registry, tenant_data, whoami
 from soajs.contrib.fastapi import SoajsContext, setup
 from soajs.middleware import get_soajs_context
 
@@ -27,3 +27,9 @@ async def who(request: Request) -> dict[str, Any]:
 async def private(context: SoajsContext) -> dict[str, Any]:
     """Needs a context: 401 problem+json without one."""
     return whoami(context)
+
+
+@app.get("/tenant-data")
+async def tenant_data_route(request: Request) -> dict[str, Any]:
+    """The key's config for this service and the tenant's database name (docs: Tenant data)."""
+    return tenant_data(get_soajs_context(request))

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, g
 
-from examples._service import make_registry, whoami
+from examples._service import make_registry, tenant_data, whoami
 from soajs.contrib.flask import SOAJS
 
 registry = make_registry(autostart=True)
@@ -20,3 +20,9 @@ SOAJS(app, registry=registry)
 @app.get("/whoami")
 def who() -> dict[str, Any]:
     return whoami(g.soajs)
+
+
+@app.get("/tenant-data")
+def tenant_data_route() -> dict[str, Any]:
+    """The key's config for this service and the tenant's database name (docs: Tenant data)."""
+    return tenant_data(g.soajs)

@@ -176,6 +176,7 @@ def test_a_reload_that_changes_the_password_while_clients_are_in_use(
             assert manager.mongo.client(db) is new
         finally:
             manager.stop()
+        assert state(new) == "closed"  # a control-plane manager's stop() closes them too
     assert "first-p" not in caplog.text and "second-p" not in caplog.text
     assert "replaced" in caplog.text or "changed" in caplog.text
 
