@@ -181,6 +181,31 @@ def test_a_reload_that_changes_the_password_while_clients_are_in_use(
     assert "replaced" in caplog.text or "changed" in caplog.text
 
 
+def test_a_database_resolved_before_a_reload_gets_the_current_client(mongo_port: int) -> None:
+    data = _data(mongo_port, password="old")
+    manager = RegistryManager.from_dict(data, "hello")
+    manager.mongo = MongoClients(grace=0, client_options=FAST)
+    try:
+        kept = manager.core_db("main")  # resolved once, at start-up, and kept
+        before = manager.mongo.client(kept)
+        data["coreDB"]["main"]["credentials"]["password"] = "new"
+        manager.reload()
+        after = manager.mongo.client(kept)  # the stale object still gets the new settings
+        assert after is not before
+        assert manager.mongo.client(manager.core_db("main")) is after  # no flapping
+        assert manager.mongo.client(kept) is after
+        assert wait_until(lambda: state(before) == "closed", timeout=5)
+    finally:
+        manager.stop()
+
+
+def test_a_stopped_manager_makes_no_client(mongo_port: int) -> None:
+    manager = RegistryManager.from_dict(_data(mongo_port), "hello")
+    manager.stop()
+    with pytest.raises(RegistryError, match="closed"):
+        manager.mongo.client(manager.core_db("main"))
+
+
 def test_a_reload_that_changes_nothing_keeps_the_client(manager: Any) -> None:
     db = manager.core_db("main")
     client = manager.mongo.client(db)

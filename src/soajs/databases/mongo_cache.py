@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from soajs.databases.model import ResolvedDatabase, fingerprint_of
-from soajs.databases.resolve import entry_fingerprint
+from soajs.databases.resolve import entry_fingerprint, entry_uri
 from soajs.databases.retire import Retirer, close_all, close_one
 from soajs.errors import ConfigurationError, RegistryError
 
@@ -122,7 +122,29 @@ class MongoClients:
         self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
         self._retirer = Retirer(self.grace, 4 * max_clients)
         self._closed = False
+        self._source: Callable[[], Any] | None = None
         _INSTANCES.add(self)
+
+    def attach(self, source: Any) -> None:
+        """Follow ``source``'s current registry (a ``RegistryManager``, held weakly):
+        a client is then made from the entry as the registry has it *now*, so a
+        ``ResolvedDatabase`` kept from before a reload still gets the current
+        client. A manager attaches its own ``mongo``."""
+        self._source = weakref.ref(source)
+
+    def _current_uri(self, db: ResolvedDatabase) -> str:
+        source = self._source() if self._source is not None else None
+        if source is not None:
+            try:
+                registry = source.registry
+            except Exception:  # not loaded (yet): the database's own settings
+                registry = None
+            if registry is not None:
+                kind, entry_name = db.location
+                uri = entry_uri(registry, kind, entry_name)
+                if uri is not None:
+                    return uri
+        return db.uri()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -159,7 +181,8 @@ class MongoClients:
     def _get(
         self, db: ResolvedDatabase, flavour: str, loop: asyncio.AbstractEventLoop | None
     ) -> Any:
-        uri = db.uri()  # raises DatabaseConfigError on a bad entry, before any lookup
+        db.uri()  # raises DatabaseConfigError on a bad entry, before any lookup
+        uri = self._current_uri(db)
         fingerprint = fingerprint_of(uri)
         kind, entry_name = db.location
         key: _Key = (flavour, 0 if loop is None else id(loop), kind, entry_name)

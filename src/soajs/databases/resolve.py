@@ -43,6 +43,7 @@ __all__ = [
     "check_tenant_code",
     "database_name",
     "entry_fingerprint",
+    "entry_uri",
     "resolve_core_db",
     "resolve_entry",
     "resolve_tenant_db",
@@ -168,11 +169,11 @@ def resolve_core_db(registry: Registry, name: str) -> ResolvedDatabase:
     return resolve_entry(entry, name, "core", None)
 
 
-def entry_fingerprint(registry: Registry, kind: str, key: str) -> str | None:
-    """The connection fingerprint of an entry of ``registry`` (``None``: gone or unusable).
+def entry_uri(registry: Registry, kind: str, key: str) -> str | None:
+    """The connection URI of an entry of ``registry`` (``None``: gone or unusable).
 
-    The same for every tenant of a ``tenantMetaDB`` entry: the client cache
-    compares it across a reload.
+    The same for every tenant of a ``tenantMetaDB`` entry (the database name
+    is not part of it).
     """
     section = registry.tenant_meta_dbs if kind == "tenant" else registry.core_dbs
     entry = section.get(key)
@@ -180,9 +181,15 @@ def entry_fingerprint(registry: Registry, kind: str, key: str) -> str | None:
         return None
     protocol = (entry.model_extra or {}).get("protocol")
     try:
-        uri = connection_uri(
+        return connection_uri(
             protocol, entry.servers, entry.credentials, entry.url_param, entry.extra_param
         )
     except DatabaseConfigError:
         return None
-    return fingerprint_of(uri)
+
+
+def entry_fingerprint(registry: Registry, kind: str, key: str) -> str | None:
+    """The fingerprint of :func:`entry_uri` (``None``: gone or unusable): the client
+    cache compares it across a reload."""
+    uri = entry_uri(registry, kind, key)
+    return None if uri is None else fingerprint_of(uri)

@@ -46,12 +46,13 @@ _WRAPPED = "__soajs_closes_databases__"
 
 def _closing_databases(stop: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(stop)
-    def wrapper(self: Any, timeout: float | None = None) -> None:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
         started = time.monotonic()
         try:
-            stop(self, timeout)
+            stop(self, *args, **kwargs)
         finally:
-            bound = getattr(self, "stop_timeout", 5.0) if timeout is None else timeout
+            given = kwargs.get("timeout", args[0] if args else None)
+            bound = float(given if isinstance(given, int | float) else self.stop_timeout)
             self._close_databases(max(0.0, bound - (time.monotonic() - started)))
 
     setattr(wrapper, _WRAPPED, True)
@@ -108,10 +109,14 @@ class DatabaseAccess(_Base):
                 clients = self._mongo_clients
                 if clients is None:
                     clients = self._mongo_clients = MongoClients()
+                    clients.attach(self)
+            if getattr(self, "_stopped", False):
+                clients.close(0)  # a stopped manager's cache makes no client
         return clients
 
     @mongo.setter
     def mongo(self, clients: MongoClients) -> None:
+        clients.attach(self)
         with _CREATE:
             old, self._mongo_clients = self._mongo_clients, clients
         if old is not None and old is not clients:
