@@ -404,3 +404,72 @@ def test_resolved_databases_are_frozen() -> None:
     db = tenant_db()
     with pytest.raises(ValueError, match="frozen"):
         db.name = "other"  # type: ignore[misc]
+
+
+# -- hostile registry values ---------------------------------------------------------
+
+_json_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=20)
+)
+_json = st.recursive(
+    _json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    servers=st.one_of(
+        _json,
+        st.lists(
+            st.fixed_dictionaries(
+                {"host": st.one_of(st.text(max_size=30), st.none()), "port": _json_scalar}
+            ),
+            max_size=4,
+        ),
+    ),
+    url_param=st.one_of(st.none(), st.dictionaries(st.text(max_size=12), _json, max_size=4)),
+    extra_param=st.one_of(st.none(), st.dictionaries(st.text(max_size=12), _json, max_size=4)),
+    protocol=_json_scalar,
+    user=st.text(max_size=10),
+    password=st.text(max_size=10),
+    code=st.text(max_size=10),
+)
+def test_hostile_entries_give_a_clear_error_or_a_uri_with_the_same_structure(
+    servers: Any,
+    url_param: Any,
+    extra_param: Any,
+    protocol: Any,
+    user: str,
+    password: str,
+    code: str,
+) -> None:
+    entry = _entry(
+        servers=servers,
+        URLParam=url_param,
+        extraParam=extra_param,
+        protocol=protocol,
+        credentials={"username": user, "password": password},
+    )
+    try:
+        registry = _registry({"orders": entry})
+    except ValueError:  # the registry model refused it (its own, earlier check)
+        return
+    try:
+        db = resolve_tenant_db(registry, "orders", code)
+        uri = db.uri()
+    except DatabaseConfigError:
+        return
+    assert db.name.endswith("_orders") and db.tenant_code == code
+    parsed = parse_uri(uri, validate=False) if db.scheme == "mongodb" else None
+    if parsed is not None:
+        expected = [(s.host.strip().strip("[]"), s.port or 27017) for s in db.servers or ()]
+        got = [(h.lower(), p) for h, p in parsed["nodelist"]]
+        assert len(got) == len(expected)
+        if user and password:
+            assert (parsed["username"], parsed["password"]) == (user, password)
+        options = db.options()
+        assert set(k.lower() for k in parsed["options"]) <= set(k.lower() for k in options)
