@@ -60,6 +60,7 @@ def flask_started(path: str, header: bytes | None) -> tuple[int, Any]:
     try:
         response = wsgi_client(module.app, header).get(path)
     finally:
+        module.app.extensions["soajs"].middleware.close()  # its maintenance listener
         module.registry.stop()
     return response.status_code, response.get_json()
 
