@@ -181,8 +181,7 @@ class MongoClients:
     def _get(
         self, db: ResolvedDatabase, flavour: str, loop: asyncio.AbstractEventLoop | None
     ) -> Any:
-        db.uri()  # raises DatabaseConfigError on a bad entry, before any lookup
-        uri = self._current_uri(db)
+        uri = self._current_uri(db)  # DatabaseConfigError on a bad entry, before any lookup
         fingerprint = fingerprint_of(uri)
         kind, entry_name = db.location
         key: _Key = (flavour, 0 if loop is None else id(loop), kind, entry_name)
