@@ -67,3 +67,21 @@ def whoami(context: ContextData | None) -> dict[str, Any]:
         else {"id": urac.id, "username": urac.username, "first_name": urac.first_name,
               "last_name": urac.last_name},
     }  # fmt: skip
+
+
+def tenant_data(context: ContextData | None, database: str = "orders") -> dict[str, Any]:
+    """What ``/tenant-data`` answers: this service's config from the tenant's key, and
+    the name of the tenant's own database (resolved, never connected, the URI never shown)."""
+    from soajs.errors import ConfigurationError, DatabaseConfigError, NotFoundError, RegistryError
+
+    if context is None:
+        return {"service_config": None, "database": None}
+    try:
+        config: Any = dict(context.service_config())
+    except ConfigurationError:  # no registry manager: the service's name is unknown
+        config = dict(context.service_config(service_config().name))
+    try:
+        db = context.tenant_db(database)
+    except (NotFoundError, DatabaseConfigError, RegistryError) as exc:
+        return {"service_config": config, "database": None, "error": type(exc).__name__}
+    return {"service_config": config, "database": {"name": db.name, "kind": db.kind}}

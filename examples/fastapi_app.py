@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from examples._service import make_registry, whoami
+from examples._service import make_registry, tenant_data, whoami
 from soajs.contrib.fastapi import SoajsContext, setup
 from soajs.middleware import get_soajs_context
 from soajs.response import SoajsError, build_response
@@ -43,3 +43,9 @@ async def order(order_id: str) -> dict[str, Any]:
     if order_id not in ORDERS:
         raise SoajsError(400, status=404)
     return build_response(ORDERS[order_id])
+
+
+@app.get("/tenant-data")
+async def tenant_data_route(request: Request) -> dict[str, Any]:
+    """The key's config for this service and the tenant's database name (docs: Tenant data)."""
+    return tenant_data(get_soajs_context(request))

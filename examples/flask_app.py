@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, g
 
-from examples._service import make_registry, whoami
+from examples._service import make_registry, tenant_data, whoami
 from soajs.contrib.flask import SOAJS
 from soajs.response import SoajsError, build_response
 from soajs.response.flask import install_handlers
@@ -36,3 +36,9 @@ def order(order_id: str) -> dict[str, Any]:
     if order_id not in ORDERS:
         raise SoajsError(400, status=404)
     return build_response(ORDERS[order_id])
+
+
+@app.get("/tenant-data")
+def tenant_data_route() -> dict[str, Any]:
+    """The key's config for this service and the tenant's database name (docs: Tenant data)."""
+    return tenant_data(g.soajs)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
-from examples._service import whoami
+from examples._service import tenant_data, whoami
 from soajs.response import SoajsError
 from soajs.response.django import envelope_response
 
@@ -24,4 +24,13 @@ def order(request: HttpRequest, order_id: str) -> HttpResponse:
     return envelope_response(ORDERS[order_id])
 
 
-urlpatterns = [path("whoami", who), path("orders/<str:order_id>", order)]
+def tenant_data_view(request: HttpRequest) -> JsonResponse:
+    """The key's config for this service and the tenant's database name (docs: Tenant data)."""
+    return JsonResponse(tenant_data(request.soajs))
+
+
+urlpatterns = [
+    path("whoami", who),
+    path("orders/<str:order_id>", order),
+    path("tenant-data", tenant_data_view),
+]

@@ -109,3 +109,39 @@ class CustomNotFoundError(NotFoundError):
     """No ``custom`` entry with that name."""
 
     kind = "custom entry"
+
+
+# -- tenant data (soajs.databases) --------------------------------------------
+__all__ += [
+    "CoreDatabaseNotFoundError",
+    "DatabaseConfigError",
+    "TenantCodeError",
+    "TenantDatabaseNotFoundError",
+]
+
+
+class DatabaseConfigError(SoajsError, ValueError):
+    """A registry database entry cannot be used as it is: a bad ``servers`` entry
+    (missing host, port outside 1-65535, empty list, ``mongodb+srv`` with several
+    hosts), an unknown ``protocol``, an option that is not one, an invalid name.
+
+    The message names the problem and never carries a credential.
+    """
+
+
+class TenantCodeError(DatabaseConfigError):
+    """A tenant database needs a usable tenant code: the entry's name holds
+    ``#TENANT_NAME#`` and no tenant was given, or the code holds anything but
+    letters, digits, ``_`` and ``-``."""
+
+
+class TenantDatabaseNotFoundError(DatabaseNotFoundError):
+    """No ``tenantMetaDB`` entry with that name."""
+
+    kind = "tenant database (tenantMetaDB)"
+
+
+class CoreDatabaseNotFoundError(DatabaseNotFoundError):
+    """No ``coreDB`` entry with that name."""
+
+    kind = "core database (coreDB)"

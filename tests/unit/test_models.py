@@ -1026,7 +1026,7 @@ def test_context_from_the_real_header(context: ContextData) -> None:
     assert thaw(context.services_config) == INJECT["key"]["config"]
     assert context.service_config("hello") == {"greeting": "hello from key config", "limit": 5}
     assert context.service_config("mail") == {"from": "me@localhost"}
-    assert context.service_config("nosuch") is None
+    assert context.service_config("nosuch") == {}
 
     assert context.device == "Python-urllib/3.11"
     assert context.geo == {"ip": "127.0.0.1"}

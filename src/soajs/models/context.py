@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from soajs.models._base import (
+    EMPTY,
     MASK,
     FrozenDict,
     JsonMap,
@@ -36,6 +37,7 @@ from soajs.models._masked import MaskedJsonMap, NameMaskedJsonMap, is_secret_nam
 from soajs.models.registry import Awareness
 
 if TYPE_CHECKING:
+    from soajs.databases.model import ResolvedDatabase
     from soajs.models.registry import Registry
 
 __all__ = [
@@ -227,10 +229,47 @@ class ContextData(SoajsModel):
             private["_raw_header"] = raw_header
         return self
 
-    def service_config(self, service_name: str) -> FrozenDict | None:
-        """This key's configuration for one service (``key.config[service_name]``)."""
-        value = self.services_config.get(service_name)
-        return value if isinstance(value, FrozenDict) else None
+    def service_config(self, name: str | None = None) -> FrozenDict:
+        """This key's configuration for one service: ``key.config[name]`` (Node's
+        ``req.soajs.servicesConfig[serviceName]``).
+
+        ``name`` defaults to this service's own name (the registry manager's
+        ``service_name``, the ``Config`` name). Deep read-only (a frozen mapping
+        whose ``repr`` masks the values); missing, ``null`` or not a JSON object:
+        an empty mapping. Raises :class:`~soajs.errors.ConfigurationError` when no
+        name is given and the context knows no service (not bound to a manager).
+        """
+        if name is None:
+            name = getattr(self._registry_source, "service_name", None)
+            if not isinstance(name, str) or not name:
+                from soajs.errors import ConfigurationError
+
+                raise ConfigurationError(
+                    "service_config() needs the service name: this context is not bound "
+                    "to a RegistryManager (pass service_config(name))"
+                )
+        value = self.services_config.get(name)
+        return value if isinstance(value, FrozenDict) else EMPTY
+
+    def tenant_db(self, name: str) -> ResolvedDatabase:
+        """The ``tenantMetaDB`` entry ``name`` resolved for this request's tenant
+        (``RegistryManager.tenant_db(name, context.tenant.code)``, on the current
+        registry). Raises :class:`~soajs.errors.RegistryNotLoadedError` when the
+        context has no registry; see ``RegistryManager.tenant_db`` for the rest."""
+        from soajs.databases.resolve import resolve_tenant_db
+
+        source = self._registry_source
+        if source is None:
+            from soajs.errors import RegistryNotLoadedError
+
+            raise RegistryNotLoadedError(
+                "this context is not bound to a registry: no tenant database to resolve"
+            )
+        resolve = getattr(source, "tenant_db", None)
+        if callable(resolve):
+            resolved: ResolvedDatabase = resolve(name, self.tenant.code)
+            return resolved
+        return resolve_tenant_db(source.registry, name, self.tenant.code)
 
 
 _FIELDS = frozenset(ContextData.model_fields)

@@ -31,6 +31,7 @@ from soajs.registry import processes
 from soajs.registry.autoregister import RegistrationFlow
 from soajs.registry.broadcast import ReloadBroadcast, default_runtime_dir, instance_key
 from soajs.registry.client import RegistryClient, ServiceType
+from soajs.registry.databases import DatabaseAccess
 from soajs.registry.factories import OfflineFactories
 from soajs.registry.outage import OutageLog
 from soajs.registry.poller import Poller
@@ -51,7 +52,7 @@ __all__ = ["RegistryManager", "ReloadOutcome", "ReloadTicket"]
 logger = logging.getLogger("soajs.registry")
 
 
-class RegistryManager(SnapshotReads, ReloadRequests, OfflineFactories):
+class RegistryManager(DatabaseAccess, SnapshotReads, ReloadRequests, OfflineFactories):
     """Keeps the registry of ``service_name`` in ``env_code`` fresh from the control plane.
 
     With no control plane (tests, tools): :meth:`from_dict` and :meth:`from_file`.

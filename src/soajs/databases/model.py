@@ -1,0 +1,117 @@
+"""``ResolvedDatabase``: a registry database entry made ready for a driver.
+
+Built by :func:`~soajs.databases.resolve.resolve_tenant_db` and
+:func:`~soajs.databases.resolve.resolve_core_db` (or
+``RegistryManager.tenant_db`` / ``core_db``, ``context.tenant_db``). It is
+frozen, keeps the registry's secret masking (``repr``, ``str``, ``print``,
+logging and ``model_dump`` never show the credentials), and reveals them on
+purpose in one place only: :meth:`ResolvedDatabase.uri`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import Field
+
+from soajs.databases.uri import build_uri, format_hosts, merge_options, scheme_of, userinfo
+from soajs.models._base import JsonMap, SoajsModel
+from soajs.models.registry import Credentials, RegistryLocation, Server
+
+__all__ = ["ResolvedDatabase", "connection_uri", "fingerprint_of"]
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+class ResolvedDatabase(SoajsModel):
+    """One database of the registry, resolved for a tenant (or for the service).
+
+    ``name`` is the name a driver must use: the entry's ``name`` with every
+    ``#TENANT_NAME#`` replaced by the tenant code, then ``prefix`` prepended
+    (Node's order). ``entry`` is the registry key it came from and ``kind``
+    its section (``"tenant"``: ``tenantMetaDB``, ``"core"``: ``coreDB``).
+
+    ``servers``, ``credentials``, ``protocol`` and the options are checked
+    when :meth:`uri`, :meth:`options` or :meth:`hosts` is called, which raise
+    :class:`~soajs.errors.DatabaseConfigError` on a bad entry (so the name of
+    a database whose ``servers`` is not set yet can still be read).
+    """
+
+    name: str
+    entry: str
+    kind: Literal["tenant", "core"]
+    tenant_code: str | None = None
+    prefix: str | None = None
+    cluster: str | None = None
+    servers: tuple[Server, ...] | None = None
+    credentials: Credentials | None = Field(default=None, repr=False)
+    protocol: str | None = None
+    url_param: JsonMap | None = Field(default=None, alias="URLParam")
+    extra_param: JsonMap | None = Field(default=None, alias="extraParam")
+    streaming: JsonMap | None = None
+    registry_location: RegistryLocation | None = Field(default=None, alias="registryLocation")
+
+    @property
+    def scheme(self) -> str:
+        """``mongodb`` or ``mongodb+srv`` (from ``protocol``)."""
+        return scheme_of(self.protocol)
+
+    def hosts(self) -> str:
+        """``host:port,host:port`` as written in the URI (IPv6 bracketed)."""
+        return format_hosts(self.servers, self.scheme)
+
+    def options(self) -> dict[str, Any]:
+        """The connection options (``URLParam`` over the flattened ``extraParam``),
+        as a new plain ``dict``, for drivers that take keyword arguments. No
+        credentials: they are in :meth:`uri`, or read them on purpose from
+        ``credentials``."""
+        merged = merge_options(self.url_param, self.extra_param)
+        return {k: _thaw(v) for k, v in merged.items()}
+
+    def uri(self) -> str:
+        """The MongoDB connection URI, **credentials included** (percent-escaped).
+
+        It is a secret: pass it to the driver, never log it. Raises
+        :class:`~soajs.errors.DatabaseConfigError` on a bad entry.
+        """
+        return connection_uri(
+            self.protocol, self.servers, self.credentials, self.url_param, self.extra_param
+        )
+
+    @property
+    def location(self) -> tuple[str, str]:
+        """``(kind, entry)``: the registry location every tenant of the entry shares."""
+        return (self.kind, self.entry)
+
+    def fingerprint(self) -> str:
+        """A digest of what the connection is made of (scheme, hosts, credentials,
+        options), the same for every tenant of one entry: it changes when a reload
+        changes any of them. Holds no secret in clear."""
+        return fingerprint_of(self.uri())
+
+
+def connection_uri(
+    protocol: Any, servers: Any, credentials: Credentials | None, url_param: Any, extra_param: Any
+) -> str:
+    """The URI of a connection made of these registry fields (see :mod:`soajs.databases.uri`)."""
+    scheme = scheme_of(protocol)
+    hosts = format_hosts(servers, scheme)
+    options = merge_options(url_param, extra_param)
+    auth = (
+        userinfo(credentials.username, credentials.password, options)
+        if credentials is not None
+        else ""
+    )
+    return build_uri(scheme, hosts, auth, options)
+
+
+def fingerprint_of(uri: str) -> str:
+    """A digest of a connection URI: compares connections without keeping the secret."""
+    return hashlib.sha256(uri.encode("utf-8")).hexdigest()
