@@ -73,15 +73,23 @@ def clean_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+#: Codes are kept below 2**53, as the connector reads a peer's: JavaScript's numbers.
+MAX_CODE = 2**53 - 1
+
+
 def _check_code(code: object) -> int:
-    if isinstance(code, bool) or not isinstance(code, int) or code <= 0:
-        raise TypeError(f"an error code is a positive int, got {code!r}")
-    return code
+    if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) <= 15:
+        number = int(code)  # Node's config.js keys are strings: "400" is code 400
+    else:
+        number = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    if not 0 < number <= MAX_CODE:
+        raise TypeError(f"an error code is a positive int (or digit string), got {code!r}")
+    return number
 
 
 def _check_status(status: object) -> int:
-    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-        raise ValueError(f"an error status is an int within 400-599, got {status!r}")
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        raise ValueError(f"an error status is an int within 200-599, got {status!r}")
     return status
 
 
@@ -92,21 +100,26 @@ class SoajsError(_errors.SoajsError):
     ``SoajsError(402, "Order 7 is closed")`` carries its own. Several codes:
     ``SoajsError([402, 405])`` or ``SoajsError([(402, None), (405, "...")])``
     (Node's ``buildResponse([...])``); ``message`` then applies to the first.
-    ``status`` is the HTTP status (default 500; 400-599), ``headers`` extra
-    response headers. A :class:`soajs.SoajsError` like every error of this
+    A code is a positive int below 2**53 or its digit string (``"402"``, as
+    the keys of a Node ``config.js``). ``status`` is the HTTP status, also
+    the third positional argument (default 500; 200-599: a 2xx answers the
+    error envelope as Node services often do), ``headers`` extra response
+    headers. A :class:`soajs.SoajsError` like every error of this
     library, so ``except soajs.SoajsError`` catches it too.
     """
 
     def __init__(
         self,
-        code: int | Iterable[int | tuple[int, str | None]],
+        code: int | str | Iterable[int | str | tuple[int | str, str | None]],
         message: str | None = None,
-        *,
         status: int = 500,
+        *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         pairs: list[tuple[int, str | None]] = []
-        items: Iterable[int | tuple[int, str | None]] = [code] if isinstance(code, int) else code
+        items: Iterable[Any] = (
+            code if isinstance(code, Iterable) and not isinstance(code, str | bytes) else [code]
+        )
         for item in items:
             if isinstance(item, tuple):
                 number, text = item
@@ -156,7 +169,7 @@ def _mapping(source: Mapping[Any, Any]) -> Mapping[int, str]:
     out: dict[int, str] = {}
     for key, value in source.items():
         text = str(key)
-        if text.isdigit():  # Node's config.js keys are strings: {"400": "..."}
+        if text.isascii() and text.isdigit():  # Node's config.js keys are strings: {"400": "..."}
             out[int(text)] = str(value)
     return out
 
