@@ -20,6 +20,9 @@ RAISERS: dict[str, Callable[[], Any]] = {
     "digits": lambda: SoajsError("400", status=404),
     "positional": lambda: SoajsError(401, "Order 7 is closed", 409),
     "node200": lambda: SoajsError(401, status=200),
+    "own-type": lambda: SoajsError(
+        401, status=409, headers={"content-type": "text/html", "X-A": "1"}
+    ),
 }
 
 
@@ -104,3 +107,29 @@ def test_statuses_outside_200_599_are_refused(status: Any) -> None:
 
 def test_an_errors_map_with_unicode_digit_keys_is_ignored_not_a_crash() -> None:
     assert dict(errors_map({"²": "x", "٣": "y", "400": "z"})) == {400: "z"}
+
+
+def test_headers_cannot_replace_the_content_type(url: str) -> None:
+    answer = httpx.get(url + "/own-type", timeout=10)
+    assert answer.status_code == 409 and answer.headers["x-a"] == "1"
+    assert answer.headers.get_list("content-type") == ["application/json"]
+    assert answer.json() == _envelope(401, "Order closed")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-A": "a\r\nInjected: 1"},
+        {"X-A": "a\nb"},
+        {"X-A": "nul\x00"},
+        {"X-A": "\u20ac"},
+        {"X A": "1"},
+        {"X-A:": "1"},
+        {"": "1"},
+        {"X-A": 7},
+    ],
+)
+def test_headers_no_server_can_send_are_refused_when_raised(headers: Any) -> None:
+    with pytest.raises(ValueError, match="header") as info:
+        SoajsError(400, headers=headers)
+    assert "Injected" not in str(info.value) and "\u20ac" not in str(info.value)

@@ -21,6 +21,7 @@ import datetime
 import enum
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -87,6 +88,29 @@ def _check_code(code: object) -> int:
     return number
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]{0,8192}")
+#: Set by the handlers themselves; a SoajsError's headers cannot replace them.
+_OWN_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
+
+
+def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers every server can send (an RFC 9110 token, a Latin-1 value without CR, LF
+    or NUL): uvicorn drops the connection and werkzeug answers HTML on anything else."""
+    checked: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"a SoajsError header name must be a token, got {name!r:.80}")
+        if not isinstance(value, str) or not _VALUE.fullmatch(value):
+            raise ValueError(
+                f"the SoajsError header {name!r} has a value no server can send "
+                "(a string of Latin-1 text without control characters, up to 8192)"
+            )
+        if name.lower() not in _OWN_HEADERS:
+            checked[name] = value
+    return checked
+
+
 def _check_status(status: object) -> int:
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         raise ValueError(f"an error status is an int within 200-599, got {status!r}")
@@ -104,7 +128,9 @@ class SoajsError(_errors.SoajsError):
     the keys of a Node ``config.js``). ``status`` is the HTTP status, also
     the third positional argument (default 500; 200-599: a 2xx answers the
     error envelope as Node services often do), ``headers`` extra response
-    headers. A :class:`soajs.SoajsError` like every error of this
+    headers (a ``ValueError`` for a header no server can send, such as one
+    with a line break; ``Content-Type`` and ``Content-Length`` are the
+    handler's and are dropped). A :class:`soajs.SoajsError` like every error of this
     library, so ``except soajs.SoajsError`` catches it too.
     """
 
@@ -136,7 +162,7 @@ class SoajsError(_errors.SoajsError):
         self.code = pairs[0][0]
         self.message = message
         self.status = _check_status(status)
-        self.headers: dict[str, str] = dict(headers or {})
+        self.headers: dict[str, str] = _check_headers(headers)
         super().__init__(f"SOAJS error {self.code}" + (f": {message}" if message else ""))
 
     def envelope(self, source: ErrorsSource = None) -> dict[str, Any]:
