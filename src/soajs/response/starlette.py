@@ -88,7 +88,9 @@ def error_response(exc: SoajsError, source: ErrorsSource = None) -> Response:
 
 class UnhandledErrors:
     """ASGI middleware: an exception no handler took, before the answer started,
-    becomes the 500 envelope (added by ``install_handlers(..., unhandled=True)``)."""
+    becomes the 500 envelope (added by ``install_handlers(..., unhandled=True)``); a
+    :class:`SoajsError` or connector error raised by a middleware outside the
+    exception handlers answers its own envelope."""
 
     def __init__(self, app: ASGIApp, source: ErrorsSource = None) -> None:
         self.app = app
@@ -111,14 +113,24 @@ class UnhandledErrors:
         except Exception as exc:
             if started:
                 raise
-            where = f"{scope.get('method', '')} {scope.get('path', '')}"
             source = self.source if self.source is not None else app_source(scope.get("app"))
-            answer = answer_unhandled(exc, source, where)
+            if isinstance(exc, SoajsError):  # raised by a middleware, outside the handlers
+                answer = answer_error(exc, source)
+            elif isinstance(exc, ConnectorError):
+                answer = answer_connector(exc, source)
+            else:
+                where = f"{scope.get('method', '')} {scope.get('path', '')}"
+                answer = answer_unhandled(exc, source, where)
             await send(
                 {
                     "type": "http.response.start",
                     "status": answer.status,
                     "headers": [
+                        *[
+                            (name.lower().encode("latin-1"), value.encode("latin-1"))
+                            for name, value in answer.headers.items()
+                            if name.lower() != "content-type"
+                        ],
                         (b"content-type", ENVELOPE_CONTENT_TYPE.encode()),
                         (b"content-length", str(len(answer.body)).encode()),
                     ],
