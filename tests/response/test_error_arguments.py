@@ -133,3 +133,23 @@ def test_headers_no_server_can_send_are_refused_when_raised(headers: Any) -> Non
     with pytest.raises(ValueError, match="header") as info:
         SoajsError(400, headers=headers)
     assert "Injected" not in str(info.value) and "\u20ac" not in str(info.value)
+
+
+def test_envelope_response_answers_json_for_nan_as_node_does() -> None:
+    """JSON.stringify answers null for NaN and Infinity; Python's json writes ``NaN``,
+    which no JSON parser (the gateway's, a Node client's) reads."""
+    from fastapi import FastAPI
+
+    from soajs.response.starlette import envelope_response
+
+    app = FastAPI()
+    data = {"x": float("nan"), "y": [float("inf"), -float("inf"), 1.5], "z": {"w": 2}}
+
+    @app.get("/nan")
+    def nan() -> Any:
+        return envelope_response(data)
+
+    with uvicorn_server(app) as served:
+        answer = httpx.get(served.url + "/nan", timeout=10)
+    assert answer.status_code == 200
+    assert answer.content == b'{"result":true,"data":{"x":null,"y":[null,null,1.5],"z":{"w":2}}}'

@@ -21,6 +21,7 @@ import datetime
 import enum
 import json
 import logging
+import math
 import re
 import threading
 import uuid
@@ -264,9 +265,27 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
 def dumps(envelope: Any) -> bytes:
     """Compact UTF-8 JSON, as Node's ``JSON.stringify``; pydantic models, dates, UUIDs,
-    decimals, enums and sets are converted. Raises ``TypeError`` for anything else."""
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=_default).encode(
-        "utf-8"
-    )
+    decimals, enums and sets are converted, NaN and infinities become ``null`` (as
+    ``JSON.stringify``; Python would write ``NaN``, which is not JSON). Raises
+    ``TypeError`` for anything else."""
+    options: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": False}
+    try:
+        text = json.dumps(envelope, allow_nan=False, default=_default, **options)
+    except ValueError as exc:
+        if "float" not in str(exc):  # a circular reference, an int too long: as is
+            raise
+        plain = json.loads(json.dumps(envelope, default=_default, **options))
+        text = json.dumps(_finite(plain), allow_nan=False, **options)
+    return text.encode("utf-8")
