@@ -153,3 +153,30 @@ def test_envelope_response_answers_json_for_nan_as_node_does() -> None:
         answer = httpx.get(served.url + "/nan", timeout=10)
     assert answer.status_code == 200
     assert answer.content == b'{"result":true,"data":{"x":null,"y":[null,null,1.5],"z":{"w":2}}}'
+
+
+def _raise_in_worker() -> None:
+    raise SoajsError([(401, "Order 7 is closed"), 400], status=409, headers={"X-Order": "7"})
+
+
+def test_an_error_crosses_a_process_boundary_intact() -> None:
+    """ProcessPoolExecutor (and copy.copy) rebuild an exception from its pickle; the
+    error of a worker process must reach the handler with its codes, status, headers."""
+    import copy
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool, pytest.raises(SoajsError) as info:
+        pool.submit(_raise_in_worker).result(timeout=60)
+    for exc in (info.value, copy.copy(info.value)):
+        assert exc.errors == ((401, "Order 7 is closed"), (400, None))
+        assert (exc.code, exc.status, exc.headers) == (401, 409, {"X-Order": "7"})
+        assert exc.envelope({400: "Order not found"}) == {
+            "result": False,
+            "errors": {
+                "codes": [400, 401],
+                "details": [
+                    {"code": 401, "message": "Order 7 is closed"},
+                    {"code": 400, "message": "Order not found"},
+                ],
+            },
+        }

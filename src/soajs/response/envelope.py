@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import json
 import logging
 import math
@@ -165,6 +166,11 @@ class SoajsError(_errors.SoajsError):
         self.status = _check_status(status)
         self.headers: dict[str, str] = _check_headers(headers)
         super().__init__(f"SOAJS error {self.code}" + (f": {message}" if message else ""))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy rebuild it from its codes (Exception's default passes str(self))
+        rebuild = functools.partial(type(self), headers=self.headers)
+        return (rebuild, (list(self.errors), None, self.status), dict(self.__dict__))
 
     def envelope(self, source: ErrorsSource = None) -> dict[str, Any]:
         """The error envelope, messages from ``source``'s errors map (see :func:`errors_map`)."""
