@@ -93,3 +93,31 @@ def test_nan_in_an_error_answer_is_not_an_envelope() -> None:
     assert info.value.status == 500 and info.value.codes == ()
     with pytest.raises(InvalidEnvelopeError):
         decode_envelope(200, body, service="b")
+
+
+def _call_in_worker(address: str) -> object:
+    from soajs.connector import ServiceConnector
+    from tests.connector.conftest import awareness, make_context
+
+    connector = ServiceConnector(make_context(awareness(address)), deadline=5)
+    return connector.request_data("b", "GET", "/order")
+
+
+def test_a_peers_error_crosses_a_process_boundary_intact(servers: Servers) -> None:
+    """A ServiceError raised in a ProcessPoolExecutor worker is rebuilt from its pickle."""
+    import copy
+    from concurrent.futures import ProcessPoolExecutor
+
+    peer = servers("b", default=plain(200, json.dumps(NODE_ERROR).encode()))
+    with ProcessPoolExecutor(1) as pool, pytest.raises(ServiceError) as info:
+        pool.submit(_call_in_worker, peer.address).result(timeout=60)
+    for exc in (info.value, copy.copy(info.value)):
+        assert (exc.status, exc.codes, exc.message, exc.service) == (
+            200, (400,), "Order not found", "b",
+        )  # fmt: skip
+        assert "Order not found" in str(exc)
+    deadline = DeadlineExceededError(
+        "late", service="b", version="1", target="h:1", attempts=2, deadline="call", seconds=1.0
+    )
+    again = copy.copy(deadline)
+    assert (again.attempts, again.deadline, again.target, str(again)) == (2, "call", "h:1", "late")
