@@ -4,7 +4,8 @@ real werkzeug server, in a process of its own (Django's settings are process-glo
     python -m tests.response.django_server '{"strict": true, "response_format": "envelope"}'
 
 prints its port as one JSON line and serves until killed. Routes: those of
-tests/response/apps.py, and ``/envelope`` (``envelope_response``).
+tests/response/apps.py, and ``/envelope`` (``envelope_response``),
+``/badrequest`` and ``/badmultipart`` (Django's own 400s).
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def items(request: HttpRequest, n: str) -> JsonResponse:
     return JsonResponse({"result": True, "data": body.model_dump()})
 
 
+def bad_request(request: HttpRequest) -> HttpResponse:
+    from django.core.exceptions import BadRequest
+
+    raise BadRequest("bad query")
+
+
+def bad_multipart(request: HttpRequest) -> HttpResponse:
+    from django.http.multipartparser import MultiPartParserError
+
+    raise MultiPartParserError("bad multipart")
+
+
 def envelope(request: HttpRequest) -> HttpResponse:
     return envelope_response({"id": 7}, status=201, headers={"X-Order": "7"})
 
@@ -50,6 +63,8 @@ urlpatterns = [
     path("late", late),
     path("items/<str:n>", items),
     path("envelope", envelope),
+    path("badrequest", bad_request),
+    path("badmultipart", bad_multipart),
 ]
 
 

@@ -74,15 +74,15 @@ def test_unknown_code_is_listed_without_detail_and_warned_once(
     assert len(lines) == 1
 
 
-@pytest.mark.parametrize("code", [0, -1, True, "400", 1.5, None])
+@pytest.mark.parametrize("code", [0, -1, True, "x400", 1.5, None])
 def test_bad_codes_are_refused(code: object) -> None:
     with pytest.raises(TypeError):
         SoajsError(code)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("status", [200, 399, 600, True, "500"])
+@pytest.mark.parametrize("status", [199, 600, True, "500"])
 def test_bad_status_is_refused(status: object) -> None:
-    with pytest.raises(ValueError, match="400-599"):
+    with pytest.raises(ValueError, match="200-599"):
         SoajsError(400, status=status)  # type: ignore[arg-type]
 
 

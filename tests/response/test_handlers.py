@@ -219,3 +219,12 @@ def test_http_errors_of_the_framework_keep_their_answer(served: Served) -> None:
     answer = get(served, "/no/such/path")
     assert answer.status_code == 404
     assert b'"codes"' not in answer.content
+
+
+def test_djangos_own_400s_keep_their_answer(served: Served) -> None:
+    if served.kind != "django":
+        pytest.skip("Django's BadRequest and MultiPartParserError")
+    for route in ("/badrequest", "/badmultipart"):
+        answer = get(served, route)
+        assert answer.status_code == 400, (route, answer.status_code, answer.text[:200])
+        assert b'"codes"' not in answer.content

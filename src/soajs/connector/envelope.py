@@ -12,7 +12,8 @@ object with a boolean ``result``, or a non-empty ``errors.details``.
 
 A peer may be hostile: the body is read under the connector's size cap
 (and, here, ``max_bytes``), nesting beyond the interpreter's recursion limit
-is refused, at most 100 codes and 100 details are kept (the rest ignored),
+is refused, ``NaN``/``Infinity`` (not JSON, though Python's parser takes them)
+make the body invalid, at most 100 codes and 100 details are kept (the rest ignored),
 codes that are not positive integers (or digit strings) are dropped, and
 each message is one line of at most 1024 characters. Nothing in a body
 raises anything but :class:`~soajs.connector.errors.ServiceError`.
@@ -102,9 +103,13 @@ def _parse(content: bytes, max_bytes: int | None) -> Any:
     if max_bytes is not None and len(content) > max_bytes:
         return None
     try:
-        return json.loads(content)
+        return json.loads(content, parse_constant=_not_json)
     except (ValueError, RecursionError):  # not JSON / not UTF-8 / nested too deep
         return None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json takes NaN/Infinity; JSON does not
 
 
 def _code(value: Any) -> int | None:

@@ -6,6 +6,8 @@ the call could not be made, so a handler can log it as is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from soajs.errors import SoajsError
 
 __all__ = [
@@ -26,6 +28,13 @@ def describe(name: str, version: str | None) -> str:
     return f"service {name!r} " + (f"v{version}" if version else "(latest)")
 
 
+def _rebuild(cls: type[ConnectorError], args: tuple[object, ...], state: dict[str, object]) -> Any:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
 class ConnectorError(SoajsError):
     """Base class of the connector's errors; ``service`` and ``version`` say what was called."""
 
@@ -33,6 +42,11 @@ class ConnectorError(SoajsError):
         self.service = service
         self.version = version
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy (a ProcessPoolExecutor worker's error) rebuild it as it was:
+        # Exception's default calls __init__ with the message alone, a TypeError here
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class NoRouteError(ConnectorError, LookupError):

@@ -10,7 +10,8 @@ Its ``process_exception`` answers a raised :class:`~soajs.response.SoajsError`
 and a :class:`~soajs.connector.ConnectorError` with the envelope;
 ``unhandled`` any other exception with the 500 envelope (code 164, logged
 once with its traceback) except Django's own (``Http404``,
-``PermissionDenied``, ``SuspiciousOperation``...), which keep their answers;
+``PermissionDenied``, ``BadRequest``, ``MultiPartParserError``,
+``SuspiciousOperation``), which keep their answers;
 ``validation`` a ``pydantic.ValidationError`` with 400 (code 173).
 """
 
@@ -20,8 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.module_loading import import_string
 
 from soajs.connector.errors import ConnectorError
@@ -42,7 +44,8 @@ from soajs.response.envelope import (
 
 __all__ = ["EnvelopeMiddleware", "envelope_response", "error_response"]
 
-_DJANGO_OWN = (Http404, PermissionDenied, SuspiciousOperation)
+#: What Django answers itself (404, 403, 400): ``response_for_exception``'s list.
+_DJANGO_OWN = (Http404, PermissionDenied, MultiPartParserError, BadRequest, SuspiciousOperation)
 
 
 def _response(answer: Answer) -> HttpResponse:

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import json
 import logging
+import math
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -73,15 +76,46 @@ def clean_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+#: Codes are kept below 2**53, as the connector reads a peer's: JavaScript's numbers.
+MAX_CODE = 2**53 - 1
+
+
 def _check_code(code: object) -> int:
-    if isinstance(code, bool) or not isinstance(code, int) or code <= 0:
-        raise TypeError(f"an error code is a positive int, got {code!r}")
-    return code
+    if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) <= 15:
+        number = int(code)  # Node's config.js keys are strings: "400" is code 400
+    else:
+        number = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    if not 0 < number <= MAX_CODE:
+        raise TypeError(f"an error code is a positive int (or digit string), got {code!r}")
+    return number
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]{0,8192}")
+#: Set by the handlers themselves; a SoajsError's headers cannot replace them.
+_OWN_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
+
+
+def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers every server can send (an RFC 9110 token, a Latin-1 value without CR, LF
+    or NUL): uvicorn drops the connection and werkzeug answers HTML on anything else."""
+    checked: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"a SoajsError header name must be a token, got {name!r:.80}")
+        if not isinstance(value, str) or not _VALUE.fullmatch(value):
+            raise ValueError(
+                f"the SoajsError header {name!r} has a value no server can send "
+                "(a string of Latin-1 text without control characters, up to 8192)"
+            )
+        if name.lower() not in _OWN_HEADERS:
+            checked[name] = value
+    return checked
 
 
 def _check_status(status: object) -> int:
-    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-        raise ValueError(f"an error status is an int within 400-599, got {status!r}")
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        raise ValueError(f"an error status is an int within 200-599, got {status!r}")
     return status
 
 
@@ -92,21 +126,28 @@ class SoajsError(_errors.SoajsError):
     ``SoajsError(402, "Order 7 is closed")`` carries its own. Several codes:
     ``SoajsError([402, 405])`` or ``SoajsError([(402, None), (405, "...")])``
     (Node's ``buildResponse([...])``); ``message`` then applies to the first.
-    ``status`` is the HTTP status (default 500; 400-599), ``headers`` extra
-    response headers. A :class:`soajs.SoajsError` like every error of this
+    A code is a positive int below 2**53 or its digit string (``"402"``, as
+    the keys of a Node ``config.js``). ``status`` is the HTTP status, also
+    the third positional argument (default 500; 200-599: a 2xx answers the
+    error envelope as Node services often do), ``headers`` extra response
+    headers (a ``ValueError`` for a header no server can send, such as one
+    with a line break; ``Content-Type`` and ``Content-Length`` are the
+    handler's and are dropped). A :class:`soajs.SoajsError` like every error of this
     library, so ``except soajs.SoajsError`` catches it too.
     """
 
     def __init__(
         self,
-        code: int | Iterable[int | tuple[int, str | None]],
+        code: int | str | Iterable[int | str | tuple[int | str, str | None]],
         message: str | None = None,
-        *,
         status: int = 500,
+        *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         pairs: list[tuple[int, str | None]] = []
-        items: Iterable[int | tuple[int, str | None]] = [code] if isinstance(code, int) else code
+        items: Iterable[Any] = (
+            code if isinstance(code, Iterable) and not isinstance(code, str | bytes) else [code]
+        )
         for item in items:
             if isinstance(item, tuple):
                 number, text = item
@@ -123,8 +164,13 @@ class SoajsError(_errors.SoajsError):
         self.code = pairs[0][0]
         self.message = message
         self.status = _check_status(status)
-        self.headers: dict[str, str] = dict(headers or {})
+        self.headers: dict[str, str] = _check_headers(headers)
         super().__init__(f"SOAJS error {self.code}" + (f": {message}" if message else ""))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy rebuild it from its codes (Exception's default passes str(self))
+        rebuild = functools.partial(type(self), headers=self.headers)
+        return (rebuild, (list(self.errors), None, self.status), dict(self.__dict__))
 
     def envelope(self, source: ErrorsSource = None) -> dict[str, Any]:
         """The error envelope, messages from ``source``'s errors map (see :func:`errors_map`)."""
@@ -156,7 +202,7 @@ def _mapping(source: Mapping[Any, Any]) -> Mapping[int, str]:
     out: dict[int, str] = {}
     for key, value in source.items():
         text = str(key)
-        if text.isdigit():  # Node's config.js keys are strings: {"400": "..."}
+        if text.isascii() and text.isdigit():  # Node's config.js keys are strings: {"400": "..."}
             out[int(text)] = str(value)
     return out
 
@@ -225,9 +271,27 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
 def dumps(envelope: Any) -> bytes:
     """Compact UTF-8 JSON, as Node's ``JSON.stringify``; pydantic models, dates, UUIDs,
-    decimals, enums and sets are converted. Raises ``TypeError`` for anything else."""
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=_default).encode(
-        "utf-8"
-    )
+    decimals, enums and sets are converted, NaN and infinities become ``null`` (as
+    ``JSON.stringify``; Python would write ``NaN``, which is not JSON). Raises
+    ``TypeError`` for anything else."""
+    options: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": False}
+    try:
+        text = json.dumps(envelope, allow_nan=False, default=_default, **options)
+    except ValueError as exc:
+        if "float" not in str(exc):  # a circular reference, an int too long: as is
+            raise
+        plain = json.loads(json.dumps(envelope, default=_default, **options))
+        text = json.dumps(_finite(plain), allow_nan=False, **options)
+    return text.encode("utf-8")

@@ -26,6 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
 
 from soajs.connector.errors import ConnectorError
 from soajs.response.answers import (
@@ -59,10 +60,29 @@ def app_source(app: Any) -> ErrorsSource:
     return found if found is not None else getattr(state, "soajs_registry", None)
 
 
-async def handle_soajs_error(request: Request, exc: Exception) -> Response:
+async def handle_soajs_error(request: Request, exc: Exception) -> Response | None:
     """The exception handler of :class:`SoajsError` (the app's errors source)."""
     assert isinstance(exc, SoajsError)
-    return _response(answer_error(exc, app_source(request.scope.get("app"))))
+    answer = answer_error(exc, app_source(request.scope.get("app")))
+    if request.scope["type"] == "websocket":
+        await _websocket(request, answer)
+        return None
+    return _response(answer)
+
+
+async def _websocket(conn: Any, answer: Answer) -> None:
+    """A websocket endpoint's error: the envelope as the handshake's refusal where the
+    server can send one, else a close (1008 for a 4xx status, 1011 for a 5xx)."""
+    websocket: WebSocket = conn
+    try:
+        if websocket.application_state == WebSocketState.CONNECTING and (
+            "websocket.http.response" in (websocket.scope.get("extensions") or {})
+        ):
+            await websocket.send_denial_response(_response(answer))
+        else:
+            await websocket.close(code=1011 if answer.status >= 500 else 1008)
+    except (RuntimeError, OSError):  # already closed, or the client is gone
+        pass
 
 
 def _response(answer: Answer) -> Response:
@@ -88,7 +108,9 @@ def error_response(exc: SoajsError, source: ErrorsSource = None) -> Response:
 
 class UnhandledErrors:
     """ASGI middleware: an exception no handler took, before the answer started,
-    becomes the 500 envelope (added by ``install_handlers(..., unhandled=True)``)."""
+    becomes the 500 envelope (added by ``install_handlers(..., unhandled=True)``); a
+    :class:`SoajsError` or connector error raised by a middleware outside the
+    exception handlers answers its own envelope."""
 
     def __init__(self, app: ASGIApp, source: ErrorsSource = None) -> None:
         self.app = app
@@ -111,14 +133,24 @@ class UnhandledErrors:
         except Exception as exc:
             if started:
                 raise
-            where = f"{scope.get('method', '')} {scope.get('path', '')}"
             source = self.source if self.source is not None else app_source(scope.get("app"))
-            answer = answer_unhandled(exc, source, where)
+            if isinstance(exc, SoajsError):  # raised by a middleware, outside the handlers
+                answer = answer_error(exc, source)
+            elif isinstance(exc, ConnectorError):
+                answer = answer_connector(exc, source)
+            else:
+                where = f"{scope.get('method', '')} {scope.get('path', '')}"
+                answer = answer_unhandled(exc, source, where)
             await send(
                 {
                     "type": "http.response.start",
                     "status": answer.status,
                     "headers": [
+                        *[
+                            (name.lower().encode("latin-1"), value.encode("latin-1"))
+                            for name, value in answer.headers.items()
+                            if name.lower() != "content-type"
+                        ],
                         (b"content-type", ENVELOPE_CONTENT_TYPE.encode()),
                         (b"content-length", str(len(answer.body)).encode()),
                     ],
@@ -136,9 +168,13 @@ def install_handlers(
     if source is not None:
         app.state.soajs_errors_source = source
 
-    async def on_connector_error(request: Request, exc: Exception) -> Response:
+    async def on_connector_error(request: Request, exc: Exception) -> Response | None:
         assert isinstance(exc, ConnectorError)
-        return _response(answer_connector(exc, app_source(request.scope.get("app"))))
+        answer = answer_connector(exc, app_source(request.scope.get("app")))
+        if request.scope["type"] == "websocket":
+            await _websocket(request, answer)
+            return None
+        return _response(answer)
 
     app.add_exception_handler(SoajsError, handle_soajs_error)
     app.add_exception_handler(ConnectorError, on_connector_error)
