@@ -205,7 +205,12 @@ class Config(_ConfigPart):
             return value
         for key in value:
             text = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
-            if not isinstance(text, str) or not text.isdigit() or int(text) <= 0:
+            # ASCII digits below 2**53: a code JavaScript (the gateway, Node clients) reads exactly
+            if (
+                not isinstance(text, str)
+                or not (text.isascii() and text.isdigit())
+                or not 0 < int(text) < 2**53
+            ):
                 raise ValueError(f"keys must be positive integer error codes, got {key!r}")
         return value
 

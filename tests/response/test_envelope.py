@@ -33,7 +33,7 @@ def cfg(**extra: object) -> Config:
 
 def test_success_envelope_as_node() -> None:
     assert build_response({"a": 1}) == {"result": True, "data": {"a": 1}}
-    assert build_response() == {"result": True, "data": None}
+    assert build_response() == {"result": True}  # no data at all: Node leaves it out
     assert dumps(build_response([1, "é"])) == '{"result":true,"data":[1,"é"]}'.encode()
 
 
@@ -174,3 +174,20 @@ def test_dumps_converts_common_types_and_refuses_others() -> None:
     }
     with pytest.raises(TypeError):
         dumps(build_response(object()))
+
+
+def test_build_response_without_data_leaves_data_out_as_node_does() -> None:
+    from soajs.response import build_response
+
+    assert build_response() == {"result": True}
+    assert build_response(None) == {"result": True, "data": None}
+    assert build_response([]) == {"result": True, "data": []}
+
+
+@pytest.mark.parametrize("key", ["²", "٣", str(2**53), 2**60, "0", -4])
+def test_config_errors_refuses_codes_javascript_cannot_read(key: object) -> None:
+    from soajs.config import Config
+    from soajs.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="errors"):
+        Config.model_validate({"name": "svc", "port": 4010, "errors": {key: "x"}})

@@ -177,8 +177,17 @@ class SoajsError(_errors.SoajsError):
         return error_envelope(self.errors, errors_map(source))
 
 
-def build_response(data: Any = None) -> dict[str, Any]:
-    """The success envelope: ``{"result": true, "data": data}`` (``data`` may be ``None``)."""
+_NO_DATA: Any = object()
+
+
+def build_response(data: Any = _NO_DATA) -> dict[str, Any]:
+    """The success envelope: `{"result": true, "data": data}`.
+
+    `data` may be `None` (sent as `null`); with no argument at all the envelope
+    is `{"result": true}`, as Node's `buildResponse(null, undefined)` leaves `data` out.
+    """
+    if data is _NO_DATA:
+        return {"result": True}
     return {"result": True, "data": data}
 
 
