@@ -11,6 +11,8 @@ purpose in one place only: :meth:`ResolvedDatabase.uri`.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from typing import Any, Literal
 
 from pydantic import Field
@@ -93,7 +95,8 @@ class ResolvedDatabase(SoajsModel):
     def fingerprint(self) -> str:
         """A digest of what the connection is made of (scheme, hosts, credentials,
         options), the same for every tenant of one entry: it changes when a reload
-        changes any of them. Holds no secret in clear."""
+        changes any of them. Keyed per process (HMAC-SHA-256): it cannot be used to
+        guess the password, and compares only within one process."""
         return fingerprint_of(self.uri())
 
 
@@ -112,6 +115,12 @@ def connection_uri(
     return build_uri(scheme, hosts, auth, options)
 
 
+# A fingerprint is keyed with a per-process secret: a bare hash of a URI would let
+# whoever sees one (a log, a dump) try passwords offline. Compared in-process only.
+_FINGERPRINT_KEY = secrets.token_bytes(32)
+
+
 def fingerprint_of(uri: str) -> str:
-    """A digest of a connection URI: compares connections without keeping the secret."""
-    return hashlib.sha256(uri.encode("utf-8")).hexdigest()
+    """A keyed digest (HMAC-SHA-256, per-process key) of a connection URI: compares
+    connections without keeping the secret, and cannot be used to guess it."""
+    return hmac.new(_FINGERPRINT_KEY, uri.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -36,6 +36,7 @@ What Node SOAJS does (``soajs.mongo`` ``constructMongoLink`` and
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -169,6 +170,8 @@ def format_hosts(servers: Any, scheme: str = "mongodb") -> str:
     for server in servers:
         host, port = _entry(server)
         name, number = _host(host), _port(port)
+        if name.startswith("%2F"):  # a Unix socket path: a port means nothing there
+            number = None
         parts.append(name if number is None else f"{name}:{number}")
     if scheme == "mongodb+srv":
         if len(parts) != 1:
@@ -177,7 +180,21 @@ def format_hosts(servers: Any, scheme: str = "mongodb") -> str:
             )
         if ":" in parts[0] and not parts[0].startswith("["):
             raise DatabaseConfigError("mongodb+srv takes a host name with no port")
+        if not _is_dns_name(parts[0]):
+            raise DatabaseConfigError(
+                "mongodb+srv takes a DNS name (the SRV record's), not an IP address or a socket"
+            )
     return ",".join(parts)
+
+
+def _is_dns_name(host: str) -> bool:
+    if host.startswith(("[", "%2F")):
+        return False
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return True
+    return False
 
 
 def _flatten(params: Mapping[str, Any], depth: int = 0) -> Iterator[tuple[str, Any]]:
@@ -215,21 +232,39 @@ def merge_options(url_param: Any, extra_param: Any) -> dict[str, Any]:
     return merged
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, key: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DatabaseConfigError(f"option {key} is not a finite number")
     if isinstance(value, int | float | str):
         return str(value)
-    raise DatabaseConfigError(f"option value {_show(value)} is not a string, number or boolean")
+    raise DatabaseConfigError(
+        f"option {key}: value {_show(value)} is not a string, number or boolean"
+    )
 
 
-def _pairs(value: Any) -> str:
-    if isinstance(value, Mapping):
+def _pairs(value: Any, key: str) -> str:
+    if not isinstance(value, Mapping):
+        # a ready "k:v,k:v" string: keep its separators, escape the rest
+        return quote(_scalar(value, key), safe=",:")
+    if key.lower() != "authmechanismproperties":  # pymongo splits, then unescapes
         return ",".join(
-            f"{quote(str(k), safe='')}:{quote(_scalar(v), safe='')}" for k, v in value.items()
+            f"{quote(str(k), safe='')}:{quote(_scalar(v, key), safe='')}" for k, v in value.items()
         )
-    # a ready "k:v,k:v" string: keep its separators, escape the rest
-    return quote(_scalar(value), safe=",:")
+    # pymongo unescapes authMechanismProperties first, then splits on ',' and the
+    # first ':': a ',' anywhere or a ':' in a name cannot be written (values unshown:
+    # a session token is a secret)
+    items = []
+    for name, item in value.items():
+        text = _scalar(item, key)
+        if any(c in str(name) for c in ",:") or "," in text:
+            raise DatabaseConfigError(
+                f"option {key}: property {_show(str(name), 40)} cannot be written in a URI "
+                "(',' in a name or value, or ':' in a name)"
+            )
+        items.append(f"{str(name)}:{text}")
+    return quote(",".join(items), safe=",:")
 
 
 def query(options: Mapping[str, Any]) -> str:
@@ -238,8 +273,10 @@ def query(options: Mapping[str, Any]) -> str:
     for key, value in options.items():
         pairs = key.lower() in _PAIR_OPTIONS
         values = value if isinstance(value, list | tuple) else [value]
+        if len(values) != 1 and key.lower() != "readpreferencetags":
+            raise DatabaseConfigError(f"option {key} takes one value, got a list")
         for item in values:
-            text = _pairs(item) if pairs else quote(_scalar(item), safe="")
+            text = _pairs(item, key) if pairs else quote(_scalar(item, key), safe="")
             parts.append(f"{key}={text}")
     return "&".join(parts)
 

@@ -1,0 +1,95 @@
+"""Red-team edges of the MongoDB URI: every URI built is read back by pymongo's own
+parser as exactly what was meant, and what cannot be written is a clear library error."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+from pymongo.uri_parser import parse_uri
+
+from soajs.databases import resolve_tenant_db
+from soajs.databases.model import fingerprint_of
+from soajs.errors import DatabaseConfigError
+from soajs.models.registry import Registry
+
+
+def _db(**fields: Any) -> Any:
+    entry: dict[str, Any] = {"name": "#TENANT_NAME#_orders", "servers": [{"host": "h"}]}
+    entry.update(fields)
+    registry = Registry.model_validate({"tenantMetaDB": {"orders": entry}})
+    return resolve_tenant_db(registry, "orders", "T1")
+
+
+def _parse(uri: str) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a duplicate or unknown option is a failure here
+        parsed: dict[str, Any] = parse_uri(uri)
+        return parsed
+
+
+def test_a_unix_socket_with_a_port_gives_a_uri_pymongo_reads() -> None:
+    # The SOAJS console always stores a port; a socket path has none.
+    db = _db(servers=[{"host": "/tmp/mongodb-27017.sock", "port": 27017}])
+    assert _parse(db.uri())["nodelist"] == [("/tmp/mongodb-27017.sock", None)]
+
+
+@pytest.mark.parametrize("name", ["w", "appname", "maxPoolSize"])
+def test_a_list_for_an_option_that_takes_one_value_is_refused(name: str) -> None:
+    db = _db(URLParam={name: [1, 2]})
+    with pytest.raises(DatabaseConfigError, match=name):
+        db.uri()
+
+
+def test_read_preference_tags_may_repeat() -> None:
+    db = _db(URLParam={"readPreference": "nearest", "readPreferenceTags": [{"dc": "n,y"}, {}]})
+    assert _parse(db.uri())["options"]["readPreferenceTags"] == [{"dc": "n,y"}, {}]
+
+
+def test_auth_mechanism_properties_round_trip_through_pymongo() -> None:
+    token = "IQoJb3/Jp+ZX=="  # base64: '/', '+', '='
+    db = _db(
+        credentials={"username": "AKIA", "password": "s"},
+        URLParam={
+            "authMechanism": "MONGODB-AWS",
+            "authMechanismProperties": {"AWS_SESSION_TOKEN": token},
+        },
+    )
+    props = _parse(db.uri())["options"]["authMechanismProperties"]
+    assert props == {"AWS_SESSION_TOKEN": token}
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [{"AWS_SESSION_TOKEN": "a,b"}, {"SERVICE:NAME": "x"}, {"A,B": "x"}],
+)
+def test_auth_mechanism_properties_pymongo_cannot_read_are_refused(
+    properties: dict[str, str],
+) -> None:
+    db = _db(URLParam={"authMechanism": "GSSAPI", "authMechanismProperties": properties})
+    with pytest.raises(DatabaseConfigError) as caught:
+        db.uri()
+    assert "a,b" not in str(caught.value)  # a property value may be a secret (a token)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_that_is_not_finite_is_refused(value: float) -> None:
+    with pytest.raises(DatabaseConfigError, match="maxIdleTimeMS"):
+        _db(URLParam={"maxIdleTimeMS": value}).uri()
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]", "/tmp/mongodb-27017.sock", "10.0.0.1"])
+def test_srv_needs_a_host_name(host: str) -> None:
+    db = _db(protocol="mongodb+srv", servers=[{"host": host}])
+    with pytest.raises(DatabaseConfigError, match="srv"):
+        db.uri()
+
+
+def test_the_fingerprint_is_not_a_bare_hash_of_the_secret_uri() -> None:
+    # A plain SHA-256 of the URI lets whoever sees a fingerprint try passwords offline.
+    import hashlib
+
+    db = _db(credentials={"username": "u", "password": "weak"})
+    assert db.fingerprint() != hashlib.sha256(db.uri().encode()).hexdigest()
+    assert db.fingerprint() == fingerprint_of(db.uri())  # stable within the process
