@@ -44,6 +44,7 @@ __all__ = [
     "database_name",
     "entry_fingerprint",
     "entry_uri",
+    "location_uri",
     "resolve_core_db",
     "resolve_entry",
     "resolve_tenant_db",
@@ -169,22 +170,29 @@ def resolve_core_db(registry: Registry, name: str) -> ResolvedDatabase:
     return resolve_entry(entry, name, "core", None)
 
 
-def entry_uri(registry: Registry, kind: str, key: str) -> str | None:
-    """The connection URI of an entry of ``registry`` (``None``: gone or unusable).
+def location_uri(registry: Registry, kind: str, key: str) -> str:
+    """The connection URI of an entry of ``registry`` as it is now.
 
     The same for every tenant of a ``tenantMetaDB`` entry (the database name
-    is not part of it).
+    is not part of it). Raises :class:`~soajs.errors.DatabaseNotFoundError`
+    when the entry is gone, :class:`~soajs.errors.DatabaseConfigError` when
+    it is unusable.
     """
-    section = registry.tenant_meta_dbs if kind == "tenant" else registry.core_dbs
-    entry = section.get(key)
-    if entry is None:
-        return None
+    tenant = kind == "tenant"
+    section = registry.tenant_meta_dbs if tenant else registry.core_dbs
+    error = TenantDatabaseNotFoundError if tenant else CoreDatabaseNotFoundError
+    entry = _lookup(section, key, error)
     protocol = (entry.model_extra or {}).get("protocol")
+    return connection_uri(
+        protocol, entry.servers, entry.credentials, entry.url_param, entry.extra_param
+    )
+
+
+def entry_uri(registry: Registry, kind: str, key: str) -> str | None:
+    """:func:`location_uri`, ``None`` when the entry is gone or unusable."""
     try:
-        return connection_uri(
-            protocol, entry.servers, entry.credentials, entry.url_param, entry.extra_param
-        )
-    except DatabaseConfigError:
+        return location_uri(registry, kind, key)
+    except (DatabaseConfigError, DatabaseNotFoundError):
         return None
 
 
