@@ -263,7 +263,7 @@ def _pairs(value: Any, key: str) -> str:
                 f"option {key}: property {_show(str(name), 40)} cannot be written in a URI "
                 "(',' in a name or value, or ':' in a name)"
             )
-        items.append(f"{str(name)}:{text}")
+        items.append(f"{name!s}:{text}")
     return quote(",".join(items), safe=",:")
 
 
