@@ -158,4 +158,5 @@ def test_a_storm_of_first_uses_makes_one_client(manager: Any) -> None:
     assert len({id(c) for c in got}) == 1
     assert len(manager.mongo) == 1
     losers = [c for c in made if c is not got[0]]
-    assert all(wait_until(lambda c=c: state(c) == "closed", timeout=5) for c in losers)
+    for loser in losers:
+        assert wait_until(lambda: state(loser) == "closed", timeout=5)  # noqa: B023

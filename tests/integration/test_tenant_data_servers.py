@@ -37,11 +37,12 @@ def answer(ctx: Any, manager: RegistryManager) -> dict[str, Any]:
         database = manager.mongo.database(db)
     except SoajsError as exc:
         return {"error": type(exc).__name__, "message": str(exc)}
+    credentials = database.client.options.pool_options._credentials
     return {
         "name": db.name,
         "driver_name": database.name,
         "client": id(database.client),
-        "password": database.client.options.pool_options._credentials.password == SECRET,
+        "password": credentials is not None and credentials.password == SECRET,
         "config": ctx.service_config(),
         "shown": repr(db) + str(db),
     }
