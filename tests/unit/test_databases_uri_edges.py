@@ -93,3 +93,45 @@ def test_the_fingerprint_is_not_a_bare_hash_of_the_secret_uri() -> None:
     db = _db(credentials={"username": "u", "password": "weak"})
     assert db.fingerprint() != hashlib.sha256(db.uri().encode()).hexdigest()
     assert db.fingerprint() == fingerprint_of(db.uri())  # stable within the process
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"readPreference": "nearest", "readPreferenceTags": [{"dc": "n y", "rack": "1+2"}, {}]},
+        {"readPreference": "nearest", "readPreferenceTags": {"dc": "ny"}},
+        {"readPreference": "nearest", "readPreferenceTags": "dc:ny,rack:1"},
+        {
+            "authMechanism": "MONGODB-AWS",
+            "authMechanismProperties": {"AWS_SESSION_TOKEN": "t/k+n="},
+        },
+        {"w": "majority", "wtimeoutMS": 100, "maxPoolSize": "10", "appname": "a b&c"},
+    ],
+)
+def test_options_as_keyword_arguments_give_the_client_the_uri_gives(
+    params: dict[str, Any],
+) -> None:
+    from pymongo import MongoClient
+
+    db = _db(servers=[{"host": "h", "port": 1}], URLParam=params)
+    by_uri = MongoClient(db.uri(), connect=False)
+    by_kwargs = MongoClient("mongodb://h:1/", connect=False, **db.options())
+    try:
+        assert by_kwargs.options.read_preference == by_uri.options.read_preference
+        assert by_kwargs.options.write_concern == by_uri.options.write_concern
+        assert by_kwargs.options.pool_options.metadata == by_uri.options.pool_options.metadata
+        assert by_kwargs.options.pool_options.max_pool_size == 10 or "maxPoolSize" not in params
+        uri_credentials = by_uri.options.pool_options._credentials
+        kwargs_credentials = by_kwargs.options.pool_options._credentials
+        assert (uri_credentials is None) == (kwargs_credentials is None)
+        if uri_credentials is not None and kwargs_credentials is not None:
+            assert uri_credentials.mechanism_properties == kwargs_credentials.mechanism_properties
+    finally:
+        by_uri.close()
+        by_kwargs.close()
+
+
+def test_options_refuse_what_the_uri_refuses() -> None:
+    db = _db(URLParam={"w": [1, 2]})
+    with pytest.raises(DatabaseConfigError):
+        db.options()

@@ -17,7 +17,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from soajs.databases.uri import build_uri, format_hosts, merge_options, scheme_of, userinfo
+from soajs.databases.uri import (
+    build_uri,
+    driver_options,
+    format_hosts,
+    merge_options,
+    query,
+    scheme_of,
+    userinfo,
+)
 from soajs.models._base import JsonMap, SoajsModel
 from soajs.models.registry import Credentials, RegistryLocation, Server
 
@@ -71,11 +79,14 @@ class ResolvedDatabase(SoajsModel):
 
     def options(self) -> dict[str, Any]:
         """The connection options (``URLParam`` over the flattened ``extraParam``),
-        as a new plain ``dict``, for drivers that take keyword arguments. No
+        as a new plain ``dict``, for drivers that take keyword arguments
+        (``MongoClient(host, **db.options())`` gives the client ``uri()`` gives;
+        ``readPreferenceTags`` as a list of ``k:v,k:v`` strings). No
         credentials: they are in :meth:`uri`, or read them on purpose from
         ``credentials``."""
         merged = merge_options(self.url_param, self.extra_param)
-        return {k: _thaw(v) for k, v in merged.items()}
+        query(merged)  # the same checks as uri(): what one refuses, the other does too
+        return {k: _thaw(v) for k, v in driver_options(merged).items()}
 
     def uri(self) -> str:
         """The MongoDB connection URI, **credentials included** (percent-escaped).

@@ -47,6 +47,7 @@ from soajs.errors import DatabaseConfigError
 __all__ = [
     "LEGACY_OPTIONS",
     "build_uri",
+    "driver_options",
     "format_hosts",
     "merge_options",
     "scheme_of",
@@ -265,6 +266,18 @@ def _pairs(value: Any, key: str) -> str:
             )
         items.append(f"{name!s}:{text}")
     return quote(",".join(items), safe=",:")
+
+
+def driver_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` as pymongo's keyword arguments take them: ``readPreferenceTags``
+    as a list of ``k:v,k:v`` strings (escaped as in the URI; pymongo unescapes them),
+    the rest unchanged."""
+    result = dict(options)
+    for key, value in options.items():
+        if key.lower() == "readpreferencetags":
+            values = value if isinstance(value, list | tuple) else [value]
+            result[key] = [_pairs(item, key) for item in values]
+    return result
 
 
 def query(options: Mapping[str, Any]) -> str:
