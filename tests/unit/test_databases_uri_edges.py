@@ -114,8 +114,8 @@ def test_options_as_keyword_arguments_give_the_client_the_uri_gives(
     from pymongo import MongoClient
 
     db = _db(servers=[{"host": "h", "port": 1}], URLParam=params)
-    by_uri = MongoClient(db.uri(), connect=False)
-    by_kwargs = MongoClient("mongodb://h:1/", connect=False, **db.options())
+    by_uri: MongoClient[Any] = MongoClient(db.uri(), connect=False)
+    by_kwargs: MongoClient[Any] = MongoClient("mongodb://h:1/", connect=False, **db.options())
     try:
         assert by_kwargs.options.read_preference == by_uri.options.read_preference
         assert by_kwargs.options.write_concern == by_uri.options.write_concern
