@@ -135,3 +135,30 @@ def test_options_refuse_what_the_uri_refuses() -> None:
     db = _db(URLParam={"w": [1, 2]})
     with pytest.raises(DatabaseConfigError):
         db.options()
+
+
+def test_secret_options_are_masked_like_the_credentials() -> None:
+    import json
+
+    db = _db(
+        URLParam={"tlsCertificateKeyFilePassword": "KEYPASS", "authSource": "admin"},
+        extraParam={
+            "db": {"authMechanismProperties": "AWS_SESSION_TOKEN:SESSIONTOK"},
+            "AWS_SESSION_TOKEN": "ALSOTOK",
+        },
+    )
+    shown = [
+        repr(db),
+        str(db),
+        f"{db}",
+        db.model_dump_json(),
+        db.model_dump_json(by_alias=True),
+        json.dumps(db.model_dump(mode="json")),
+        str(db.model_dump()),
+    ]
+    for text in shown:
+        assert "KEYPASS" not in text and "SESSIONTOK" not in text and "ALSOTOK" not in text
+        assert "admin" in text  # what is not a secret stays readable
+    revealed = db.model_dump(context={"reveal_secrets": True}, by_alias=True)
+    assert revealed["URLParam"]["tlsCertificateKeyFilePassword"] == "KEYPASS"
+    assert "KEYPASS" in db.uri() and db.options()["tlsCertificateKeyFilePassword"] == "KEYPASS"

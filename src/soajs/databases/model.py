@@ -4,8 +4,10 @@ Built by :func:`~soajs.databases.resolve.resolve_tenant_db` and
 :func:`~soajs.databases.resolve.resolve_core_db` (or
 ``RegistryManager.tenant_db`` / ``core_db``, ``context.tenant_db``). It is
 frozen, keeps the registry's secret masking (``repr``, ``str``, ``print``,
-logging and ``model_dump`` never show the credentials), and reveals them on
-purpose in one place only: :meth:`ResolvedDatabase.uri`.
+logging and ``model_dump`` never show the credentials, nor options named like
+secrets: ``tlsCertificateKeyFilePassword``, ``AWS_SESSION_TOKEN``,
+``authMechanismProperties``), and reveals them on purpose in
+:meth:`ResolvedDatabase.uri` and :meth:`ResolvedDatabase.options`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hmac
 import secrets
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from soajs.databases.uri import (
     build_uri,
@@ -26,7 +28,8 @@ from soajs.databases.uri import (
     scheme_of,
     userinfo,
 )
-from soajs.models._base import JsonMap, SoajsModel
+from soajs.models._base import MASK, JsonMap, SoajsModel, reveals
+from soajs.models._masked import is_secret_name
 from soajs.models.registry import Credentials, RegistryLocation, Server
 
 __all__ = ["ResolvedDatabase", "connection_uri", "fingerprint_of"]
@@ -37,6 +40,27 @@ def _thaw(value: Any) -> Any:
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_thaw(v) for v in value]
+    return value
+
+
+_OPTION_FIELDS = ("url_param", "extra_param", "URLParam", "extraParam")
+
+
+def _mask_options(value: Any) -> Any:
+    """Option maps with secret-like values masked: ``tlsCertificateKeyFilePassword``,
+    ``AWS_SESSION_TOKEN``..., and ``authMechanismProperties`` whole (at any depth)."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                MASK
+                if v is not None
+                and (is_secret_name(k) or str(k).lower() == "authmechanismproperties")
+                else _mask_options(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_mask_options(v) for v in value]
     return value
 
 
@@ -67,6 +91,21 @@ class ResolvedDatabase(SoajsModel):
     extra_param: JsonMap | None = Field(default=None, alias="extraParam")
     streaming: JsonMap | None = None
     registry_location: RegistryLocation | None = Field(default=None, alias="registryLocation")
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, _mask_options(value) if name in _OPTION_FIELDS else value
+
+    @model_serializer(mode="wrap")
+    def _mask_secret_options(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not reveals(info):
+            for name in _OPTION_FIELDS:
+                if data.get(name) is not None:
+                    data[name] = _mask_options(data[name])
+        return data
 
     @property
     def scheme(self) -> str:
