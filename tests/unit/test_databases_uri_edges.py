@@ -162,3 +162,21 @@ def test_secret_options_are_masked_like_the_credentials() -> None:
     revealed = db.model_dump(context={"reveal_secrets": True}, by_alias=True)
     assert revealed["URLParam"]["tlsCertificateKeyFilePassword"] == "KEYPASS"
     assert "KEYPASS" in db.uri() and db.options()["tlsCertificateKeyFilePassword"] == "KEYPASS"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"servers": [{"host": "admin:HUNTER2@db1", "port": 27017}]},
+        {"servers": [{"host": "mongodb://admin:HUNTER2@db1"}]},
+        {"URLParam": {"tlsCertificateKeyFilePassword": ["HUNTER2"]}},
+        {"URLParam": {"tlsCertificateKeyFilePassword": {"a": "HUNTER2"}}},
+        {"URLParam": {"authMechanismProperties": {"AWS_SESSION_TOKEN": ["HUNTER2"]}}},
+        {"URLParam": {"AWS_SESSION_TOKEN": float("nan"), "x": "HUNTER2"}},
+    ],
+)
+def test_errors_never_show_a_secret_written_in_the_wrong_place(fields: dict[str, Any]) -> None:
+    db = _db(**fields)
+    with pytest.raises(DatabaseConfigError) as caught:
+        db.uri()
+    assert "HUNTER2" not in str(caught.value) and "HUNTER2" not in repr(caught.value)

@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import quote
 
 from soajs.errors import DatabaseConfigError
+from soajs.models._masked import is_secret_name
 
 __all__ = [
     "LEGACY_OPTIONS",
@@ -108,6 +109,17 @@ def _show(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _show_host(host: str) -> str:
+    # a host written with credentials in it ("user:pass@db1") shows no credentials
+    if "@" in host:
+        return _show("<hidden>@" + host.rsplit("@", 1)[1])
+    return _show(host)
+
+
+def _secret_option(key: str) -> bool:
+    return is_secret_name(key) or key.lower() == "authmechanismproperties"
+
+
 def _host(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DatabaseConfigError(f"a servers entry has no host (got {_show(value)})")
@@ -120,13 +132,13 @@ def _host(value: Any) -> str:
             address = ipaddress.IPv6Address(literal)
         except ValueError:
             raise DatabaseConfigError(
-                f"servers host {_show(host)} is neither a host name nor an IPv6 address "
+                f"servers host {_show_host(host)} is neither a host name nor an IPv6 address "
                 "(give the port in 'port')"
             ) from None
         return f"[{address.compressed}]"
     if _HOST_NAME.fullmatch(host) is None:
         raise DatabaseConfigError(
-            f"servers host {_show(host)} is not a host name (letters, digits, '.', '-', '_')"
+            f"servers host {_show_host(host)} is not a host name (letters, digits, '.', '-', '_')"
         )
     return host
 
@@ -240,9 +252,8 @@ def _scalar(value: Any, key: str) -> str:
         raise DatabaseConfigError(f"option {key} is not a finite number")
     if isinstance(value, int | float | str):
         return str(value)
-    raise DatabaseConfigError(
-        f"option {key}: value {_show(value)} is not a string, number or boolean"
-    )
+    shown = "a value" if _secret_option(key) else f"value {_show(value)}"
+    raise DatabaseConfigError(f"option {key}: {shown} is not a string, number or boolean")
 
 
 def _pairs(value: Any, key: str) -> str:
@@ -285,9 +296,9 @@ def query(options: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for key, value in options.items():
         pairs = key.lower() in _PAIR_OPTIONS
-        values = value if isinstance(value, list | tuple) else [value]
-        if len(values) != 1 and key.lower() != "readpreferencetags":
+        if isinstance(value, list | tuple) and key.lower() != "readpreferencetags":
             raise DatabaseConfigError(f"option {key} takes one value, got a list")
+        values = value if isinstance(value, list | tuple) else [value]
         for item in values:
             text = _pairs(item, key) if pairs else quote(_scalar(item, key), safe="")
             parts.append(f"{key}={text}")
