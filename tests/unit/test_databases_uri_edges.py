@@ -180,3 +180,13 @@ def test_errors_never_show_a_secret_written_in_the_wrong_place(fields: dict[str,
     with pytest.raises(DatabaseConfigError) as caught:
         db.uri()
     assert "HUNTER2" not in str(caught.value) and "HUNTER2" not in repr(caught.value)
+
+
+def test_an_unknown_database_error_is_bounded_whatever_the_registry_keys() -> None:
+    from soajs.errors import TenantDatabaseNotFoundError
+
+    keys = {("k" * 100_000) + str(i): {"name": "a"} for i in range(50)}
+    registry = Registry.model_validate({"tenantMetaDB": keys})
+    with pytest.raises(TenantDatabaseNotFoundError) as caught:
+        resolve_tenant_db(registry, "x" * 100_000, "T1")
+    assert len(str(caught.value)) < 5_000

@@ -225,7 +225,7 @@ class MongoClients:
             logger.info(
                 "database client of %s %r replaced (%d retiring after %.0fs)",
                 kind,
-                entry_name,
+                entry_name[:100],  # a registry key: bounded in the log line
                 len(retired),
                 self.grace,
             )

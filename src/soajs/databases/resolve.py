@@ -101,14 +101,19 @@ def database_name(pattern: str, prefix: str | None, tenant_code: str | None) -> 
     return name
 
 
+def _known(section: Mapping[str, Database]) -> list[str]:
+    # the names an error lists: at most _MAX_KNOWN, each bounded (a registry key may be huge)
+    return [_shown(key) for key in sorted(section)[:_MAX_KNOWN]]
+
+
 def _lookup(
     section: Mapping[str, Database], name: Any, error: type[DatabaseNotFoundError]
 ) -> Database:
     if not isinstance(name, str) or not name:
-        raise error(_shown(repr(name)), sorted(section)[:_MAX_KNOWN])
+        raise error(_shown(repr(name)), _known(section))
     entry = section.get(name)
     if entry is None:
-        raise error(_shown(name), sorted(section)[:_MAX_KNOWN])
+        raise error(_shown(name), _known(section))
     return entry
 
 
