@@ -23,9 +23,10 @@ What Node SOAJS does (``soajs.mongo`` ``constructMongoLink`` and
   searched depth first, as Node's ``flatternObject``) for the names URLParam
   does not set: URLParam wins. Node then passed them to the driver as
   keyword options; here they are also written in the URI's query (escaped), so
-  ``MongoClient(db.uri())`` alone is complete. Options only the Node driver
-  knew (``useUnifiedTopology``, ``useNewUrlParser``, ``auto_reconnect``,
-  ``slaveOk``...) are dropped as Node dropped them; ``maxPoolSize`` and
+  ``MongoClient(db.uri())`` alone is complete. Options no current driver
+  knows (``KNOWN_OPTIONS``: the old Node driver's ``useUnifiedTopology``,
+  ``native_parser``, ``keepAlive``, ``auto_reconnect``, ``slaveOk``...) are
+  dropped; ``maxPoolSize`` and
   ``wtimeoutMS``, which Node dropped too, are kept (they are valid for every
   current driver).
 * **No database in the path.** As in Node the URI has no ``/database``: a
@@ -46,6 +47,7 @@ from soajs.errors import DatabaseConfigError
 from soajs.models._masked import is_secret_name
 
 __all__ = [
+    "KNOWN_OPTIONS",
     "LEGACY_OPTIONS",
     "build_uri",
     "driver_options",
@@ -74,6 +76,33 @@ LEGACY_OPTIONS = frozenset(
         "promiseLibrary",
     )
 )
+
+#: The connection options a current MongoDB driver knows (the connection-string
+#: spec's, plus pymongo's own), lower-cased. Any other name (the old Node driver's
+#: ``native_parser``, ``keepAlive``, ``ha``, ``socketOptions``... that SOAJS
+#: registries carry in ``extraParam``) is dropped: pymongo ignores it in a URI with
+#: a warning, and refuses it as a keyword argument.
+KNOWN_OPTIONS = frozenset(
+    name.lower()
+    for name in (
+        "appName", "authMechanism", "authMechanismProperties", "authSource", "compressors",
+        "connectTimeoutMS", "directConnection", "heartbeatFrequencyMS", "journal",
+        "loadBalanced", "localThresholdMS", "maxIdleTimeMS", "maxPoolSize", "maxConnecting",
+        "maxStalenessSeconds", "minPoolSize", "proxyHost", "proxyPort", "proxyUsername",
+        "proxyPassword", "readConcernLevel", "readPreference", "readPreferenceTags",
+        "replicaSet", "retryReads", "retryWrites", "serverMonitoringMode",
+        "serverSelectionTimeoutMS", "serverSelectionTryOnce", "socketTimeoutMS",
+        "srvMaxHosts", "srvServiceName", "ssl", "timeoutMS", "tls",
+        "tlsAllowInvalidCertificates", "tlsAllowInvalidHostnames", "tlsCAFile",
+        "tlsCertificateKeyFile", "tlsCertificateKeyFilePassword",
+        "tlsDisableCertificateRevocationCheck", "tlsDisableOCSPEndpointCheck", "tlsInsecure",
+        "w", "waitQueueTimeoutMS", "wTimeoutMS", "zlibCompressionLevel", "uuidRepresentation",
+        # pymongo's own
+        "datetime_conversion", "tz_aware", "unicode_decode_error_handler", "fsync",
+        "waitQueueMultiple", "srvAllowedHostsSuffix", "maxAdaptiveRetries",
+        "enableOverloadRetargeting",
+    )
+)  # fmt: skip
 
 #: Authentication mechanisms that take a username without a password.
 _PASSWORDLESS = frozenset({"mongodb-x509", "mongodb-aws", "gssapi", "mongodb-oidc"})
@@ -238,6 +267,8 @@ def merge_options(url_param: Any, extra_param: Any) -> dict[str, Any]:
                 continue
             if _OPTION_NAME.fullmatch(key) is None:
                 raise DatabaseConfigError(f"{_show(key)} is not a MongoDB option name")
+            if lowered not in KNOWN_OPTIONS:
+                continue
             seen.add(lowered)
             merged[key] = value
             if len(merged) > _MAX_OPTIONS:
