@@ -23,7 +23,9 @@ from soajs.context import current_context
 from soajs.errors import (
     ConfigurationError,
     ControlPlaneError,
+    CoreDatabaseNotFoundError,
     CustomNotFoundError,
+    DatabaseConfigError,
     DatabaseNotFoundError,
     NotFoundError,
     RegistryError,
@@ -32,6 +34,8 @@ from soajs.errors import (
     ResourceNotFoundError,
     ServiceNotFoundError,
     SoajsError,
+    TenantCodeError,
+    TenantDatabaseNotFoundError,
 )
 from soajs.registry import RegistryClient, RegistryManager
 from soajs.settings import Settings
@@ -46,7 +50,9 @@ __all__ = [
     "Connection",
     "ConnectorError",
     "ControlPlaneError",
+    "CoreDatabaseNotFoundError",
     "CustomNotFoundError",
+    "DatabaseConfigError",
     "DatabaseNotFoundError",
     "DeadlineExceededError",
     "NoRouteError",
@@ -63,6 +69,8 @@ __all__ = [
     "ServiceUnavailableError",
     "Settings",
     "SoajsError",
+    "TenantCodeError",
+    "TenantDatabaseNotFoundError",
     "__version__",
     "current_context",
 ]

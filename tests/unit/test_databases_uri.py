@@ -343,7 +343,14 @@ def test_pair_options_keep_their_separators() -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"a&b": 1}, {"": 1}, {"1abc": 1}, {"x y": True}, {"ok": {"nested": 1}}, {"ok": object()}],
+    [
+        {"a&b": 1},
+        {"": 1},
+        {"1abc": 1},
+        {"x y": True},
+        {"appName": {"nested": 1}},
+        {"appName": object()},
+    ],
 )
 def test_a_bad_option_is_a_clear_error(params: dict[str, Any]) -> None:
     db = tenant_db(URLParam=params)

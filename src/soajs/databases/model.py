@@ -4,19 +4,32 @@ Built by :func:`~soajs.databases.resolve.resolve_tenant_db` and
 :func:`~soajs.databases.resolve.resolve_core_db` (or
 ``RegistryManager.tenant_db`` / ``core_db``, ``context.tenant_db``). It is
 frozen, keeps the registry's secret masking (``repr``, ``str``, ``print``,
-logging and ``model_dump`` never show the credentials), and reveals them on
-purpose in one place only: :meth:`ResolvedDatabase.uri`.
+logging and ``model_dump`` never show the credentials, nor options named like
+secrets: ``tlsCertificateKeyFilePassword``, ``AWS_SESSION_TOKEN``,
+``authMechanismProperties``), and reveals them on purpose in
+:meth:`ResolvedDatabase.uri` and :meth:`ResolvedDatabase.options`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
-from soajs.databases.uri import build_uri, format_hosts, merge_options, scheme_of, userinfo
-from soajs.models._base import JsonMap, SoajsModel
+from soajs.databases.uri import (
+    build_uri,
+    driver_options,
+    format_hosts,
+    merge_options,
+    query,
+    scheme_of,
+    userinfo,
+)
+from soajs.models._base import MASK, JsonMap, SoajsModel, reveals
+from soajs.models._masked import is_secret_name
 from soajs.models.registry import Credentials, RegistryLocation, Server
 
 __all__ = ["ResolvedDatabase", "connection_uri", "fingerprint_of"]
@@ -27,6 +40,27 @@ def _thaw(value: Any) -> Any:
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_thaw(v) for v in value]
+    return value
+
+
+_OPTION_FIELDS = ("url_param", "extra_param", "URLParam", "extraParam")
+
+
+def _mask_options(value: Any) -> Any:
+    """Option maps with secret-like values masked: ``tlsCertificateKeyFilePassword``,
+    ``AWS_SESSION_TOKEN``..., and ``authMechanismProperties`` whole (at any depth)."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                MASK
+                if v is not None
+                and (is_secret_name(k) or str(k).lower() == "authmechanismproperties")
+                else _mask_options(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_mask_options(v) for v in value]
     return value
 
 
@@ -58,6 +92,21 @@ class ResolvedDatabase(SoajsModel):
     streaming: JsonMap | None = None
     registry_location: RegistryLocation | None = Field(default=None, alias="registryLocation")
 
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, _mask_options(value) if name in _OPTION_FIELDS else value
+
+    @model_serializer(mode="wrap")
+    def _mask_secret_options(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not reveals(info):
+            for name in _OPTION_FIELDS:
+                if data.get(name) is not None:
+                    data[name] = _mask_options(data[name])
+        return data
+
     @property
     def scheme(self) -> str:
         """``mongodb`` or ``mongodb+srv`` (from ``protocol``)."""
@@ -69,11 +118,14 @@ class ResolvedDatabase(SoajsModel):
 
     def options(self) -> dict[str, Any]:
         """The connection options (``URLParam`` over the flattened ``extraParam``),
-        as a new plain ``dict``, for drivers that take keyword arguments. No
+        as a new plain ``dict``, for drivers that take keyword arguments
+        (``MongoClient(host, **db.options())`` gives the client ``uri()`` gives;
+        ``readPreferenceTags`` as a list of ``k:v,k:v`` strings). No
         credentials: they are in :meth:`uri`, or read them on purpose from
         ``credentials``."""
         merged = merge_options(self.url_param, self.extra_param)
-        return {k: _thaw(v) for k, v in merged.items()}
+        query(merged)  # the same checks as uri(): what one refuses, the other does too
+        return {k: _thaw(v) for k, v in driver_options(merged).items()}
 
     def uri(self) -> str:
         """The MongoDB connection URI, **credentials included** (percent-escaped).
@@ -93,7 +145,8 @@ class ResolvedDatabase(SoajsModel):
     def fingerprint(self) -> str:
         """A digest of what the connection is made of (scheme, hosts, credentials,
         options), the same for every tenant of one entry: it changes when a reload
-        changes any of them. Holds no secret in clear."""
+        changes any of them. Keyed per process (HMAC-SHA-256): it cannot be used to
+        guess the password, and compares only within one process."""
         return fingerprint_of(self.uri())
 
 
@@ -112,6 +165,12 @@ def connection_uri(
     return build_uri(scheme, hosts, auth, options)
 
 
+# A fingerprint is keyed with a per-process secret: a bare hash of a URI would let
+# whoever sees one (a log, a dump) try passwords offline. Compared in-process only.
+_FINGERPRINT_KEY = secrets.token_bytes(32)
+
+
 def fingerprint_of(uri: str) -> str:
-    """A digest of a connection URI: compares connections without keeping the secret."""
-    return hashlib.sha256(uri.encode("utf-8")).hexdigest()
+    """A keyed digest (HMAC-SHA-256, per-process key) of a connection URI: compares
+    connections without keeping the secret, and cannot be used to guess it."""
+    return hmac.new(_FINGERPRINT_KEY, uri.encode("utf-8"), hashlib.sha256).hexdigest()

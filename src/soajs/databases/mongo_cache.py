@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from soajs.databases.model import ResolvedDatabase, fingerprint_of
-from soajs.databases.resolve import entry_fingerprint, entry_uri
+from soajs.databases.resolve import entry_fingerprint, location_uri
 from soajs.databases.retire import Retirer, close_all, close_one
 from soajs.errors import ConfigurationError, RegistryError
 
@@ -129,7 +129,10 @@ class MongoClients:
         """Follow ``source``'s current registry (a ``RegistryManager``, held weakly):
         a client is then made from the entry as the registry has it *now*, so a
         ``ResolvedDatabase`` kept from before a reload still gets the current
-        client. A manager attaches its own ``mongo``."""
+        client, and one whose entry a reload removed (or broke) raises
+        :class:`~soajs.errors.DatabaseNotFoundError` (or
+        :class:`~soajs.errors.DatabaseConfigError`) rather than reconnect with
+        its old settings. A manager attaches its own ``mongo``."""
         self._source = weakref.ref(source)
 
     def _current_uri(self, db: ResolvedDatabase) -> str:
@@ -140,10 +143,10 @@ class MongoClients:
             except Exception:  # not loaded (yet): the database's own settings
                 registry = None
             if registry is not None:
+                # the entry as the registry has it now: gone or broken by a reload is an
+                # error (never a client made again from a kept database's old settings)
                 kind, entry_name = db.location
-                uri = entry_uri(registry, kind, entry_name)
-                if uri is not None:
-                    return uri
+                return location_uri(registry, kind, entry_name)
         return db.uri()
 
     def __len__(self) -> int:
@@ -222,7 +225,7 @@ class MongoClients:
             logger.info(
                 "database client of %s %r replaced (%d retiring after %.0fs)",
                 kind,
-                entry_name,
+                entry_name[:100],  # a registry key: bounded in the log line
                 len(retired),
                 self.grace,
             )

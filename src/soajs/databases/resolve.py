@@ -44,6 +44,7 @@ __all__ = [
     "database_name",
     "entry_fingerprint",
     "entry_uri",
+    "location_uri",
     "resolve_core_db",
     "resolve_entry",
     "resolve_tenant_db",
@@ -100,14 +101,19 @@ def database_name(pattern: str, prefix: str | None, tenant_code: str | None) -> 
     return name
 
 
+def _known(section: Mapping[str, Database]) -> list[str]:
+    # the names an error lists: at most _MAX_KNOWN, each bounded (a registry key may be huge)
+    return [_shown(key) for key in sorted(section)[:_MAX_KNOWN]]
+
+
 def _lookup(
     section: Mapping[str, Database], name: Any, error: type[DatabaseNotFoundError]
 ) -> Database:
     if not isinstance(name, str) or not name:
-        raise error(_shown(repr(name)), sorted(section)[:_MAX_KNOWN])
+        raise error(_shown(repr(name)), _known(section))
     entry = section.get(name)
     if entry is None:
-        raise error(_shown(name), sorted(section)[:_MAX_KNOWN])
+        raise error(_shown(name), _known(section))
     return entry
 
 
@@ -169,22 +175,29 @@ def resolve_core_db(registry: Registry, name: str) -> ResolvedDatabase:
     return resolve_entry(entry, name, "core", None)
 
 
-def entry_uri(registry: Registry, kind: str, key: str) -> str | None:
-    """The connection URI of an entry of ``registry`` (``None``: gone or unusable).
+def location_uri(registry: Registry, kind: str, key: str) -> str:
+    """The connection URI of an entry of ``registry`` as it is now.
 
     The same for every tenant of a ``tenantMetaDB`` entry (the database name
-    is not part of it).
+    is not part of it). Raises :class:`~soajs.errors.DatabaseNotFoundError`
+    when the entry is gone, :class:`~soajs.errors.DatabaseConfigError` when
+    it is unusable.
     """
-    section = registry.tenant_meta_dbs if kind == "tenant" else registry.core_dbs
-    entry = section.get(key)
-    if entry is None:
-        return None
+    tenant = kind == "tenant"
+    section = registry.tenant_meta_dbs if tenant else registry.core_dbs
+    error = TenantDatabaseNotFoundError if tenant else CoreDatabaseNotFoundError
+    entry = _lookup(section, key, error)
     protocol = (entry.model_extra or {}).get("protocol")
+    return connection_uri(
+        protocol, entry.servers, entry.credentials, entry.url_param, entry.extra_param
+    )
+
+
+def entry_uri(registry: Registry, kind: str, key: str) -> str | None:
+    """:func:`location_uri`, ``None`` when the entry is gone or unusable."""
     try:
-        return connection_uri(
-            protocol, entry.servers, entry.credentials, entry.url_param, entry.extra_param
-        )
-    except DatabaseConfigError:
+        return location_uri(registry, kind, key)
+    except (DatabaseConfigError, DatabaseNotFoundError):
         return None
 
 

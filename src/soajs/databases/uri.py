@@ -23,9 +23,10 @@ What Node SOAJS does (``soajs.mongo`` ``constructMongoLink`` and
   searched depth first, as Node's ``flatternObject``) for the names URLParam
   does not set: URLParam wins. Node then passed them to the driver as
   keyword options; here they are also written in the URI's query (escaped), so
-  ``MongoClient(db.uri())`` alone is complete. Options only the Node driver
-  knew (``useUnifiedTopology``, ``useNewUrlParser``, ``auto_reconnect``,
-  ``slaveOk``...) are dropped as Node dropped them; ``maxPoolSize`` and
+  ``MongoClient(db.uri())`` alone is complete. Options no current driver
+  knows (``KNOWN_OPTIONS``: the old Node driver's ``useUnifiedTopology``,
+  ``native_parser``, ``keepAlive``, ``auto_reconnect``, ``slaveOk``...) are
+  dropped; ``maxPoolSize`` and
   ``wtimeoutMS``, which Node dropped too, are kept (they are valid for every
   current driver).
 * **No database in the path.** As in Node the URI has no ``/database``: a
@@ -36,16 +37,20 @@ What Node SOAJS does (``soajs.mongo`` ``constructMongoLink`` and
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from soajs.errors import DatabaseConfigError
+from soajs.models._masked import is_secret_name
 
 __all__ = [
+    "KNOWN_OPTIONS",
     "LEGACY_OPTIONS",
     "build_uri",
+    "driver_options",
     "format_hosts",
     "merge_options",
     "scheme_of",
@@ -71,6 +76,33 @@ LEGACY_OPTIONS = frozenset(
         "promiseLibrary",
     )
 )
+
+#: The connection options a current MongoDB driver knows (the connection-string
+#: spec's, plus pymongo's own), lower-cased. Any other name (the old Node driver's
+#: ``native_parser``, ``keepAlive``, ``ha``, ``socketOptions``... that SOAJS
+#: registries carry in ``extraParam``) is dropped: pymongo ignores it in a URI with
+#: a warning, and refuses it as a keyword argument.
+KNOWN_OPTIONS = frozenset(
+    name.lower()
+    for name in (
+        "appName", "authMechanism", "authMechanismProperties", "authSource", "compressors",
+        "connectTimeoutMS", "directConnection", "heartbeatFrequencyMS", "journal",
+        "loadBalanced", "localThresholdMS", "maxIdleTimeMS", "maxPoolSize", "maxConnecting",
+        "maxStalenessSeconds", "minPoolSize", "proxyHost", "proxyPort", "proxyUsername",
+        "proxyPassword", "readConcernLevel", "readPreference", "readPreferenceTags",
+        "replicaSet", "retryReads", "retryWrites", "serverMonitoringMode",
+        "serverSelectionTimeoutMS", "serverSelectionTryOnce", "socketTimeoutMS",
+        "srvMaxHosts", "srvServiceName", "ssl", "timeoutMS", "tls",
+        "tlsAllowInvalidCertificates", "tlsAllowInvalidHostnames", "tlsCAFile",
+        "tlsCertificateKeyFile", "tlsCertificateKeyFilePassword",
+        "tlsDisableCertificateRevocationCheck", "tlsDisableOCSPEndpointCheck", "tlsInsecure",
+        "w", "waitQueueTimeoutMS", "wTimeoutMS", "zlibCompressionLevel", "uuidRepresentation",
+        # pymongo's own
+        "datetime_conversion", "tz_aware", "unicode_decode_error_handler", "fsync",
+        "waitQueueMultiple", "srvAllowedHostsSuffix", "maxAdaptiveRetries",
+        "enableOverloadRetargeting",
+    )
+)  # fmt: skip
 
 #: Authentication mechanisms that take a username without a password.
 _PASSWORDLESS = frozenset({"mongodb-x509", "mongodb-aws", "gssapi", "mongodb-oidc"})
@@ -106,6 +138,17 @@ def _show(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _show_host(host: str) -> str:
+    # a host written with credentials in it ("user:pass@db1") shows no credentials
+    if "@" in host:
+        return _show("<hidden>@" + host.rsplit("@", 1)[1])
+    return _show(host)
+
+
+def _secret_option(key: str) -> bool:
+    return is_secret_name(key) or key.lower() == "authmechanismproperties"
+
+
 def _host(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DatabaseConfigError(f"a servers entry has no host (got {_show(value)})")
@@ -118,13 +161,13 @@ def _host(value: Any) -> str:
             address = ipaddress.IPv6Address(literal)
         except ValueError:
             raise DatabaseConfigError(
-                f"servers host {_show(host)} is neither a host name nor an IPv6 address "
+                f"servers host {_show_host(host)} is neither a host name nor an IPv6 address "
                 "(give the port in 'port')"
             ) from None
         return f"[{address.compressed}]"
     if _HOST_NAME.fullmatch(host) is None:
         raise DatabaseConfigError(
-            f"servers host {_show(host)} is not a host name (letters, digits, '.', '-', '_')"
+            f"servers host {_show_host(host)} is not a host name (letters, digits, '.', '-', '_')"
         )
     return host
 
@@ -169,6 +212,8 @@ def format_hosts(servers: Any, scheme: str = "mongodb") -> str:
     for server in servers:
         host, port = _entry(server)
         name, number = _host(host), _port(port)
+        if name.startswith("%2F"):  # a Unix socket path: a port means nothing there
+            number = None
         parts.append(name if number is None else f"{name}:{number}")
     if scheme == "mongodb+srv":
         if len(parts) != 1:
@@ -177,7 +222,21 @@ def format_hosts(servers: Any, scheme: str = "mongodb") -> str:
             )
         if ":" in parts[0] and not parts[0].startswith("["):
             raise DatabaseConfigError("mongodb+srv takes a host name with no port")
+        if not _is_dns_name(parts[0]):
+            raise DatabaseConfigError(
+                "mongodb+srv takes a DNS name (the SRV record's), not an IP address or a socket"
+            )
     return ",".join(parts)
+
+
+def _is_dns_name(host: str) -> bool:
+    if host.startswith(("[", "%2F")):
+        return False
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return True
+    return False
 
 
 def _flatten(params: Mapping[str, Any], depth: int = 0) -> Iterator[tuple[str, Any]]:
@@ -208,6 +267,8 @@ def merge_options(url_param: Any, extra_param: Any) -> dict[str, Any]:
                 continue
             if _OPTION_NAME.fullmatch(key) is None:
                 raise DatabaseConfigError(f"{_show(key)} is not a MongoDB option name")
+            if lowered not in KNOWN_OPTIONS:
+                continue
             seen.add(lowered)
             merged[key] = value
             if len(merged) > _MAX_OPTIONS:
@@ -215,21 +276,50 @@ def merge_options(url_param: Any, extra_param: Any) -> dict[str, Any]:
     return merged
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, key: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DatabaseConfigError(f"option {key} is not a finite number")
     if isinstance(value, int | float | str):
         return str(value)
-    raise DatabaseConfigError(f"option value {_show(value)} is not a string, number or boolean")
+    shown = "a value" if _secret_option(key) else f"value {_show(value)}"
+    raise DatabaseConfigError(f"option {key}: {shown} is not a string, number or boolean")
 
 
-def _pairs(value: Any) -> str:
-    if isinstance(value, Mapping):
+def _pairs(value: Any, key: str) -> str:
+    if not isinstance(value, Mapping):
+        # a ready "k:v,k:v" string: keep its separators, escape the rest
+        return quote(_scalar(value, key), safe=",:")
+    if key.lower() != "authmechanismproperties":  # pymongo splits, then unescapes
         return ",".join(
-            f"{quote(str(k), safe='')}:{quote(_scalar(v), safe='')}" for k, v in value.items()
+            f"{quote(str(k), safe='')}:{quote(_scalar(v, key), safe='')}" for k, v in value.items()
         )
-    # a ready "k:v,k:v" string: keep its separators, escape the rest
-    return quote(_scalar(value), safe=",:")
+    # pymongo unescapes authMechanismProperties first, then splits on ',' and the
+    # first ':': a ',' anywhere or a ':' in a name cannot be written (values unshown:
+    # a session token is a secret)
+    items = []
+    for name, item in value.items():
+        text = _scalar(item, key)
+        if any(c in str(name) for c in ",:") or "," in text:
+            raise DatabaseConfigError(
+                f"option {key}: property {_show(str(name), 40)} cannot be written in a URI "
+                "(',' in a name or value, or ':' in a name)"
+            )
+        items.append(f"{name!s}:{text}")
+    return quote(",".join(items), safe=",:")
+
+
+def driver_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` as pymongo's keyword arguments take them: ``readPreferenceTags``
+    as a list of ``k:v,k:v`` strings (escaped as in the URI; pymongo unescapes them),
+    the rest unchanged."""
+    result = dict(options)
+    for key, value in options.items():
+        if key.lower() == "readpreferencetags":
+            values = value if isinstance(value, list | tuple) else [value]
+            result[key] = [_pairs(item, key) for item in values]
+    return result
 
 
 def query(options: Mapping[str, Any]) -> str:
@@ -237,9 +327,11 @@ def query(options: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for key, value in options.items():
         pairs = key.lower() in _PAIR_OPTIONS
+        if isinstance(value, list | tuple) and key.lower() != "readpreferencetags":
+            raise DatabaseConfigError(f"option {key} takes one value, got a list")
         values = value if isinstance(value, list | tuple) else [value]
         for item in values:
-            text = _pairs(item) if pairs else quote(_scalar(item), safe="")
+            text = _pairs(item, key) if pairs else quote(_scalar(item, key), safe="")
             parts.append(f"{key}={text}")
     return "&".join(parts)
 

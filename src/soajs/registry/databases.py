@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,15 @@ __all__ = ["DatabaseAccess"]
 logger = logging.getLogger("soajs.databases")
 
 _CREATE = threading.Lock()  # only for making a manager's cache, once
+
+
+def _new_create_lock() -> None:
+    # a fork while another thread held it would leave the child's copy held forever
+    global _CREATE
+    _CREATE = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_create_lock)
 _WRAPPED = "__soajs_closes_databases__"
 
 
