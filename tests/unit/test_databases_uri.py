@@ -258,9 +258,25 @@ def test_a_bad_servers_entry_is_a_clear_error(servers: Any, message: str) -> Non
         db.hosts()
 
 
-def test_a_servers_entry_the_registry_refuses_never_reaches_the_uri() -> None:
-    with pytest.raises(ValueError, match="servers"):
-        _registry({"orders": _entry(servers=[{"host": "h", "port": "abc"}])})
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        (_entry(servers=[{"host": "h", "port": "abc"}]), "servers"),
+        (_entry(servers="db1:27017"), "servers"),
+        (_entry(servers=[{"host": None}]), "servers"),
+        (_entry(credentials="user:pw"), "credentials"),
+        (None, "entry"),
+        ("mongodb://x", "entry"),
+    ],
+)
+def test_a_malformed_entry_fails_on_its_own_when_resolved(entry: Any, field: str) -> None:
+    # one bad entry must not cost the whole registry (the service keeps starting and
+    # serving the other databases): it is a clear error when someone resolves it
+    registry = _registry({"orders": entry, "users": _entry()})
+    assert resolve_tenant_db(registry, "users", "TST1").name
+    with pytest.raises(DatabaseConfigError, match=f"'orders' is malformed.*{field}") as err:
+        resolve_tenant_db(registry, "orders", "TST1")
+    assert "pw" not in str(err.value) and "abc" not in str(err.value)
 
 
 def test_srv_and_tls_through_protocol(tmp_path: Path) -> None:

@@ -532,7 +532,6 @@ def test_sample_session_port_string(sample: Registry) -> None:
         pytest.param({"port": "four thousand"}, id="port-words"),
         pytest.param({"port": "4000.5"}, id="port-fraction"),
         pytest.param({"coreDB": []}, id="coreDB-list"),
-        pytest.param({"coreDB": {"m": {"servers": "127.0.0.1:27017"}}}, id="servers-string"),
         pytest.param({"services": {"hello": "4381"}}, id="service-string"),
         pytest.param({"deployer": [1]}, id="deployer-list"),
     ],
@@ -540,6 +539,21 @@ def test_sample_session_port_string(sample: Registry) -> None:
 def test_wrong_shapes_are_rejected(data: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Registry.model_validate(data)
+
+
+def test_a_malformed_database_entry_is_isolated_not_the_whole_registry() -> None:
+    # one bad coreDB/tenantMetaDB entry fails when resolved (soajs.databases), the
+    # registry (services, other databases) still loads
+    registry = Registry.model_validate(
+        {
+            "coreDB": {"m": {"servers": "127.0.0.1:27017"}, "ok": {"name": "ok"}},
+            "tenantMetaDB": {"t": None},
+        }
+    )
+    assert registry.core_dbs["m"].invalid_fields == ("servers",)
+    assert registry.core_dbs["m"].servers is None
+    assert registry.core_dbs["ok"].invalid_fields == ()
+    assert registry.tenant_meta_dbs["t"].invalid_fields == ("entry",)
 
 
 # -- immutability ---------------------------------------------------------------------
@@ -969,9 +983,14 @@ def test_credentials_extras_are_hidden_from_repr() -> None:
 def test_validation_error_does_not_show_a_secret() -> None:
     secret = "pw-in-a-bad-shape"
     with pytest.raises(ValidationError) as excinfo:
-        Registry.model_validate({"coreDB": {"main": {"credentials": f"admin:{secret}"}}})
+        Registry.model_validate({"services": {"main": f"admin:{secret}"}})
     assert secret not in str(excinfo.value)
     assert secret not in repr(excinfo.value.errors(include_input=False))
+    # a database entry in a bad shape is dropped field by field, never shown
+    registry = Registry.model_validate({"coreDB": {"main": {"credentials": f"admin:{secret}"}}})
+    entry = registry.core_dbs["main"]
+    assert entry.invalid_fields == ("credentials",) and entry.credentials is None
+    assert secret not in repr(registry) and secret not in str(registry.model_dump())
 
 
 # -- ContextData (the request context) ----------------------------------------------

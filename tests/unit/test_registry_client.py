@@ -475,13 +475,13 @@ def test_transport_error_without_message_names_the_error(
 
 def test_shape_error_does_not_leak_a_secret(httpx_mock: HTTPXMock, client: RegistryClient) -> None:
     secret = "pw-that-must-not-leak"
-    bad_db = {"hello_core": {"credentials": {"username": "u", "password": [secret]}}}
-    _arrange(httpx_mock, {"json": registry_with(coreDB=bad_db)})
+    bad_key = {"key": {"algorithm": "aes256", "password": [secret]}}
+    _arrange(httpx_mock, {"json": registry_with(serviceConfig=bad_key)})
 
     with pytest.raises(ControlPlaneError) as excinfo:
         client.get_registry("dev", "hello")
 
-    assert "coreDB.hello_core.credentials.password" in excinfo.value.message
+    assert "serviceConfig.key.password" in excinfo.value.message
     assert secret not in str(excinfo.value)
     assert secret not in "".join(traceback.format_exception(excinfo.value))
     assert secret not in repr(excinfo.value.__context__)

@@ -121,6 +121,11 @@ def resolve_entry(
     entry: Database, key: str, kind: str, tenant_code: str | None
 ) -> ResolvedDatabase:
     """One registry entry resolved (see the module docstring)."""
+    if entry.invalid_fields:
+        raise DatabaseConfigError(
+            f"database {_shown(key)!r} is malformed in the registry "
+            f"({', '.join(_shown(f) for f in entry.invalid_fields[:10])})"
+        )
     pattern = entry.name
     if not pattern:
         if kind == "tenant":

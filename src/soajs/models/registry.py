@@ -16,8 +16,11 @@ from pydantic import (
     PrivateAttr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     field_serializer,
     model_serializer,
+    model_validator,
 )
 
 from soajs.models._base import (
@@ -122,6 +125,43 @@ class Database(SoajsModel):
     collection: str | None = None
     stringify: bool | None = None
     expire_after: int | None = Field(default=None, alias="expireAfter")
+
+    # The fields the registry sent malformed (dropped here): one bad entry fails on its
+    # own, when it is resolved (soajs.databases), not the whole registry's load.
+    _invalid: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def invalid_fields(self) -> tuple[str, ...]:
+        """Names of the fields the registry sent malformed (`()` when none)."""
+        return self._invalid
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _isolate_bad_fields(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, Mapping):
+                bad: tuple[str, ...] = ("entry",)
+                kept: dict[str, Any] = {}
+            else:
+                # only top-level names: never a value (credentials may be in them)
+                bad = tuple(
+                    sorted(
+                        {
+                            str(err["loc"][0])
+                            for err in exc.errors(include_input=False)
+                            if err["loc"]
+                        }
+                    )
+                ) or ("entry",)
+                kept = {k: v for k, v in data.items() if k not in bad}
+            try:
+                entry = handler(kept)
+            except ValidationError:
+                entry, bad = handler({}), ("entry",)
+            entry._invalid = bad
+            return entry
 
 
 class AwarenessConfig(SoajsModel):
