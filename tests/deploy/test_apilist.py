@@ -167,3 +167,28 @@ def test_unknown_apps_and_broken_tables_give_nothing_and_never_raise() -> None:
     apilist.announce(Manager(), Odd())  # never raises
     (source,) = Manager.got
     assert callable(source) and source() == []
+
+
+def test_path_parameters_of_every_syntax_become_node_params() -> None:
+    """Starlette writes the name first (``{id:int}``), werkzeug the converter first,
+    with arguments (``<string(length=2):code>``): both give ``:name``."""
+    from flask import Flask
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    async def item(request: object) -> None: ...
+
+    star = apilist.discover(Starlette(routes=[Route("/items/{item_id:int}", item),
+                                              Route("/files/{rest:path}", item)]))  # fmt: skip
+    assert star is not None
+    assert {e["v"] for e in star} == {"/items/:item_id", "/files/:rest"}
+
+    app = Flask(__name__)
+
+    @app.route("/lang/<string(length=2):code>/<any(a, b):kind>")
+    def lang(code: str, kind: str) -> str:
+        return ""
+
+    flask_entries = apilist.discover(app)
+    assert flask_entries is not None
+    assert [e["v"] for e in flask_entries] == ["/lang/:code/:kind"]
