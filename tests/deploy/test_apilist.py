@@ -192,3 +192,30 @@ def test_path_parameters_of_every_syntax_become_node_params() -> None:
     flask_entries = apilist.discover(app)
     assert flask_entries is not None
     assert [e["v"] for e in flask_entries] == ["/lang/:code/:kind"]
+
+
+def test_fastapi_routes_added_after_the_schema_was_cached_are_listed() -> None:
+    """The custom ``app.openapi`` FastAPI documents caches in ``openapi_schema``: a route
+    added after the first registration must still reach the next one."""
+    from fastapi import FastAPI
+    from fastapi.openapi.utils import get_openapi
+
+    app = FastAPI()
+
+    @app.get("/first")
+    def first() -> None: ...
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        app.openapi_schema = get_openapi(title="t", version="1", routes=app.routes)
+        return app.openapi_schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    assert [e["v"] for e in apilist.discover(app) or []] == ["/first"]
+
+    @app.get("/late")
+    def late() -> None: ...
+
+    assert [e["v"] for e in apilist.discover(app) or []] == ["/first", "/late"]
+    assert "/late" in app.openapi()["paths"]  # the app's own schema is the fresh one

@@ -34,12 +34,21 @@ def _from_openapi(app: Any, collector: Collector, prefix: str = "", depth: int =
     openapi = getattr(app, "openapi", None)
     if not callable(openapi) or not hasattr(app, "openapi_url"):
         return False
+    # A cached schema (older FastAPI, or the documented custom ``app.openapi`` that returns
+    # ``app.openapi_schema`` once set) misses routes added since: build it afresh for this
+    # read; the cache is put back only when the build left none.
+    cached = getattr(app, "openapi_schema", None)
     try:
+        if cached is not None:
+            app.openapi_schema = None
         schema = openapi()
         paths = schema.get("paths") or {}
     except Exception as exc:  # a schema FastAPI cannot build: walk the table instead
         logger.debug("apiList: the OpenAPI schema failed (%s), walking the routes", exc)
         return False
+    finally:
+        if cached is not None and getattr(app, "openapi_schema", None) is None:
+            app.openapi_schema = cached
     for path, operations in list(paths.items()):
         if not isinstance(path, str) or not isinstance(operations, dict):
             continue
