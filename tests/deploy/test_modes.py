@@ -198,3 +198,21 @@ def test_in_host_mode_a_refusing_controller_fails_neither_start_nor_reloads(
         assert m.is_ready
     refused = [r for r in caplog.records if f"127.0.0.1:{first.port}" in r.getMessage()]
     assert len(refused) == 1, [r.getMessage() for r in refused]
+
+
+def test_auto_register_off_wins_over_manual_deployment(
+    planes: Planes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Node (servers/service.js: auto-register false skips ``autoRegisterService``
+    whatever ``SOAJS_DEPLOY_MANUAL`` says) and as the configuration page promises:
+    ``SOAJS_SRV_AUTOREGISTERHOST=false`` advertises 127.0.0.1 and registers nowhere."""
+    first, second = planes
+    monkeypatch.setenv("SOAJS_DEPLOY_MANUAL", "true")
+    monkeypatch.setenv("SOAJS_SRV_AUTOREGISTERHOST", "false")
+    monkeypatch.setenv("SOAJS_SRVIP", "127.0.0.9")
+    with manager(first) as m:
+        assert m.is_ready
+        assert m._registration.plan.ip == "127.0.0.1"
+        time.sleep(1.0)  # past the fan-out's first-round delay
+    assert first.count() == 0 and second.count() == 0
+    assert "/register" not in first.paths + second.paths

@@ -10,13 +10,14 @@ mode                        chosen by
 ==========================  =====================================================
 ``ha``                      ``SOAJS_DEPLOY_HA`` set (``kubernetes``): no IP detection,
                             no port override, no registration at all
+``local``                   ``SOAJS_SRV_AUTOREGISTERHOST=false`` (even with
+                            ``SOAJS_DEPLOY_MANUAL``, as in Node): advertises
+                            127.0.0.1 and registers nowhere
 ``manual``                  ``SOAJS_DEPLOY_MANUAL=true``: registers with ``mw: true``;
                             advertises ``SOAJS_SRVIP``, else 127.0.0.1 (a laptop)
 ``host``                    neither (``SOAJS_SRV_AUTOREGISTERHOST`` true, the
                             default): registers with every controller host;
                             advertises ``SOAJS_SRVIP``, else the detected host IP
-``local``                   ``SOAJS_SRV_AUTOREGISTERHOST=false``: advertises
-                            127.0.0.1 and registers nowhere
 ==========================  =====================================================
 """
 
@@ -100,11 +101,11 @@ def plan(settings: Settings, config: Config | None) -> DeploymentPlan:
             "ha", configured_ip, source, port, False, False, orchestrator=settings.deploy_ha
         )
     data_port = settings.srv_port or port
+    if not settings.auto_register_host:  # wins over manual deployment, as in Node
+        return DeploymentPlan("local", LOOPBACK, "auto-register off", data_port, False, False)
     if settings.deploy_manual:
         ip, source = (configured_ip, "SOAJS_SRVIP") if configured_ip else (LOOPBACK, "default")
         return DeploymentPlan("manual", ip, source, data_port, config is not None, True)
-    if not settings.auto_register_host:
-        return DeploymentPlan("local", LOOPBACK, "auto-register off", data_port, False, False)
     can = config is not None
     if configured_ip:
         return DeploymentPlan("host", configured_ip, "SOAJS_SRVIP", data_port, can, False)
