@@ -216,3 +216,31 @@ def test_auto_register_off_wins_over_manual_deployment(
         time.sleep(1.0)  # past the fan-out's first-round delay
     assert first.count() == 0 and second.count() == 0
     assert "/register" not in first.paths + second.paths
+
+
+def test_fifty_controller_hosts_each_get_one_registration_despite_duplicates_and_bad_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Node registers with every host of the latest controller version: 50 real controllers
+    (127.0.0.1-50, one port) each get the body once; duplicates and junk entries are skipped."""
+    from tests.deploy.recording_plane import registry_with_controllers
+
+    first = RecordingPlane().start()
+    planes = [first] + [
+        RecordingPlane(host=f"127.0.0.{i}", port=first.port).start() for i in range(2, 51)
+    ]
+    try:
+        registry = registry_with_controllers(*[(p.host, p.port) for p in planes])
+        registry["services"]["controller"]["hosts"]["1"] += [
+            "127.0.0.3", " 127.0.0.4 ", "", "bad host", "http://x/", None, 42, "a" * 300,
+        ]  # fmt: skip
+        for plane in planes:
+            plane.registry = registry
+        monkeypatch.setenv("SOAJS_SRVIP", "127.0.0.9")
+        with manager(first) as m:
+            assert all(p.wait_count(1) for p in planes), [p.count() for p in planes]
+            assert m._registration.fanout.wait(5)
+        assert [p.count() for p in planes] == [1] * 50
+    finally:
+        for plane in planes:
+            plane.stop()

@@ -48,7 +48,7 @@ logger = logging.getLogger("soajs.registry")
 Mode = Literal["ha", "manual", "host", "local"]
 LOOPBACK = "127.0.0.1"
 #: Controller hosts registered with, at most (a hostile registry cannot fan out further).
-MAX_CONTROLLER_HOSTS = 16
+MAX_CONTROLLER_HOSTS = 64
 _DEFAULT_MAINTENANCE_INC = 1000
 
 
