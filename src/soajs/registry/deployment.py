@@ -145,8 +145,33 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _version_key(version: str) -> tuple[int, ...] | None:
+    parts = version.strip().split(".")
+    if not 1 <= len(parts) <= 8 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    return tuple(int(p[:9]) for p in parts)
+
+
+def _latest_hosts(hosts: Mapping[Any, Any]) -> list[Any] | tuple[Any, ...] | None:
+    """The hosts of ``hosts["latest"]`` (as Node reads them); without ``latest``, those of
+    the highest version listed, compared as numbers (``1.10`` > ``1.9``)."""
+    latest = hosts.get("latest")
+    if latest is not None:
+        listed = hosts.get(str(latest))
+        return listed if isinstance(listed, list | tuple) else None
+    best: tuple[tuple[int, ...], Any] | None = None
+    for version, entry in list(hosts.items())[:MAX_CONTROLLER_HOSTS]:
+        key = _version_key(version) if isinstance(version, str) else None
+        if key is not None and isinstance(entry, list | tuple) and (best is None or key > best[0]):
+            best = (key, entry)
+    return best[1] if best is not None else None
+
+
 def controller_targets(registry: Any) -> list[ControllerTarget]:
     """Every host of the latest controller version, at controller port + maintenanceInc.
+
+    The latest version is ``hosts["latest"]``, as the gateway writes it; without it,
+    the highest version listed (numerically: ``1.10`` after ``1.9``).
 
     Read defensively from a loaded :class:`~soajs.models.registry.Registry`
     (``services.controller.hosts``, ``serviceConfig.ports.maintenanceInc``):
@@ -168,9 +193,8 @@ def controller_targets(registry: Any) -> list[ControllerTarget]:
         hosts = dumped() if callable(dumped) else None
         if not isinstance(hosts, Mapping):
             return []
-    latest = hosts.get("latest")
-    listed = hosts.get(str(latest)) if latest is not None else None
-    if not isinstance(listed, list | tuple):
+    listed = _latest_hosts(hosts)
+    if listed is None:
         return []
     try:
         inc = registry.maintenance_inc
