@@ -244,3 +244,27 @@ def test_fifty_controller_hosts_each_get_one_registration_despite_duplicates_and
     finally:
         for plane in planes:
             plane.stop()
+
+
+def test_two_managers_of_one_instance_in_one_process_register_once(
+    planes: Planes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POSIX record locks belong to the process: both managers "held" the host's lock and
+    both registered. One registers; when it stops, the other takes over and registers."""
+    first, second = planes
+    monkeypatch.setenv("SOAJS_SRVIP", "127.0.0.9")
+    one = manager(first)
+    other = manager(first)
+    try:
+        assert first.wait_count(1) and second.wait_count(1)
+        assert one._registration.fanout.wait(5) and other._registration.fanout.wait(5)
+        time.sleep(1.0)
+        assert (first.count(), second.count()) == (1, 1)
+        one.stop(timeout=1)
+        other.reload()  # its next poll: the stopped one's lock is its own now
+        assert first.wait_count(2) and second.wait_count(2)
+        assert other._registration.fanout.wait(5)
+        assert (first.count(), second.count()) == (2, 2)
+    finally:
+        one.stop(timeout=1)
+        other.stop(timeout=1)
