@@ -219,3 +219,27 @@ def test_fastapi_routes_added_after_the_schema_was_cached_are_listed() -> None:
 
     assert [e["v"] for e in apilist.discover(app) or []] == ["/first", "/late"]
     assert "/late" in app.openapi()["paths"]  # the app's own schema is the fresh one
+
+
+def test_fastapi_behind_its_middleware_stack_labels_as_its_schema_does() -> None:
+    """The middleware sees the router, not the FastAPI app: the labels must still be the
+    summaries FastAPI's schema shows (its own, else derived from the function's name)."""
+    from fastapi import APIRouter, FastAPI
+
+    app = FastAPI()
+
+    @app.get("/order_items/{oid}")
+    def read_order_items(oid: str) -> None:
+        """Docstrings go to the description, not the summary."""
+
+    router = APIRouter(tags=["Shop"])
+
+    @router.post("/cart", summary="Fill the cart")
+    def cart() -> None: ...
+
+    app.include_router(router)
+    from_app = apilist.discover(app)
+    from_router = apilist.discover(app.router)  # what the middleware is given
+    assert from_router == from_app
+    assert {"l": "Read Order Items", "v": "/order_items/:oid", "m": "get"} in (from_router or [])
+    assert {"l": "Fill the cart", "v": "/cart", "m": "post", "group": "Shop"} in (from_router or [])
