@@ -150,9 +150,16 @@ def _registry_api(source: str, value: Any) -> str:
 def _ip(source: str, value: Any) -> str:
     text = str(value).strip()
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         raise ConfigurationError(f"{source} must be an IP address, got {value!r}") from None
+    if address.is_unspecified or address.is_multicast:
+        # advertised to the gateway: a bind-all or multicast address routes nowhere
+        raise ConfigurationError(
+            f"{source} must be an IP address the gateway reaches this host at "
+            f"(not a bind-all or multicast address), got {value!r}"
+        )
+    return str(address)
 
 
 def _host(source: str, value: Any) -> str:

@@ -128,7 +128,7 @@ print(json.dumps(apilist.discover('django')))
     assert {"l": "Items of the shop.", "v": "/items/", "m": "get"} in entries
     assert {"l": "Items of the shop.", "v": "/items/", "m": "post"} in entries
     assert {"l": "one item", "v": "/shop/:pk/", "m": "get"} in entries
-    assert any(e["v"] == "/old/:slug/" for e in entries)
+    assert {"l": "one", "v": "/old/:slug/", "m": "get"} in entries  # unnamed: the view's name
     assert not any("weird" in e["v"] for e in entries)
 
 
@@ -167,3 +167,79 @@ def test_unknown_apps_and_broken_tables_give_nothing_and_never_raise() -> None:
     apilist.announce(Manager(), Odd())  # never raises
     (source,) = Manager.got
     assert callable(source) and source() == []
+
+
+def test_path_parameters_of_every_syntax_become_node_params() -> None:
+    """Starlette writes the name first (``{id:int}``), werkzeug the converter first,
+    with arguments (``<string(length=2):code>``): both give ``:name``."""
+    from flask import Flask
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    async def item(request: object) -> None: ...
+
+    star = apilist.discover(Starlette(routes=[Route("/items/{item_id:int}", item),
+                                              Route("/files/{rest:path}", item)]))  # fmt: skip
+    assert star is not None
+    assert {e["v"] for e in star} == {"/items/:item_id", "/files/:rest"}
+
+    app = Flask(__name__)
+
+    @app.route("/lang/<string(length=2):code>/<any(a, b):kind>")
+    def lang(code: str, kind: str) -> str:
+        return ""
+
+    flask_entries = apilist.discover(app)
+    assert flask_entries is not None
+    assert [e["v"] for e in flask_entries] == ["/lang/:code/:kind"]
+
+
+def test_fastapi_routes_added_after_the_schema_was_cached_are_listed() -> None:
+    """The custom ``app.openapi`` FastAPI documents caches in ``openapi_schema``: a route
+    added after the first registration must still reach the next one."""
+    from fastapi import FastAPI
+    from fastapi.openapi.utils import get_openapi
+
+    app = FastAPI()
+
+    @app.get("/first")
+    def first() -> None: ...
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        app.openapi_schema = get_openapi(title="t", version="1", routes=app.routes)
+        return app.openapi_schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    assert [e["v"] for e in apilist.discover(app) or []] == ["/first"]
+
+    @app.get("/late")
+    def late() -> None: ...
+
+    assert [e["v"] for e in apilist.discover(app) or []] == ["/first", "/late"]
+    assert "/late" in app.openapi()["paths"]  # the app's own schema is the fresh one
+
+
+def test_fastapi_behind_its_middleware_stack_labels_as_its_schema_does() -> None:
+    """The middleware sees the router, not the FastAPI app: the labels must still be the
+    summaries FastAPI's schema shows (its own, else derived from the function's name)."""
+    from fastapi import APIRouter, FastAPI
+
+    app = FastAPI()
+
+    @app.get("/order_items/{oid}")
+    def read_order_items(oid: str) -> None:
+        """Docstrings go to the description, not the summary."""
+
+    router = APIRouter(tags=["Shop"])
+
+    @router.post("/cart", summary="Fill the cart")
+    def cart() -> None: ...
+
+    app.include_router(router)
+    from_app = apilist.discover(app)
+    from_router = apilist.discover(app.router)  # what the middleware is given
+    assert from_router == from_app
+    assert {"l": "Read Order Items", "v": "/order_items/:oid", "m": "get"} in (from_router or [])
+    assert {"l": "Fill the cart", "v": "/cart", "m": "post", "group": "Shop"} in (from_router or [])

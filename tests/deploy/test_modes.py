@@ -198,3 +198,73 @@ def test_in_host_mode_a_refusing_controller_fails_neither_start_nor_reloads(
         assert m.is_ready
     refused = [r for r in caplog.records if f"127.0.0.1:{first.port}" in r.getMessage()]
     assert len(refused) == 1, [r.getMessage() for r in refused]
+
+
+def test_auto_register_off_wins_over_manual_deployment(
+    planes: Planes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Node (servers/service.js: auto-register false skips ``autoRegisterService``
+    whatever ``SOAJS_DEPLOY_MANUAL`` says) and as the configuration page promises:
+    ``SOAJS_SRV_AUTOREGISTERHOST=false`` advertises 127.0.0.1 and registers nowhere."""
+    first, second = planes
+    monkeypatch.setenv("SOAJS_DEPLOY_MANUAL", "true")
+    monkeypatch.setenv("SOAJS_SRV_AUTOREGISTERHOST", "false")
+    monkeypatch.setenv("SOAJS_SRVIP", "127.0.0.9")
+    with manager(first) as m:
+        assert m.is_ready
+        assert m._registration.plan.ip == "127.0.0.1"
+        time.sleep(1.0)  # past the fan-out's first-round delay
+    assert first.count() == 0 and second.count() == 0
+    assert "/register" not in first.paths + second.paths
+
+
+def test_fifty_controller_hosts_each_get_one_registration_despite_duplicates_and_bad_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Node registers with every host of the latest controller version: 50 real controllers
+    (127.0.0.1-50, one port) each get the body once; duplicates and junk entries are skipped."""
+    from tests.deploy.recording_plane import registry_with_controllers
+
+    first = RecordingPlane().start()
+    planes = [first] + [
+        RecordingPlane(host=f"127.0.0.{i}", port=first.port).start() for i in range(2, 51)
+    ]
+    try:
+        registry = registry_with_controllers(*[(p.host, p.port) for p in planes])
+        registry["services"]["controller"]["hosts"]["1"] += [
+            "127.0.0.3", " 127.0.0.4 ", "", "bad host", "http://x/", None, 42, "a" * 300,
+        ]  # fmt: skip
+        for plane in planes:
+            plane.registry = registry
+        monkeypatch.setenv("SOAJS_SRVIP", "127.0.0.9")
+        with manager(first) as m:
+            assert all(p.wait_count(1) for p in planes), [p.count() for p in planes]
+            assert m._registration.fanout.wait(5)
+        assert [p.count() for p in planes] == [1] * 50
+    finally:
+        for plane in planes:
+            plane.stop()
+
+
+def test_two_managers_of_one_instance_in_one_process_register_once(
+    planes: Planes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POSIX record locks belong to the process: both managers "held" the host's lock and
+    both registered. One registers; when it stops, the other takes over and registers."""
+    first, second = planes
+    monkeypatch.setenv("SOAJS_SRVIP", "127.0.0.9")
+    one = manager(first)
+    other = manager(first)
+    try:
+        assert first.wait_count(1) and second.wait_count(1)
+        assert one._registration.fanout.wait(5) and other._registration.fanout.wait(5)
+        time.sleep(1.0)
+        assert (first.count(), second.count()) == (1, 1)
+        one.stop(timeout=1)
+        other.reload()  # its next poll: the stopped one's lock is its own now
+        assert first.wait_count(2) and second.wait_count(2)
+        assert other._registration.fanout.wait(5)
+        assert (first.count(), second.count()) == (2, 2)
+    finally:
+        one.stop(timeout=1)
+        other.stop(timeout=1)

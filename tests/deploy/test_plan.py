@@ -138,3 +138,13 @@ def test_maintenance_port_follows_srvport_and_the_config_types() -> None:
     assert maintenance_port(s, custom, 1000) == 6001
     assert maintenance_port(settings(SOAJS_SRVPORT="7000", SOAJS_DEPLOY_HA="kubernetes"),
                             CONFIG, 1000) == 5381  # fmt: skip
+
+
+def test_the_latest_controller_version_is_the_gateways_else_the_highest_number() -> None:
+    by_version = {"1": ["10.0.0.1"], "1.10": ["10.0.0.10"], "1.9": ["10.0.0.9"]}
+    with_latest = registry({"group": "G", "port": 4000, "hosts": {"latest": "1.9", **by_version}})
+    assert controller_targets(with_latest) == [ControllerTarget("10.0.0.9", 5000)]  # as Node
+    without = registry({"group": "G", "port": 4000, "hosts": by_version})
+    assert controller_targets(without) == [ControllerTarget("10.0.0.10", 5000)]  # 1.10 > 1.9
+    odd = registry({"group": "G", "port": 4000, "hosts": {"x": ["10.0.0.7"], "1.a": ["10.0.0.8"]}})
+    assert controller_targets(odd) == []

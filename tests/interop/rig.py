@@ -524,6 +524,7 @@ class Service:
         self.name = name
         self.gateway = gateway
         self.host = host  # also the address it registers (SOAJS_SRVIP)
+        self._port_chosen = port is None  # ours to change when another process took it
         self.port = port or free_port_pair(gateway.maintenance_inc)
         argv = [
             part.replace("{port}", str(self.port)).replace("127.0.0.1", host)
@@ -561,16 +562,39 @@ class Service:
         return self.port + self.gateway.maintenance_inc
 
     def start(self, timeout: float = 30.0) -> Service:
-        self.process.spawn()
-        up = wait_until(
-            lambda: not self.process.alive() or http_ok(f"{self.url}/heartbeat"),
-            timeout=timeout,
-            step=0.1,
-        )
-        if not up or not self.process.alive():
+        for attempt in range(3):
+            self.process.spawn()
+            up = wait_until(
+                lambda: not self.process.alive() or http_ok(f"{self.url}/heartbeat"),
+                timeout=timeout,
+                step=0.1,
+            )
+            if up and self.process.alive():
+                return self
             self.stop()
-            raise self.process.fail(f"did not answer on {self.url}/heartbeat")
-        return self
+            if attempt < 2 and self._port_taken():
+                self._move_port()  # another process on this shared machine took it meanwhile
+                continue
+            break
+        raise self.process.fail(f"did not answer on {self.url}/heartbeat")
+
+    def _port_taken(self) -> bool:
+        try:
+            text = self.process.log_path.read_text(errors="replace")
+        except OSError:
+            return False
+        return self._port_chosen and "already in use" in text.lower()  # uvicorn, Django
+
+    def _move_port(self) -> None:
+        old, new = str(self.port), str(free_port_pair(self.gateway.maintenance_inc))
+        self.process.argv = [
+            new if part == old else part[: -len(old)] + new if part.endswith(f":{old}") else part
+            for part in self.process.argv
+        ]
+        self.process.env["SOAJS_SERVICE_PORT"] = new
+        self.port = int(new)
+        with contextlib.suppress(OSError):  # the next failure must be told from this one
+            self.process.log_path.write_text("")
 
     def stop(self, timeout: float = 5.0) -> None:
         self.process.stop(timeout)

@@ -189,6 +189,9 @@ def test_good_registry_api(
 
 ENV_CODE = "must be an environment code such as 'dev'"
 IP = "must be an IP address"
+REACHABLE_IP = (
+    "must be an IP address the gateway reaches this host at (not a bind-all or multicast address)"
+)
 BYTES = "must be a positive integer (bytes)"
 NETWORKS = "must be a comma-separated list of IPs or CIDRs (or '*')"
 MAX_BYTES = "must be an integer >= 1024 (bytes)"
@@ -214,6 +217,9 @@ BAD_VALUES = [
     pytest.param("srv_ip", "10.0.0.1:80", IP, id="srvip-with-port"),
     pytest.param("srv_ip", "[::1]", IP, id="srvip-bracketed-v6"),
     pytest.param("srv_ip", "::g", IP, id="srvip-bad-v6"),
+    pytest.param("srv_ip", "0.0.0.0", REACHABLE_IP, id="srvip-bind-all-v4"),
+    pytest.param("srv_ip", "::", REACHABLE_IP, id="srvip-bind-all-v6"),
+    pytest.param("srv_ip", "224.0.0.1", REACHABLE_IP, id="srvip-multicast"),
     pytest.param("max_inject_header_size", "0", BYTES, id="max-size-zero"),
     pytest.param("max_inject_header_size", "-1", BYTES, id="max-size-negative"),
     pytest.param("max_inject_header_size", "abc", BYTES, id="max-size-word"),

@@ -55,12 +55,17 @@ def label_of(summary: Any, endpoint: Any, name: Any) -> str:
     return "No label"
 
 
-_PARAM = re.compile(r"[{<](?:[A-Za-z_][A-Za-z0-9_]*:)?([A-Za-z_][A-Za-z0-9_]*)(?::[^}>]*)?[}>]")
+# Starlette/FastAPI write the name first (``{id:int}``, ``{p:path}``); Flask/werkzeug and
+# Django the converter first (``<int:id>``, ``<string(length=2):code>``).
+_PARAM = re.compile(
+    r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}"
+    r"|<(?:[A-Za-z_][A-Za-z0-9_]*(?:\([^)>]*\))?:)?([A-Za-z_][A-Za-z0-9_]*)>"
+)
 
 
 def express_path(path: str) -> str:
     """``/items/{id}``, ``/items/<int:id>`` -> ``/items/:id`` (the Node syntax)."""
-    out = _PARAM.sub(lambda m: ":" + m.group(1), path)
+    out = _PARAM.sub(lambda m: ":" + (m.group(1) or m.group(2)), path)
     return out if out.startswith("/") else "/" + out
 
 

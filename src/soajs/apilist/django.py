@@ -70,7 +70,7 @@ def _walk(patterns: Any, prefix: str, collector: Collector, depth: int) -> None:
         callback = getattr(entry, "callback", None)
         if callback is None:
             continue
-        label = label_of(
-            None, getattr(callback, "view_class", callback), getattr(entry, "name", None)
-        )
+        view = getattr(callback, "view_class", callback)
+        name = getattr(entry, "name", None) or getattr(view, "__name__", None)
+        label = label_of(None, view, name)
         collector.add(prefix + text, _methods(callback), label)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
-from soajs.apilist.common import MAX_DEPTH, ApiEntry, Collector, label_of
+from soajs.apilist.common import MAX_DEPTH, MAX_ENTRIES, ApiEntry, Collector, label_of
 
 __all__ = ["discover", "has_routes"]
 
@@ -34,12 +35,21 @@ def _from_openapi(app: Any, collector: Collector, prefix: str = "", depth: int =
     openapi = getattr(app, "openapi", None)
     if not callable(openapi) or not hasattr(app, "openapi_url"):
         return False
+    # A cached schema (older FastAPI, or the documented custom ``app.openapi`` that returns
+    # ``app.openapi_schema`` once set) misses routes added since: build it afresh for this
+    # read; the cache is put back only when the build left none.
+    cached = getattr(app, "openapi_schema", None)
     try:
+        if cached is not None:
+            app.openapi_schema = None
         schema = openapi()
         paths = schema.get("paths") or {}
     except Exception as exc:  # a schema FastAPI cannot build: walk the table instead
         logger.debug("apiList: the OpenAPI schema failed (%s), walking the routes", exc)
         return False
+    finally:
+        if cached is not None and getattr(app, "openapi_schema", None) is None:
+            app.openapi_schema = cached
     for path, operations in list(paths.items()):
         if not isinstance(path, str) or not isinstance(operations, dict):
             continue
@@ -61,6 +71,17 @@ def _walk(routes: list[Any], prefix: str, collector: Collector, depth: int) -> N
         return
     for route in routes:
         path = getattr(route, "path", None)
+        expand = getattr(route, "effective_route_contexts", None)
+        if path is None and callable(expand):
+            # FastAPI >= 0.13x keeps an included router as one lazy entry: its routes,
+            # with their full paths, summaries and tags, are its "effective contexts"
+            try:
+                contexts = list(itertools.islice(expand(), 4 * MAX_ENTRIES))
+            except Exception as exc:
+                logger.debug("apiList: an included router could not be read (%s)", exc)
+                continue
+            _walk(contexts, prefix, collector, depth + 1)
+            continue
         if not isinstance(path, str):
             continue
         methods = getattr(route, "methods", None)
@@ -77,5 +98,14 @@ def _walk(routes: list[Any], prefix: str, collector: Collector, depth: int) -> N
         endpoint = getattr(route, "endpoint", None)
         tags = getattr(route, "tags", None) or []
         group = tags[0] if tags and isinstance(tags[0], str) else None
-        label = label_of(getattr(route, "summary", None), endpoint, getattr(route, "name", None))
+        summary = getattr(route, "summary", None)
+        name = getattr(route, "name", None)
+        if summary is None and _is_fastapi_route(route) and isinstance(name, str):
+            summary = name.replace("_", " ").title()  # the summary FastAPI's schema shows
+        label = label_of(summary, endpoint, name)
         collector.add(prefix + path, methods, label, group)
+
+
+def _is_fastapi_route(route: Any) -> bool:
+    """A FastAPI ``APIRoute`` (reached through the router the middleware wraps)."""
+    return type(route).__module__.startswith("fastapi.") and hasattr(route, "response_model")

@@ -66,7 +66,10 @@ class RegistrationFlow:
         (two instances on 127.0.0.1 and 127.0.0.2 are two hosts to the gateway)."""
         if self._election is None:
             key = f"{self.manager._instance_key()}-{self.plan.ip or 'any'}"
-            self._election = HostElection(self.manager._runtime_dir(), key)
+            manager = self.manager
+            self._election = HostElection(
+                manager._runtime_dir(), key, alive=lambda: not manager._poller.stop.is_set()
+            )
         return self._election
 
     def release(self) -> None:

@@ -10,13 +10,14 @@ mode                        chosen by
 ==========================  =====================================================
 ``ha``                      ``SOAJS_DEPLOY_HA`` set (``kubernetes``): no IP detection,
                             no port override, no registration at all
+``local``                   ``SOAJS_SRV_AUTOREGISTERHOST=false`` (even with
+                            ``SOAJS_DEPLOY_MANUAL``, as in Node): advertises
+                            127.0.0.1 and registers nowhere
 ``manual``                  ``SOAJS_DEPLOY_MANUAL=true``: registers with ``mw: true``;
                             advertises ``SOAJS_SRVIP``, else 127.0.0.1 (a laptop)
 ``host``                    neither (``SOAJS_SRV_AUTOREGISTERHOST`` true, the
                             default): registers with every controller host;
                             advertises ``SOAJS_SRVIP``, else the detected host IP
-``local``                   ``SOAJS_SRV_AUTOREGISTERHOST=false``: advertises
-                            127.0.0.1 and registers nowhere
 ==========================  =====================================================
 """
 
@@ -47,7 +48,7 @@ logger = logging.getLogger("soajs.registry")
 Mode = Literal["ha", "manual", "host", "local"]
 LOOPBACK = "127.0.0.1"
 #: Controller hosts registered with, at most (a hostile registry cannot fan out further).
-MAX_CONTROLLER_HOSTS = 16
+MAX_CONTROLLER_HOSTS = 64
 _DEFAULT_MAINTENANCE_INC = 1000
 
 
@@ -100,11 +101,11 @@ def plan(settings: Settings, config: Config | None) -> DeploymentPlan:
             "ha", configured_ip, source, port, False, False, orchestrator=settings.deploy_ha
         )
     data_port = settings.srv_port or port
+    if not settings.auto_register_host:  # wins over manual deployment, as in Node
+        return DeploymentPlan("local", LOOPBACK, "auto-register off", data_port, False, False)
     if settings.deploy_manual:
         ip, source = (configured_ip, "SOAJS_SRVIP") if configured_ip else (LOOPBACK, "default")
         return DeploymentPlan("manual", ip, source, data_port, config is not None, True)
-    if not settings.auto_register_host:
-        return DeploymentPlan("local", LOOPBACK, "auto-register off", data_port, False, False)
     can = config is not None
     if configured_ip:
         return DeploymentPlan("host", configured_ip, "SOAJS_SRVIP", data_port, can, False)
@@ -144,8 +145,33 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _version_key(version: str) -> tuple[int, ...] | None:
+    parts = version.strip().split(".")
+    if not 1 <= len(parts) <= 8 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    return tuple(int(p[:9]) for p in parts)
+
+
+def _latest_hosts(hosts: Mapping[Any, Any]) -> list[Any] | tuple[Any, ...] | None:
+    """The hosts of ``hosts["latest"]`` (as Node reads them); without ``latest``, those of
+    the highest version listed, compared as numbers (``1.10`` > ``1.9``)."""
+    latest = hosts.get("latest")
+    if latest is not None:
+        listed = hosts.get(str(latest))
+        return listed if isinstance(listed, list | tuple) else None
+    best: tuple[tuple[int, ...], Any] | None = None
+    for version, entry in list(hosts.items())[:MAX_CONTROLLER_HOSTS]:
+        key = _version_key(version) if isinstance(version, str) else None
+        if key is not None and isinstance(entry, list | tuple) and (best is None or key > best[0]):
+            best = (key, entry)
+    return best[1] if best is not None else None
+
+
 def controller_targets(registry: Any) -> list[ControllerTarget]:
     """Every host of the latest controller version, at controller port + maintenanceInc.
+
+    The latest version is ``hosts["latest"]``, as the gateway writes it; without it,
+    the highest version listed (numerically: ``1.10`` after ``1.9``).
 
     Read defensively from a loaded :class:`~soajs.models.registry.Registry`
     (``services.controller.hosts``, ``serviceConfig.ports.maintenanceInc``):
@@ -167,9 +193,8 @@ def controller_targets(registry: Any) -> list[ControllerTarget]:
         hosts = dumped() if callable(dumped) else None
         if not isinstance(hosts, Mapping):
             return []
-    latest = hosts.get("latest")
-    listed = hosts.get(str(latest)) if latest is not None else None
-    if not isinstance(listed, list | tuple):
+    listed = _latest_hosts(hosts)
+    if listed is None:
         return []
     try:
         inc = registry.maintenance_inc

@@ -62,7 +62,7 @@ class ControllerFanout:
 
     def send(self, targets: Sequence[ControllerTarget], body: BodyFactory) -> None:
         """Register ``body()`` with ``targets`` in the background (returns at once)."""
-        chosen = tuple(targets)[:MAX_CONTROLLER_HOSTS]
+        chosen = tuple(targets)[: MAX_CONTROLLER_HOSTS + 1]  # SOAJS_REGISTRY_API + the hosts
         if not chosen:
             return
         with self._lock:
