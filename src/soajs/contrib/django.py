@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from soajs.context.current import CURRENT, ContextIterable, Current
 from soajs.middleware.core import AdapterCore, warn_if_never_started
+from soajs.observability import tracing
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -56,10 +57,16 @@ class SOAJSMiddleware:
         request.soajs = context
         current = (context, request.META)
         token = CURRENT.set(current)
+        # an incoming traceparent is the parent of the spans made by the view (as ASGI/WSGI)
+        trace = (
+            tracing.attach_wsgi(request.META) if tracing.api._TRACER_PROVIDER is not None else None
+        )
         try:
             response = self.get_response(request)
         finally:
             CURRENT.reset(token)
+            if trace is not None:
+                tracing.detach(trace)
         if (
             context is not None
             and getattr(response, "streaming", False)
