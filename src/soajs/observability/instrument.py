@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from soajs.observability import counters, hooks, tracing
+from soajs.observability.logs import library_traffic
 
 if TYPE_CHECKING:
     from soajs.connector.call import Call
@@ -84,7 +85,10 @@ def connector_call(call: Call) -> Iterator[None]:
         "soajs.route": str(primary.mode),
         "http.request.method": call.method,
     }
-    with tracing.span(f"soajs.connector {service}", attributes, client=True) as span:
+    with (
+        library_traffic("connector"),  # httpx's INFO lines of these exchanges: quiet
+        tracing.span(f"soajs.connector {service}", attributes, client=True) as span,
+    ):
         try:
             yield
         except BaseException as exc:
