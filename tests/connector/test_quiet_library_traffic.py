@@ -46,6 +46,12 @@ def _serve_and_call(gateway: Loopback) -> None:
     assert len(gateway.requests) == 3
 
 
+def _httpx_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """httpx's lines, but the test's own request to the app."""
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    return [line for line in lines if "/call" not in line]
+
+
 def test_at_info_only_the_applications_own_call_logs(
     servers: Callable[..., Loopback], caplog: pytest.LogCaptureFixture
 ) -> None:

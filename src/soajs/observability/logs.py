@@ -167,7 +167,7 @@ def _restate(kind: str, record: logging.LogRecord) -> None:
             "%s %s %s%s -> %s", kind, fields["http_method"], host, path, status, extra=fields
         )
     except Exception:  # a log line must never fail because of us
-        pass
+        return
 
 
 def quiet_library_httpx() -> None:
