@@ -51,12 +51,16 @@ LOG_INTERVAL = 60.0
 
 @dataclass(frozen=True, slots=True)
 class ReloadEvent:
-    """A registry load finished: ``ok``, in ``duration`` s; ``error`` its message when not ok."""
+    """A registry load finished: ``ok``, in ``duration`` s; ``error`` its message when not ok.
+
+    ``initial``: the first load, in ``RegistryManager.start()`` (else a poll or a reload).
+    """
 
     service: str
     ok: bool
     duration: float
     error: str | None = None
+    initial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
