@@ -67,12 +67,13 @@ class LabelledCounts:
         self._lock = threading.Lock()
 
     def bound(self, first: str) -> str:
-        """``first``, or ``"other"`` once ``cap`` distinct values were seen."""
+        """``first`` (its first 100 characters), or ``"other"`` once ``cap`` distinct
+        values were seen."""
+        first = first[:100]
         if first in self._seen:
             return first
         if len(self._seen) >= self.cap:
             return OTHER
-        first = first[:100]
         self._seen.add(first)
         return first
 

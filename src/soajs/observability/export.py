@@ -19,8 +19,10 @@ The answer is bounded: families past `MAX_BYTES` of text are left out
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,15 +95,32 @@ class SoajsCollector:
                 yield _to_metric(family)
 
 
+_registered: weakref.WeakKeyDictionary[Any, SoajsCollector] = weakref.WeakKeyDictionary()
+_registering = threading.Lock()
+
+
 def register_collector(registry: Any = None, *, all_workers: bool = True) -> SoajsCollector:
-    """Register the SOAJS families in ``registry`` (default ``prometheus_client.REGISTRY``)."""
+    """Register the SOAJS families in ``registry`` (default ``prometheus_client.REGISTRY``).
+
+    Idempotent per registry: a second call returns the collector registered first
+    (whatever its ``all_workers``), so the families are never exposed twice.
+    """
     if registry is None:
         from prometheus_client import REGISTRY
 
         registry = REGISTRY
-    collector = SoajsCollector(all_workers)
-    registry.register(collector)
-    return collector
+    with _registering:
+        try:
+            found = _registered.get(registry)
+        except TypeError:  # not weakly referenceable: not tracked
+            found = None
+        if found is not None:
+            return found
+        collector = SoajsCollector(all_workers)
+        registry.register(collector)
+        with contextlib.suppress(TypeError):
+            _registered[registry] = collector
+        return collector
 
 
 def metrics_answer() -> tuple[int, bytes, str]:
