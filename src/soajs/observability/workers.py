@@ -82,16 +82,34 @@ def _key() -> str:
     return "app"
 
 
+_unusable: set[str] = set()  # directories already said to be unusable (bounded below)
+
+
 def _usable(directory: Path) -> bool:
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = directory.stat()
-    except OSError:
-        return False
-    return not hasattr(os, "getuid") or info.st_uid == os.getuid()
+        problem = None
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            problem = "owned by another user"
+    except OSError as exc:
+        problem = f"{type(exc).__name__}: {exc.strerror or exc}"
+    if problem is None:
+        return True
+    if str(directory) not in _unusable and len(_unusable) < 16:  # once per directory
+        _unusable.add(str(directory))
+        logger.warning(
+            "metrics directory %s unusable (%s): this process reports only its own "
+            "counts, the other workers' are missing from /metrics (set SOAJS_RUNTIME_DIR)",
+            directory,
+            problem,
+            extra={"soajs_event": "metrics_dir_unusable"},
+        )
+    return False
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def _write(path: Path, data: dict[str, Any]) -> bool:
+    """Write ``data`` to ``path`` atomically; ``False`` when it could not (disk full...)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with contextlib.suppress(FileNotFoundError):
@@ -104,6 +122,8 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        return False
+    return True
 
 
 def _read(path: Path) -> Any:
@@ -223,8 +243,9 @@ def _gather(
         else:
             families.merge(retired, worker, counts_only=True)
             gone.append(path)
-    if gone and retire:
-        _write(retired_path, families.to_json(retired))
+    # a gone worker's file goes only once its counts are safe in the retired file
+    # (a full disk keeps it: read again next scrape, the sums never go down)
+    if gone and retire and _write(retired_path, families.to_json(retired)):
         for path in gone:
             with contextlib.suppress(OSError):
                 path.unlink()
