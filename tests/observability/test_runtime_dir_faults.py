@@ -93,3 +93,52 @@ def test_a_full_disk_keeps_a_gone_workers_counts(
     assert polls() == 7.0
     assert not (directory / name).exists()  # now in the retired file
     assert polls() == 7.0
+
+
+def test_stale_files_of_other_services_never_hide_a_sibling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2,000 files of other services' earlier runs (their masters are gone) are in the
+    directory: a live sibling's file is still found, and the stale ones are cleaned up."""
+    monkeypatch.setenv("SOAJS_RUNTIME_DIR", str(tmp_path))
+    directory = tmp_path / "metrics"
+    directory.mkdir(mode=0o700)
+    dead = 2**22 + 7  # no such process
+    for i in range(2000):
+        (directory / f"dev-other{i}-4000.{dead}.{dead + 1}.json").write_text("{}")
+    sibling = families.local()
+    for family in sibling.values():
+        family.samples.clear()
+    sibling["soajs_registry_polls"].add("_total", (("service", "y"), ("outcome", "ok")), 5.0)
+    data = families.to_json(sibling)
+    me = os.getpid()  # a live process with our parent: ourselves under another name
+    data.update(pid=me, ppid=os.getppid(), started=0)
+    monkeypatch.setattr(workers, "_alive", lambda pid, ppid, started: True)
+    (directory / f"{workers._key()}.{os.getppid()}.{me + 10**7}.json").write_text(json.dumps(data))
+    samples = workers.aggregate()["soajs_registry_polls"].samples
+    assert samples.get(("_total", (("service", "y"), ("outcome", "ok")))) == 5.0
+    for _ in range(5):
+        workers.aggregate()
+    left = [p for p in directory.iterdir() if p.name.startswith("dev-other")]
+    assert left == []
+
+
+def test_odd_names_in_the_directory_never_break_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOAJS_RUNTIME_DIR", str(tmp_path))
+    directory = tmp_path / "metrics"
+    directory.mkdir(mode=0o700)
+    key, ppid = workers._key(), os.getppid()
+    for name in (f"{key}.{ppid}.{'9' * 40}.json", f"x.{'9' * 40}.1.json", "x.0.1.json",
+                 f"{key}.{ppid}.junk.json", "no-dots", ".tmp.x.tmp"):  # fmt: skip
+        (directory / name).write_text("{}")
+    status, body, _ = workers_answer()
+    assert status == 200, body
+    assert (directory / "x.0.1.json").exists()  # pid 0 is never signalled
+
+
+def workers_answer() -> tuple[int, bytes, str]:
+    from soajs.observability import metrics_answer
+
+    return metrics_answer()

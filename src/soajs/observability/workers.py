@@ -17,7 +17,8 @@ into ``<key>.<ppid>.retired.json`` (counters and histograms only; its gauges
 die with it) so the sums never go down while the master lives. A
 ``kill -9`` loses at most the counts of its last interval.
 
-Bounds: at most `MAX_SCAN` directory entries, `MAX_FILE` bytes
+Bounds: at most `MAX_SCAN` directory entries (files of gone masters, any
+service, are removed: `MAX_PRUNE` a scrape), `MAX_FILE` bytes
 per file, 0600 files in a 0700 directory of this user; a directory that
 cannot be used means this process reports only its own counts.
 """
@@ -44,7 +45,10 @@ __all__ = ["PUBLISH_INTERVAL", "aggregate", "publish_now", "serving"]
 
 logger = logging.getLogger("soajs.observability")
 
-MAX_SCAN = 512
+#: Directory entries looked at per scrape (names only; only this instance's files are read).
+MAX_SCAN = 4096
+#: Files of gone servers (any service) removed per scrape, so a shared directory stays small.
+MAX_PRUNE = 512
 MAX_FILE = 4 * 1024 * 1024
 #: Seconds a scrape waits for the directory's lock (held only while files are read).
 LOCK_WAIT = 2.0
@@ -224,12 +228,12 @@ def _gather(
     with os.scandir(directory) as entries:
         names = [e.name for e in itertools.islice(entries, MAX_SCAN)]
     if retire:
-        _prune_gone_masters(directory, prefix[: -len(f"{ppid}.")], prefix, names)
+        _prune_gone_masters(directory, prefix, names)
     for name in names:
         if not (name.startswith(prefix) and name.endswith(".json")):
             continue
         middle = name[len(prefix) : -len(".json")]
-        if not middle.isdigit() or int(middle) == me:
+        if not middle.isdigit() or len(middle) > 10 or int(middle) == me:
             continue
         path = directory / name
         data = _read(path)
@@ -252,23 +256,42 @@ def _gather(
     families.merge(fams, retired, counts_only=True)
 
 
-def _prune_gone_masters(directory: Path, key: str, prefix: str, names: list[str]) -> None:
-    """Remove the files of earlier runs of this service instance (their master is gone)."""
+def _prune_gone_masters(directory: Path, prefix: str, names: list[str]) -> None:
+    """Remove the files of earlier runs, of this service instance or any other: those
+    whose master (``<key>.<master>.<pid|retired>.json``, ``<key>.<master>.lock``) is
+    gone. At most `MAX_PRUNE` per call."""
+    masters: dict[str, bool] = {}
+    pruned = 0
     for name in names:
-        if not name.startswith(key) or name.startswith(prefix):
+        if name.startswith((prefix, ".")):
             continue
-        master = name[len(key) :].split(".", 1)[0]
-        if not master.isdigit() or _running(int(master)):
+        parts = name.split(".")
+        if name.endswith(".json") and len(parts) >= 4:
+            master = parts[-3]
+        elif name.endswith(".lock") and len(parts) >= 3:
+            master = parts[-2]
+        else:
+            continue
+        if not master.isdigit() or len(master) > 10:  # a pid, not a name someone left there
+            continue
+        if master not in masters:
+            masters[master] = _running(int(master))
+        if masters[master]:
             continue
         with contextlib.suppress(OSError):
             (directory / name).unlink()
+        pruned += 1
+        if pruned >= MAX_PRUNE:
+            return
 
 
 def _running(pid: int) -> bool:
+    if pid <= 1:
+        return True  # never signal a process group or init: keep the files
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
+    except (OSError, OverflowError):
         return True
     return True
