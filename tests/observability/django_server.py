@@ -74,7 +74,7 @@ def main(argv: list[str]) -> Any:
         DATABASES={},
         SECRET_KEY="tests-only",
         USE_TZ=True,
-        SOAJS={"trusted_gateways": "*", "health": False},
+        SOAJS={"trusted_gateways": "*", "health": False, "metrics_on_service_port": True},
     )
     django.setup()
     server = make_server("127.0.0.1", 0, WSGIHandler(), threaded=True)

@@ -85,6 +85,28 @@ def test_a_hostile_traceparent_is_ignored(django_url: str, hostile: str) -> None
     assert body["request_id"] == "-"
 
 
+def test_metrics_on_the_service_port_when_asked(django_url: str, gateway: Loopback) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def accepted() -> float:
+        answer = httpx.get(f"{django_url}/metrics", timeout=10)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                if sample.name == "soajs_context_headers_total" and sample.labels == {
+                    "outcome": "accepted",
+                    "reason": "ok",
+                }:
+                    return sample.value
+        return 0.0
+
+    before = accepted()
+    for _ in range(3):
+        httpx.get(f"{django_url}/ctx", headers={"soajsinjectobj": header_for(gateway).decode()})
+    assert accepted() == before + 3
+
+
 def test_no_leak_between_requests(django_url: str) -> None:
     httpx.get(f"{django_url}/ctx", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"}, timeout=10)
     body = httpx.get(f"{django_url}/ctx", timeout=10).json()

@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from soajs.context.current import CURRENT, ContextIterable, Current
 from soajs.middleware.core import AdapterCore, warn_if_never_started
 from soajs.observability import tracing
+from soajs.observability.export import metrics_answer
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -49,6 +50,9 @@ class SOAJSMiddleware:
                 return HttpResponse(
                     answer.body, status=answer.status, content_type=answer.content_type
                 )
+        if core.metrics_path is not None and request.path_info == core.metrics_path:
+            status, text, kind = metrics_answer()  # metrics_on_service_port=True
+            return HttpResponse(text, status=status, content_type=kind)
         context, stripped = core.environ_context(request.META)
         if stripped:
             request.__dict__.pop("headers", None)  # rebuilt from META without it
