@@ -178,6 +178,17 @@ def serving() -> None:
     threading.Thread(target=_run, args=(pid,), name="soajs-publish-counts", daemon=True).start()
 
 
+def _after_fork_in_child() -> None:
+    # the parent's publisher thread is not here, and its locks may have been held
+    global _lock, _stop
+    _lock = threading.Lock()
+    _stop = threading.Event()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @atexit.register
 def _at_exit() -> None:
     if _publisher_pid == os.getpid():
