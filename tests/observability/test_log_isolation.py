@@ -89,3 +89,17 @@ def test_threads_do_not_share_fields(records: list[logging.LogRecord]) -> None:
     wsgi = SOAJSWSGIMiddleware(app, trusted_gateways="*", health=False)
     with werkzeug_server(wsgi) as served:
         _check(records, f"http://127.0.0.1:{served.port}/")
+
+
+def test_an_all_zero_inbound_trace_id_is_not_a_trace_id(records: list[logging.LogRecord]) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        LOG.info("zero")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    wsgi = SOAJSWSGIMiddleware(app, trusted_gateways="*", health=False)
+    with werkzeug_server(wsgi) as served:
+        zero = f"00-{'0' * 32}-{'1' * 16}-01"
+        httpx.get(f"http://127.0.0.1:{served.port}/", headers={"traceparent": zero}, timeout=10)
+    (record,) = [r for r in records if r.getMessage() == "zero"]
+    assert record.soajs_trace_id == "-"  # type: ignore[attr-defined]

@@ -84,3 +84,20 @@ def test_a_hundred_concurrent_scrapes_are_answered_valid_or_busy(listener: int) 
             names = [family.name for family in text_string_to_metric_families(text)]
             assert len(names) == len(set(names))
             assert "soajs_registry_ready" in names
+
+
+def test_a_failing_build_is_logged_once_per_interval(
+    listener: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> Any:
+        raise RuntimeError("boom")
+
+    from soajs.observability import export
+
+    monkeypatch.setattr(workers, "aggregate", broken)
+    monkeypatch.setattr(export, "_failure_log", [0.0, 0])
+    for _ in range(5):
+        assert httpx.get(f"http://127.0.0.1:{listener}/metrics", timeout=10).status_code == 500
+    said = [r for r in caplog.records if "/metrics answer failed" in r.getMessage()]
+    assert len(said) == 1
+    assert "boom" in (said[0].exc_text or "")  # with its traceback

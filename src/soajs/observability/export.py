@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -151,10 +152,30 @@ def metrics_answer() -> tuple[int, bytes, str]:
             parts.append(f"# soajs: {left_out} families left out (size cap)\n".encode())
         return 200, b"".join(parts), CONTENT_TYPE
     except Exception:
-        logger.exception("building the /metrics answer failed")
+        _failed()
         return 500, b"metrics unavailable\n", "text/plain; charset=utf-8"
     finally:
         _FLIGHT.release()
+
+
+#: Seconds between two logged /metrics failures (the ones between are counted).
+FAILURE_LOG_INTERVAL = 60.0
+_failure_log = [0.0, 0]  # [time of the last line, failures since]
+
+
+def _failed() -> None:
+    """Log a failed build with its traceback, at most once per `FAILURE_LOG_INTERVAL`."""
+    now = time.monotonic()
+    with _registering:
+        last, count = _failure_log
+        if last and now - last < FAILURE_LOG_INTERVAL:
+            _failure_log[1] = count + 1
+            return
+        _failure_log[:] = [now, 0]
+    more = f" ({count} more since the last line)" if count else ""
+    logger.exception(
+        "building the /metrics answer failed%s", more, extra={"soajs_event": "metrics_failed"}
+    )
 
 
 class _One:

@@ -84,7 +84,7 @@ class SoajsContextFilter(logging.Filter):
                 if isinstance(parent, bytes):
                     parent = parent.decode("latin-1")
                 found = _TRACEPARENT.fullmatch(parent.strip()) if isinstance(parent, str) else None
-                trace = found.group(1) if found else None
+                trace = found.group(1) if found and found.group(1) != "0" * 32 else None
         except Exception:  # a log line must never fail because of us
             tenant = request_id = trace = None
         for name, value in (
