@@ -29,10 +29,12 @@ def test_a_child_forked_while_the_queue_was_locked_still_delivers() -> None:
         if pid == 0:  # the child: emit must return at once and the hook must run
             try:
                 done = threading.Event()
-                threading.Thread(
-                    target=lambda: (hooks.emit(ReloadEvent("s", True, 0.1)), done.set()),
-                    daemon=True,
-                ).start()
+
+                def send() -> None:
+                    hooks.emit(ReloadEvent("s", True, 0.1))
+                    done.set()
+
+                threading.Thread(target=send, daemon=True).start()
                 ok = done.wait(5)
                 time.sleep(1)  # for the hook thread to run the hook
                 os._exit(0 if ok else 3)

@@ -139,6 +139,6 @@ def test_odd_names_in_the_directory_never_break_metrics(
 
 
 def workers_answer() -> tuple[int, bytes, str]:
-    from soajs.observability import metrics_answer
+    from soajs.observability.export import metrics_answer
 
     return metrics_answer()
