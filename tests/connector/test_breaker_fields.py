@@ -31,6 +31,9 @@ def _samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_breaker_and_failover_warnings_have_fields_and_metrics(
     servers: Callable[..., Loopback], clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from soajs.observability import counters
+
+    counters.stats.transitions.clear()  # a fresh label set: earlier tests may have filled its cap
     caplog.set_level(logging.WARNING, logger="soajs.connector")
     gateway = servers("gateway")
     target = f"127.0.0.1:{free_port()}"

@@ -34,10 +34,13 @@ def value(name: str, suffix: str, **labels: str) -> float:
 def test_a_reload_is_counted_timed_and_reported_to_the_hooks(
     control_plane: ControlPlaneServer, make_manager: Make
 ) -> None:
+    import gc
+
     from soajs.observability import counters
 
     counters.stats.polls.clear()  # a fresh label set: earlier tests may have filled its cap
     counters.stats.reloads.clear()
+    gc.collect()  # earlier tests' dropped "hello" managers (their cycles) leave the gauges
     manager = make_manager("hello", registry_api=control_plane.address, auto_reload=False)
     before = value("soajs_registry_polls", "_total", service="hello", outcome="ok")
     timed = value("soajs_registry_reload_duration_seconds", "_count", service="hello")
@@ -256,3 +259,16 @@ def test_a_failed_first_load_is_counted_and_reported(make_manager: Make) -> None
     assert failed == 1
     assert wait_until(lambda: len(seen) == 1, timeout=5)
     assert not seen[0].ok and seen[0].initial and seen[0].error
+
+
+def test_a_stopped_manager_leaves_the_gauges_at_once(
+    control_plane: ControlPlaneServer, make_manager: Make
+) -> None:
+    manager = make_manager("stopping", registry_api=control_plane.address, auto_reload=False)
+    assert value("soajs_registry_ready", "", service="stopping") == 1.0
+    manager.stop()  # still referenced: only its state says it is gone
+    fams = families.local()
+    assert ("", (("service", "stopping"),)) not in fams["soajs_registry_ready"].samples
+    assert ("", (("service", "stopping"),)) not in fams[
+        "soajs_registry_snapshot_age_seconds"
+    ].samples

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import tenacity
@@ -216,14 +217,20 @@ class Poller:
 def _observe_loads(manager: RegistryManager) -> None:
     """Every registry load of ``manager`` (the first, in ``start()``, and each poll or
     reload of this worker) in the metrics, a span and the ``on_reload`` hooks: its
-    ``_fetch`` is wrapped once per manager (a new Poller after fork keeps the wrapper)."""
-    fetch = getattr(manager, "_fetch", None)
+    ``_fetch`` is wrapped once per manager (a new Poller after fork keeps the wrapper).
+    The wrapper holds the manager weakly: no reference cycle keeps a dropped manager
+    (and its gauges) alive until the garbage collector runs."""
+    fetch = getattr(type(manager), "_fetch", None)
     if fetch is None or "_fetch" in vars(manager):
         return
+    ref = weakref.ref(manager)
 
     def observed(*, register_first: bool) -> Any:
-        initial = not manager._started and manager.last_loaded_at is None
-        with registry_load(manager.service_name, initial=initial):
-            return fetch(register_first=register_first)
+        target = ref()
+        if target is None:  # pragma: no cover - only the manager itself calls this
+            raise RegistryError("the registry manager is gone")
+        initial = not target._started and target.last_loaded_at is None
+        with registry_load(target.service_name, initial=initial):
+            return fetch(target, register_first=register_first)
 
     manager._fetch = observed  # type: ignore[method-assign]
