@@ -161,3 +161,81 @@ def test_outside_a_request_the_log_fields_are_dashes(records: list[logging.LogRe
     (record,) = records
     assert record.soajs_tenant == record.soajs_request_id == "-"  # type: ignore[attr-defined]
     assert record.soajs_trace_id == "-"  # type: ignore[attr-defined]
+
+
+def test_a_mesh_call_sends_the_client_spans_traceparent_to_the_callee(
+    servers: Callable[..., Loopback],
+) -> None:
+    from opentelemetry import trace
+
+    from tests.connector.test_calls import mesh_connector
+
+    callee = servers("b")
+    gateway = servers("gateway")
+    dead = f"127.0.0.1:{_free_port()}"
+    EXPORTER.clear()
+    with trace.get_tracer("test").start_as_current_span("server") as server:
+        assert mesh_connector(gateway.address, callee.address).get("b", "/x", version="1")
+        # the mesh target is down: the call fails over to the gateway, same span
+        answer = mesh_connector(gateway.address, dead).get("b", "/y", version="1")
+        assert answer.json()["server"] == "gateway"
+    trace_id = f"{server.get_span_context().trace_id:032x}"
+    spans = [s for s in EXPORTER.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    assert len(spans) == 2
+    first, second = spans
+    (mesh,) = callee.requests
+    # (the flags: sampled, and the SDK's random trace id flag when it sets one)
+    assert mesh.headers["traceparent"][:-3] == f"00-{trace_id}-{first.context.span_id:016x}"
+    (failed_over,) = gateway.requests
+    assert failed_over.headers["traceparent"][:-3] == (
+        f"00-{trace_id}-{second.context.span_id:016x}"
+    )
+    assert dict(second.attributes or {})["soajs.failover"] is True
+    assert dict(second.attributes or {})["soajs.route"] == "gateway"
+
+
+def _free_port() -> int:
+    from tests.support import free_port
+
+    return free_port()
+
+
+HOSTILE_TRACEPARENTS = [
+    "garbage",
+    "00-" + "0" * 32 + "-" + "0" * 16 + "-01",  # all-zero ids: invalid
+    "ff-" + TRACE + "-" + PARENT + "-01",  # version ff: forbidden
+    "00-" + TRACE + "-" + PARENT + "-01-extra",
+    "00-" + "a" * 8000,
+    "00-\u00e9\u00e9-\u00e9-01",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TRACEPARENTS)
+def test_a_hostile_inbound_traceparent_is_ignored_never_a_crash(
+    servers: Callable[..., Loopback], hostile: str
+) -> None:
+    gateway = servers("gateway")
+    app = FastAPI()
+    setup(app, trusted_gateways="*", health=False)
+
+    @app.get("/call")
+    async def call() -> Any:
+        answer = await AsyncServiceConnector().get("b", "/orders", version="1")
+        await aclose()
+        return answer.json()
+
+    EXPORTER.clear()
+    with uvicorn_server(app) as served:
+        response = httpx.get(
+            f"http://127.0.0.1:{served.port}/call",
+            headers=[
+                (b"traceparent", hostile.encode("latin-1", "replace")),
+                (b"soajsinjectobj", header_for(gateway)),
+            ],
+        )
+    assert response.status_code == 200, response.text
+    (span,) = [s for s in EXPORTER.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    assert _root_parent(span) == ""  # a trace of its own
+    assert span.context is not None and span.context.trace_id != 0
+    (seen,) = gateway.requests
+    assert seen.headers["traceparent"].split("-")[1] == f"{span.context.trace_id:032x}"

@@ -34,10 +34,13 @@ def value(name: str, suffix: str, **labels: str) -> float:
 def test_a_reload_is_counted_timed_and_reported_to_the_hooks(
     control_plane: ControlPlaneServer, make_manager: Make
 ) -> None:
+    import gc
+
     from soajs.observability import counters
 
     counters.stats.polls.clear()  # a fresh label set: earlier tests may have filled its cap
     counters.stats.reloads.clear()
+    gc.collect()  # earlier tests' dropped "hello" managers (their cycles) leave the gauges
     manager = make_manager("hello", registry_api=control_plane.address, auto_reload=False)
     before = value("soajs_registry_polls", "_total", service="hello", outcome="ok")
     timed = value("soajs_registry_reload_duration_seconds", "_count", service="hello")
@@ -147,9 +150,14 @@ def test_registrations_and_loads_are_spans_and_counts(
         spans = {s.name: s for s in exporter.get_finished_spans()}
     assert value("soajs_registry_registrations", "_total", service="fresh", outcome="ok") >= 1
     assert spans["soajs.registry.register"].attributes == {"soajs.service": "fresh"}
-    load = spans["soajs.registry.load"]
-    assert load.attributes == {"soajs.service": "fresh"}
-    assert load.status.status_code is not StatusCode.ERROR
+    loads = [s for s in exporter.get_finished_spans() if s.name == "soajs.registry.load"]
+    assert [dict(s.attributes or {}) for s in loads] == [
+        {"soajs.service": "fresh", "soajs.initial": True},  # start(): registers, then loads
+        {"soajs.service": "fresh", "soajs.initial": False},
+    ]
+    assert all(s.status.status_code is not StatusCode.ERROR for s in loads)
+    register = spans["soajs.registry.register"]
+    assert register.parent is not None and register.parent.span_id == loads[0].context.span_id
 
 
 def test_a_failed_load_is_an_error_span_and_a_counted_outcome(make_manager: Make) -> None:
@@ -211,3 +219,56 @@ def test_metrics_answer_is_bounded_whole_families_left_out(
     assert status == 200 and len(body) <= 600 + 100
     assert b"families left out (size cap)" in body
     list(text_string_to_metric_families(body.decode()))  # still valid exposition text
+
+
+def test_the_first_load_in_start_is_counted_and_reported_as_initial(
+    control_plane: ControlPlaneServer, make_manager: Make
+) -> None:
+    from soajs.observability import counters
+
+    counters.stats.polls.clear()
+    before = value("soajs_registry_polls", "_total", service="hello", outcome="ok")
+    seen: list[ReloadEvent] = []
+    on_reload(seen.append)
+    manager = make_manager("hello", registry_api=control_plane.address, auto_reload=False)
+    assert manager.is_ready
+    assert value("soajs_registry_polls", "_total", service="hello", outcome="ok") == before + 1
+    assert wait_until(lambda: len(seen) == 1, timeout=5)
+    assert seen[0].ok and seen[0].initial
+    assert manager.request_reload(broadcast=False).future.result(timeout=10).ok
+    assert wait_until(lambda: len(seen) == 2, timeout=5)
+    assert seen[1].ok and not seen[1].initial
+    assert value("soajs_registry_polls", "_total", service="hello", outcome="ok") == before + 2
+
+
+def test_a_failed_first_load_is_counted_and_reported(make_manager: Make) -> None:
+    from soajs.errors import RegistryError
+    from soajs.observability import counters
+    from tests.support import free_port
+
+    counters.stats.polls.clear()
+    seen: list[ReloadEvent] = []
+    on_reload(seen.append)
+    dead = f"127.0.0.1:{free_port()}"
+    with pytest.raises(RegistryError):
+        make_manager("hello", registry_api=dead, auto_reload=False)
+    failed = sum(
+        value("soajs_registry_polls", "_total", service="hello", outcome=outcome)
+        for outcome in ("timeout", "control_plane_error", "error")
+    )
+    assert failed == 1
+    assert wait_until(lambda: len(seen) == 1, timeout=5)
+    assert not seen[0].ok and seen[0].initial and seen[0].error
+
+
+def test_a_stopped_manager_leaves_the_gauges_at_once(
+    control_plane: ControlPlaneServer, make_manager: Make
+) -> None:
+    manager = make_manager("stopping", registry_api=control_plane.address, auto_reload=False)
+    assert value("soajs_registry_ready", "", service="stopping") == 1.0
+    manager.stop()  # still referenced: only its state says it is gone
+    fams = families.local()
+    assert ("", (("service", "stopping"),)) not in fams["soajs_registry_ready"].samples
+    assert ("", (("service", "stopping"),)) not in fams[
+        "soajs_registry_snapshot_age_seconds"
+    ].samples

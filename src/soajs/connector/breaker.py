@@ -131,7 +131,7 @@ class CircuitBreaker:
         if not first:
             logger.debug(message, *args, extra=self._fields)
         elif self._logs is not None:
-            self._logs.warning(self.target, message, *args)
+            self._logs.warning(self.target, message, *args, extra=self._fields)
         else:
             logger.warning(message, *args, extra=self._fields)
 
@@ -370,6 +370,7 @@ class BreakerRegistry:
                 policy,
                 breaker.policy,
                 breaker.target,
+                extra={"soajs_event": "breaker_policy_conflict", "soajs_target": breaker.target},
             )
 
     def _now(self) -> float:

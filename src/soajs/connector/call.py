@@ -190,7 +190,9 @@ class Call:
         message = "%s: mesh target %s unreachable (%s); this call fails over to the gateway %s"
         args = (self._what(), connection.target, type(exc).__name__, fallback.target)
         if first:  # bounded across targets too: breakers.logs
-            breakers.logs.warning(connection.target, message, *args)
+            fields = {"soajs_event": "failover", "soajs_target": connection.target,
+                      "soajs_service": str(self.primary.service)}  # fmt: skip
+            breakers.logs.warning(connection.target, message, *args, extra=fields)
         else:
             logger.debug(message, *args)
         return fallback

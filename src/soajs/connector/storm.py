@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["DEFAULT_BURST", "DEFAULT_INTERVAL", "StormGate"]
 
@@ -60,8 +61,13 @@ class StormGate:
         #: A summary is owed (read without the lock, as a cheap hint).
         self.pending = False
 
-    def warning(self, target: str, message: str, *args: object) -> None:
-        """Log ``message % args`` (about ``target``) at WARNING, or count it at DEBUG."""
+    def warning(
+        self, target: str, message: str, *args: object, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """Log ``message % args`` (about ``target``) at WARNING, or count it at DEBUG.
+
+        ``extra``: the line's structured fields (``soajs_event``, ``soajs_target``...).
+        """
         now = self.clock()
         with self._lock:
             summary = self._roll(now)
@@ -75,9 +81,9 @@ class StormGate:
                 began = not self._storm and self._suppressed == 1
                 self.pending = True
         if summary is not None:
-            logger.warning(*summary)
+            _summary(summary)
         if allowed:
-            logger.warning(message, *args)
+            logger.warning(message, *args, extra=extra)
             return
         if began:
             logger.warning(
@@ -86,8 +92,9 @@ class StormGate:
                 self.burst,
                 self.interval,
                 self.interval,
+                extra={"soajs_event": "connector_storm"},
             )
-        logger.debug(message, *args)
+        logger.debug(message, *args, extra=extra)
 
     def flush(self) -> None:
         """Log the summary owed for an interval that has ended (cheap when none is owed)."""
@@ -97,7 +104,7 @@ class StormGate:
         with self._lock:
             summary = self._roll(now)
         if summary is not None:
-            logger.warning(*summary)
+            _summary(summary)
 
     def reset(self) -> None:
         """End the interval now: its summary, if one is owed, is logged; counts start over."""
@@ -105,7 +112,7 @@ class StormGate:
         with self._lock:
             summary = self._roll(now, force=True)
         if summary is not None:
-            logger.warning(*summary)
+            _summary(summary)
 
     def _roll(self, now: float, force: bool = False) -> _Summary | None:
         """Start a new interval if this one has ended; the summary it owes, if any."""
@@ -133,3 +140,9 @@ class StormGate:
         self._targets = set()
         self.pending = self._storm  # a storm's every interval ends with its line
         return summary
+
+
+def _summary(summary: _Summary) -> None:
+    logger.warning(
+        *summary, extra={"soajs_event": "connector_storm", "soajs_suppressed": summary[2]}
+    )

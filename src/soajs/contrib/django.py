@@ -20,6 +20,8 @@ from django.utils.module_loading import import_string
 from soajs import apilist
 from soajs.context.current import CURRENT, ContextIterable, Current
 from soajs.middleware.core import AdapterCore, warn_if_never_started
+from soajs.observability import tracing
+from soajs.observability.export import metrics_answer
 
 __all__ = ["SOAJSMiddleware"]
 
@@ -50,6 +52,9 @@ class SOAJSMiddleware:
                 return HttpResponse(
                     answer.body, status=answer.status, content_type=answer.content_type
                 )
+        if core.metrics_path is not None and request.path_info == core.metrics_path:
+            status, text, kind = metrics_answer()  # metrics_on_service_port=True
+            return HttpResponse(text, status=status, content_type=kind)
         context, stripped = core.environ_context(request.META)
         if stripped:
             request.__dict__.pop("headers", None)  # rebuilt from META without it
@@ -58,10 +63,16 @@ class SOAJSMiddleware:
         request.soajs = context
         current = (context, request.META)
         token = CURRENT.set(current)
+        # an incoming traceparent is the parent of the spans made by the view (as ASGI/WSGI)
+        trace = (
+            tracing.attach_wsgi(request.META) if tracing.api._TRACER_PROVIDER is not None else None
+        )
         try:
             response = self.get_response(request)
         finally:
             CURRENT.reset(token)
+            if trace is not None:
+                tracing.detach(trace)
         if (
             context is not None
             and getattr(response, "streaming", False)

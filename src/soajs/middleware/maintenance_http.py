@@ -49,6 +49,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     431: "Request Header Fields Too Large",
+    500: "Internal Server Error",  # /metrics could not be built
     501: "Not Implemented",
     503: "Service Unavailable",
 }

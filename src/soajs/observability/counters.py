@@ -67,12 +67,13 @@ class LabelledCounts:
         self._lock = threading.Lock()
 
     def bound(self, first: str) -> str:
-        """``first``, or ``"other"`` once ``cap`` distinct values were seen."""
+        """``first`` (its first 100 characters), or ``"other"`` once ``cap`` distinct
+        values were seen."""
+        first = first[:100]
         if first in self._seen:
             return first
         if len(self._seen) >= self.cap:
             return OTHER
-        first = first[:100]
         self._seen.add(first)
         return first
 
@@ -161,6 +162,15 @@ def reset() -> None:
     stats.clear()
 
 
+def _after_fork_in_child() -> None:
+    # A forked worker must not report its parent's counts again (they would be summed
+    # twice); and another thread of the parent may have held a count's lock at the
+    # instant of the fork: new objects, never an acquire of an inherited lock (a hang).
+    global stats
+    if HEADERS is not None:
+        HEADERS[:] = [0] * len(HEADERS)
+    stats = Stats()
+
+
 if hasattr(os, "register_at_fork"):
-    # A forked worker must not report its parent's counts again (they would be summed twice).
-    os.register_at_fork(after_in_child=reset)
+    os.register_at_fork(after_in_child=_after_fork_in_child)

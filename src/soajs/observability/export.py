@@ -19,8 +19,11 @@ The answer is bounded: families past `MAX_BYTES` of text are left out
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,15 +96,32 @@ class SoajsCollector:
                 yield _to_metric(family)
 
 
+_registered: weakref.WeakKeyDictionary[Any, SoajsCollector] = weakref.WeakKeyDictionary()
+_registering = threading.Lock()
+
+
 def register_collector(registry: Any = None, *, all_workers: bool = True) -> SoajsCollector:
-    """Register the SOAJS families in ``registry`` (default ``prometheus_client.REGISTRY``)."""
+    """Register the SOAJS families in ``registry`` (default ``prometheus_client.REGISTRY``).
+
+    Idempotent per registry: a second call returns the collector registered first
+    (whatever its ``all_workers``), so the families are never exposed twice.
+    """
     if registry is None:
         from prometheus_client import REGISTRY
 
         registry = REGISTRY
-    collector = SoajsCollector(all_workers)
-    registry.register(collector)
-    return collector
+    with _registering:
+        try:
+            found = _registered.get(registry)
+        except TypeError:  # not weakly referenceable: not tracked
+            found = None
+        if found is not None:
+            return found
+        collector = SoajsCollector(all_workers)
+        registry.register(collector)
+        with contextlib.suppress(TypeError):
+            _registered[registry] = collector
+        return collector
 
 
 def metrics_answer() -> tuple[int, bytes, str]:
@@ -132,10 +152,30 @@ def metrics_answer() -> tuple[int, bytes, str]:
             parts.append(f"# soajs: {left_out} families left out (size cap)\n".encode())
         return 200, b"".join(parts), CONTENT_TYPE
     except Exception:
-        logger.exception("building the /metrics answer failed")
+        _failed()
         return 500, b"metrics unavailable\n", "text/plain; charset=utf-8"
     finally:
         _FLIGHT.release()
+
+
+#: Seconds between two logged /metrics failures (the ones between are counted).
+FAILURE_LOG_INTERVAL = 60.0
+_failure_log = [0.0, 0]  # [time of the last line, failures since]
+
+
+def _failed() -> None:
+    """Log a failed build with its traceback, at most once per `FAILURE_LOG_INTERVAL`."""
+    now = time.monotonic()
+    with _registering:
+        last, count = _failure_log
+        if last and now - last < FAILURE_LOG_INTERVAL:
+            _failure_log[1] = count + 1
+            return
+        _failure_log[:] = [now, 0]
+    more = f" ({count} more since the last line)" if count else ""
+    logger.exception(
+        "building the /metrics answer failed%s", more, extra={"soajs_event": "metrics_failed"}
+    )
 
 
 class _One:

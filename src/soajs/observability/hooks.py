@@ -26,6 +26,7 @@ repeats) and keeps being called.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -51,12 +52,16 @@ LOG_INTERVAL = 60.0
 
 @dataclass(frozen=True, slots=True)
 class ReloadEvent:
-    """A registry load finished: ``ok``, in ``duration`` s; ``error`` its message when not ok."""
+    """A registry load finished: ``ok``, in ``duration`` s; ``error`` its message when not ok.
+
+    ``initial``: the first load, in ``RegistryManager.start()`` (else a poll or a reload).
+    """
 
     service: str
     ok: bool
     duration: float
     error: str | None = None
+    initial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +136,29 @@ def emit(event: Any) -> None:
 
 
 def _run() -> None:
+    events = _queue  # this process's queue (a forked child makes its own)
     while True:
-        event = _queue.get()
+        event = events.get()
         for hook in list(_hooks.get(type(event), ())):
             try:
                 hook(event)
             except Exception as exc:
                 _failed(hook, exc)
+
+
+def _after_fork_in_child() -> None:
+    # The hook thread did not survive the fork, and it may have held the queue's or
+    # this module's lock at that instant: a child must not inherit them locked (its
+    # first emit would hang the registry worker). Queued events stay the parent's.
+    global _queue, _lock, _thread, _dropped
+    _queue = queue.Queue(MAX_PENDING)
+    _lock = threading.Lock()
+    _thread = None
+    _dropped = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _failed(hook: Callable[[Any], Any], exc: Exception) -> None:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from soajs.observability import counters, hooks, tracing
+from soajs.observability.logs import library_traffic
 
 if TYPE_CHECKING:
     from soajs.connector.call import Call
@@ -84,7 +85,10 @@ def connector_call(call: Call) -> Iterator[None]:
         "soajs.route": str(primary.mode),
         "http.request.method": call.method,
     }
-    with tracing.span(f"soajs.connector {service}", attributes, client=True) as span:
+    with (
+        library_traffic("connector"),  # httpx's INFO lines of these exchanges: quiet
+        tracing.span(f"soajs.connector {service}", attributes, client=True) as span,
+    ):
         try:
             yield
         except BaseException as exc:
@@ -132,11 +136,12 @@ def no_route(service: Any) -> None:
 
 
 @contextmanager
-def registry_load(service: str) -> Iterator[None]:
-    """Around one control-plane registry load of the registry worker."""
+def registry_load(service: str, *, initial: bool = False) -> Iterator[None]:
+    """Around one control-plane registry load (``initial``: the first, in ``start()``)."""
     started = time.monotonic()
     error: BaseException | None = None
-    with tracing.span("soajs.registry.load", {"soajs.service": service}):
+    attributes = {"soajs.service": service, "soajs.initial": initial}
+    with tracing.span("soajs.registry.load", attributes):
         try:
             yield
         except BaseException as exc:
@@ -149,7 +154,7 @@ def registry_load(service: str) -> Iterator[None]:
                 counters.stats.polls.add((service, outcome))
                 counters.stats.reloads.observe((service,), took)
             message = None if error is None else f"{type(error).__name__}: {error}"[:300]
-            hooks.emit(hooks.ReloadEvent(service, error is None, took, message))
+            hooks.emit(hooks.ReloadEvent(service, error is None, took, message, initial))
 
 
 def _registry_outcome(exc: BaseException) -> str:

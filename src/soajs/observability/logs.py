@@ -15,22 +15,33 @@ into the next request). Each value is cut to 64 printable characters.
 httpx logs one INFO line per request on the ``httpx`` logger; the registry
 worker polls every few seconds. `LibraryTrafficFilter` (installed on
 that logger when this module is imported) drops the INFO and DEBUG lines of
-the control-plane calls (made under the registry client's deadline, a
-context variable of that call only) and keeps every line of the
-application's own httpx calls, connector calls included.
+every exchange the library itself makes: control-plane calls (registry loads,
+registrations: made under the registry client's deadline) and connector calls
+(made under `library_traffic`), each a context variable of that call only. In
+their place the ``soajs.http`` logger has one DEBUG line per exchange with
+structured fields (``soajs_kind``, ``http_method``, ``http_path`` without the
+query, ``http_status``). The application's own httpx calls log as usual.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from soajs.context.current import CURRENT
 from soajs.observability import tracing
 
-__all__ = ["LibraryTrafficFilter", "SoajsContextFilter", "install_logging", "quiet_library_httpx"]
+__all__ = [
+    "LibraryTrafficFilter",
+    "SoajsContextFilter",
+    "install_logging",
+    "library_traffic",
+    "quiet_library_httpx",
+]
 
 NONE = "-"
 _UNSAFE = re.compile(r"[^\x21-\x7e]")
@@ -73,7 +84,7 @@ class SoajsContextFilter(logging.Filter):
                 if isinstance(parent, bytes):
                     parent = parent.decode("latin-1")
                 found = _TRACEPARENT.fullmatch(parent.strip()) if isinstance(parent, str) else None
-                trace = found.group(1) if found else None
+                trace = found.group(1) if found and found.group(1) != "0" * 32 else None
         except Exception:  # a log line must never fail because of us
             tenant = request_id = trace = None
         for name, value in (
@@ -105,15 +116,58 @@ def install_logging(logger: logging.Logger | None = None) -> SoajsContextFilter:
     return found
 
 
+_LIBRARY: ContextVar[str | None] = ContextVar("soajs_library_traffic", default=None)
+_http_log = logging.getLogger("soajs.http")
+
+
+@contextmanager
+def library_traffic(kind: str) -> Iterator[None]:
+    """httpx lines of the exchanges made inside are the library's own (``kind``): quiet."""
+    token = _LIBRARY.set(kind)
+    try:
+        yield
+    finally:
+        _LIBRARY.reset(token)
+
+
 class LibraryTrafficFilter(logging.Filter):
-    """Drops httpx's INFO/DEBUG lines of the library's control-plane calls."""
+    """Drops httpx's INFO/DEBUG lines of the library's own exchanges (a DEBUG line of
+    ``soajs.http`` with structured fields instead)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
             return True
-        from soajs.registry.transport import _DEADLINE
+        kind = _LIBRARY.get()
+        if kind is None:
+            from soajs.registry.transport import _DEADLINE
 
-        return _DEADLINE.get() is None
+            if _DEADLINE.get() is None:
+                return True  # the application's own call
+            kind = "control_plane"
+        if record.levelno == logging.INFO and _http_log.isEnabledFor(logging.DEBUG):
+            _restate(kind, record)
+        return False
+
+
+def _restate(kind: str, record: logging.LogRecord) -> None:
+    try:
+        # httpx: 'HTTP Request: %s %s "%s %d %s"' (method, url, version, status, reason)
+        args = record.args if isinstance(record.args, tuple) else ()
+        method, url, status = (args[0], args[1], args[3]) if len(args) >= 4 else ("?", "?", 0)
+        path = str(getattr(url, "path", url)).split("?", 1)[0][:200]
+        host = str(getattr(url, "host", ""))[:100]
+        fields = {
+            "soajs_kind": kind,
+            "http_method": str(method)[:16],
+            "http_host": host,
+            "http_path": path,
+            "http_status": status if isinstance(status, int) else 0,
+        }
+        _http_log.debug(
+            "%s %s %s%s -> %s", kind, fields["http_method"], host, path, status, extra=fields
+        )
+    except Exception:  # a log line must never fail because of us
+        return
 
 
 def quiet_library_httpx() -> None:

@@ -17,7 +17,8 @@ into ``<key>.<ppid>.retired.json`` (counters and histograms only; its gauges
 die with it) so the sums never go down while the master lives. A
 ``kill -9`` loses at most the counts of its last interval.
 
-Bounds: at most `MAX_SCAN` directory entries, `MAX_FILE` bytes
+Bounds: at most `MAX_SCAN` directory entries (files of gone masters, any
+service, are removed: `MAX_PRUNE` a scrape), `MAX_FILE` bytes
 per file, 0600 files in a 0700 directory of this user; a directory that
 cannot be used means this process reports only its own counts.
 """
@@ -44,7 +45,10 @@ __all__ = ["PUBLISH_INTERVAL", "aggregate", "publish_now", "serving"]
 
 logger = logging.getLogger("soajs.observability")
 
-MAX_SCAN = 512
+#: Directory entries looked at per scrape (names only; only this instance's files are read).
+MAX_SCAN = 4096
+#: Files of gone servers (any service) removed per scrape, so a shared directory stays small.
+MAX_PRUNE = 512
 MAX_FILE = 4 * 1024 * 1024
 #: Seconds a scrape waits for the directory's lock (held only while files are read).
 LOCK_WAIT = 2.0
@@ -82,16 +86,34 @@ def _key() -> str:
     return "app"
 
 
+_unusable: set[str] = set()  # directories already said to be unusable (bounded below)
+
+
 def _usable(directory: Path) -> bool:
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = directory.stat()
-    except OSError:
-        return False
-    return not hasattr(os, "getuid") or info.st_uid == os.getuid()
+        problem = None
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            problem = "owned by another user"
+    except OSError as exc:
+        problem = f"{type(exc).__name__}: {exc.strerror or exc}"
+    if problem is None:
+        return True
+    if str(directory) not in _unusable and len(_unusable) < 16:  # once per directory
+        _unusable.add(str(directory))
+        logger.warning(
+            "metrics directory %s unusable (%s): this process reports only its own "
+            "counts, the other workers' are missing from /metrics (set SOAJS_RUNTIME_DIR)",
+            directory,
+            problem,
+            extra={"soajs_event": "metrics_dir_unusable"},
+        )
+    return False
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def _write(path: Path, data: dict[str, Any]) -> bool:
+    """Write ``data`` to ``path`` atomically; ``False`` when it could not (disk full...)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with contextlib.suppress(FileNotFoundError):
@@ -104,6 +126,8 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        return False
+    return True
 
 
 def _read(path: Path) -> Any:
@@ -152,6 +176,17 @@ def serving() -> None:
             return
         _publisher_pid = pid
     threading.Thread(target=_run, args=(pid,), name="soajs-publish-counts", daemon=True).start()
+
+
+def _after_fork_in_child() -> None:
+    # the parent's publisher thread is not here, and its locks may have been held
+    global _lock, _stop
+    _lock = threading.Lock()
+    _stop = threading.Event()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register
@@ -204,12 +239,12 @@ def _gather(
     with os.scandir(directory) as entries:
         names = [e.name for e in itertools.islice(entries, MAX_SCAN)]
     if retire:
-        _prune_gone_masters(directory, prefix[: -len(f"{ppid}.")], prefix, names)
+        _prune_gone_masters(directory, prefix, names)
     for name in names:
         if not (name.startswith(prefix) and name.endswith(".json")):
             continue
         middle = name[len(prefix) : -len(".json")]
-        if not middle.isdigit() or int(middle) == me:
+        if not middle.isdigit() or len(middle) > 10 or int(middle) == me:
             continue
         path = directory / name
         data = _read(path)
@@ -223,31 +258,51 @@ def _gather(
         else:
             families.merge(retired, worker, counts_only=True)
             gone.append(path)
-    if gone and retire:
-        _write(retired_path, families.to_json(retired))
+    # a gone worker's file goes only once its counts are safe in the retired file
+    # (a full disk keeps it: read again next scrape, the sums never go down)
+    if gone and retire and _write(retired_path, families.to_json(retired)):
         for path in gone:
             with contextlib.suppress(OSError):
                 path.unlink()
     families.merge(fams, retired, counts_only=True)
 
 
-def _prune_gone_masters(directory: Path, key: str, prefix: str, names: list[str]) -> None:
-    """Remove the files of earlier runs of this service instance (their master is gone)."""
+def _prune_gone_masters(directory: Path, prefix: str, names: list[str]) -> None:
+    """Remove the files of earlier runs, of this service instance or any other: those
+    whose master (``<key>.<master>.<pid|retired>.json``, ``<key>.<master>.lock``) is
+    gone. At most `MAX_PRUNE` per call."""
+    masters: dict[str, bool] = {}
+    pruned = 0
     for name in names:
-        if not name.startswith(key) or name.startswith(prefix):
+        if name.startswith((prefix, ".")):
             continue
-        master = name[len(key) :].split(".", 1)[0]
-        if not master.isdigit() or _running(int(master)):
+        parts = name.split(".")
+        if name.endswith(".json") and len(parts) >= 4:
+            master = parts[-3]
+        elif name.endswith(".lock") and len(parts) >= 3:
+            master = parts[-2]
+        else:
+            continue
+        if not master.isdigit() or len(master) > 10:  # a pid, not a name someone left there
+            continue
+        if master not in masters:
+            masters[master] = _running(int(master))
+        if masters[master]:
             continue
         with contextlib.suppress(OSError):
             (directory / name).unlink()
+        pruned += 1
+        if pruned >= MAX_PRUNE:
+            return
 
 
 def _running(pid: int) -> bool:
+    if pid <= 1:
+        return True  # never signal a process group or init: keep the files
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
+    except (OSError, OverflowError):
         return True
     return True

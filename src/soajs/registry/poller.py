@@ -27,7 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Any
 
 import tenacity
 
@@ -74,6 +75,7 @@ class Poller:
         )
         self._retry_state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
         track_manager(manager)  # the metrics read its readiness and snapshot age
+        _observe_loads(manager)
 
     # -- lifecycle (called with the manager's state lock held) ---------------
     def ensure_thread(self) -> None:
@@ -182,8 +184,8 @@ class Poller:
         started = time.monotonic()
         try:
             try:
-                with registry_load(manager.service_name):  # metrics, span, on_reload hooks
-                    registry = manager._fetch(register_first=outage.active or not manager.is_ready)
+                # counted, traced and on_reload by _observe_loads
+                registry = manager._fetch(register_first=outage.active or not manager.is_ready)
             except RegistryError:
                 raise
             except Exception as exc:  # a bug, not an outage: loud, and the waiters still get told
@@ -210,3 +212,25 @@ class Poller:
             self.next_poll = at + manager.next_interval()
             outcome = ReloadOutcome(True, None, registry, started, at, manager._loaded_at())
         manager._gate.finish(future, outcome)
+
+
+def _observe_loads(manager: RegistryManager) -> None:
+    """Every registry load of ``manager`` (the first, in ``start()``, and each poll or
+    reload of this worker) in the metrics, a span and the ``on_reload`` hooks: its
+    ``_fetch`` is wrapped once per manager (a new Poller after fork keeps the wrapper).
+    The wrapper holds the manager weakly: no reference cycle keeps a dropped manager
+    (and its gauges) alive until the garbage collector runs."""
+    fetch = getattr(type(manager), "_fetch", None)
+    if fetch is None or "_fetch" in vars(manager):
+        return
+    ref = weakref.ref(manager)
+
+    def observed(*, register_first: bool) -> Any:
+        target = ref()
+        if target is None:  # pragma: no cover - only the manager itself calls this
+            raise RegistryError("the registry manager is gone")
+        initial = not target._started and target.last_loaded_at is None
+        with registry_load(target.service_name, initial=initial):
+            return fetch(target, register_first=register_first)
+
+    manager._fetch = observed  # type: ignore[method-assign]
