@@ -106,6 +106,21 @@ def parse_bool(source: str, value: Any) -> bool:
 _bool = parse_bool  # the name the parsers table used
 
 
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean variable read at import (observability): the default when unset or bad.
+
+    A bad value is not raised here (importing the library must not fail); the
+    settings loaded when a RegistryManager starts raise it, naming the variable.
+    """
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return parse_bool(name, raw)
+    except ConfigurationError:
+        return default
+
+
 def _ha(source: str, value: Any) -> str | None:
     text = str(value).strip().lower()
     if not text:

@@ -693,3 +693,23 @@ def test_srvport_must_be_a_tcp_port(value: str) -> None:
 def test_deploy_ha_names_a_known_orchestrator(value: str) -> None:
     with pytest.raises(ConfigurationError, match="SOAJS_DEPLOY_HA"):
         Settings.from_env({"SOAJS_DEPLOY_HA": value})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, True), ("0", False), ("FALSE", False), ("1", True), ("no", True), ("off", True)],
+)
+def test_observability_switches_read_booleans_as_settings_do(
+    monkeypatch: pytest.MonkeyPatch, raw: str | None, expected: bool
+) -> None:
+    # read at import, so a bad value keeps the default there; load_settings names it
+    from soajs.settings import env_flag
+
+    if raw is None:
+        monkeypatch.delenv("SOAJS_METRICS", raising=False)
+    else:
+        monkeypatch.setenv("SOAJS_METRICS", raw)
+    assert env_flag("SOAJS_METRICS", True) is expected
+    if raw in ("no", "off"):
+        with pytest.raises(ConfigurationError, match="SOAJS_METRICS"):
+            Settings.from_env()

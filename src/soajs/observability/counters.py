@@ -23,6 +23,7 @@ import weakref
 from typing import Any
 
 from soajs.context.reasons import Reason
+from soajs.settings import env_flag
 
 __all__ = [
     "BUCKETS",
@@ -36,8 +37,10 @@ __all__ = [
     "stats",
 ]
 
-#: Off with ``SOAJS_METRICS=0`` (or ``false``/``no``/``off``); on by default.
-ENABLED = os.environ.get("SOAJS_METRICS", "1").strip().lower() not in ("0", "false", "no", "off")
+#: Off with ``SOAJS_METRICS=0`` (or ``false``); on by default. Read as every boolean
+#: setting is (a bad value such as ``no`` keeps the default here, and is a
+#: ConfigurationError naming the variable when a RegistryManager starts).
+ENABLED = env_flag("SOAJS_METRICS", True)
 
 #: Distinct target services (and breaker targets) with their own label values.
 MAX_TARGETS = 64

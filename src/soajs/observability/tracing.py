@@ -21,10 +21,11 @@ Nothing here raises into the library: a broken SDK is logged once and ignored.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
+
+from soajs.settings import env_flag
 
 __all__ = [
     "AVAILABLE",
@@ -41,7 +42,7 @@ __all__ = [
 logger = logging.getLogger("soajs.observability")
 
 try:
-    if os.environ.get("SOAJS_OTEL", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not env_flag("SOAJS_OTEL", True):
         raise ImportError("SOAJS_OTEL=0")
     from opentelemetry import context as _context
     from opentelemetry import propagate as _propagate
