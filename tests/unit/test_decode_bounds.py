@@ -99,10 +99,3 @@ def test_the_counted_bound_is_the_scans(monkeypatch: Any) -> None:
     assert len(accepted) > 10
     for raw in accepted:
         assert decode_counted(raw)[1] == _scan(raw)[3]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from([b"{", b"[", b"}", b'"', b"ab"]), max_size=200).map(b"".join),
-       st.integers(0, 80))  # fmt: skip
-def test_opening_brackets_are_counted_up_to_the_limit(raw: bytes, limit: int) -> None:
-    assert decode._opens_over(raw, limit) is (raw.count(b"{") + raw.count(b"[") > limit)
