@@ -28,6 +28,7 @@ import msgspec
 
 __all__ = ["checks_out"]
 
+
 class _Object(msgspec.Struct, gc=False):
     """A JSON object, whatever it holds: converting a ``dict`` into this struct
     without fields checks that it is one and reads its keys, never its values
