@@ -19,6 +19,9 @@ with a warm cache too. Printed: best-of-rounds µs per request, the overhead
 over the bare app, and ours / baseline as the median of per-round ratios.
 
 ``--e2e``: real uvicorn, server CPU per request (:mod:`benchmarks._e2e`).
+
+``--instructions``: the end-to-end ratios in instructions (callgrind), which
+the load of other processes does not move (:mod:`benchmarks._instructions`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._apps import JsonOnlyMiddleware
 from benchmarks._e2e import e2e
 from benchmarks._headers import gateway_header
+from benchmarks._instructions import instructions
 from soajs.middleware import SOAJSMiddleware, SOAJSWSGIMiddleware
 from soajs.middleware.core import MiddlewareOptions
 from soajs.observability import tracing
@@ -228,18 +232,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--e2e", action="store_true", help="run the uvicorn end-to-end mode")
     parser.add_argument("--wsgi", action="store_true", help="run the WSGI table too")
+    parser.add_argument(
+        "--instructions", action="store_true", help="end-to-end ratios in instructions (valgrind)"
+    )
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     print("headers: " + ", ".join(f"{k} = {len(v)} bytes" for k, v in HEADERS.items()))
-    if args.e2e:
+    if args.instructions:
+        instructions()
+    elif args.e2e:
         e2e(HEADERS["2 KB spread"], args.seconds, max(3, args.rounds // 2))
     else:
         run_table("ASGI (Starlette), cache off unless warm", asgi_round, variants(True),
                   args.n, args.rounds)  # fmt: skip
         if args.wsgi:
             run_table("WSGI", wsgi_round, variants(False), args.n, args.rounds)
-    print("\nreproduce: make bench-middleware  (in-process, then --e2e: uvicorn)")
+    print(
+        "\nreproduce: make bench-middleware  (in-process, then --e2e: uvicorn); instruction"
+        " counts: .venv/bin/python benchmarks/bench_middleware.py --instructions (valgrind)"
+    )
 
 
 if __name__ == "__main__":
