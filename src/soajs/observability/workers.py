@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from soajs._atomic import write_atomic
 from soajs.observability import counters, families
 from soajs.registry.broadcast import default_runtime_dir
 from soajs.registry.siblings import _alive, _start_time
@@ -113,21 +114,8 @@ def _usable(directory: Path) -> bool:
 
 
 def _write(path: Path, data: dict[str, Any]) -> bool:
-    """Write ``data`` to ``path`` atomically; ``False`` when it could not (disk full...)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(tmp, flags, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        return False
-    return True
+    """Write `data` to `path` atomically; `False` when it could not (disk full...)."""
+    return write_atomic(path, json.dumps(data, separators=(",", ":")))
 
 
 def _read(path: Path) -> Any:

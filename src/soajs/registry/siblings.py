@@ -36,6 +36,8 @@ import os
 import time
 from pathlib import Path
 
+from soajs._atomic import write_atomic
+
 __all__ = ["SiblingMarks"]
 
 #: Directory entries looked at, at most, per scan.
@@ -108,19 +110,7 @@ class SiblingMarks:
         if self._marked_pid == pid or not self._usable():
             return
         text = f"{pid} {os.getppid()} {time.time():.3f} {_start_time(pid)}\n"
-        path = self._path(pid)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(tmp, flags, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        if not write_atomic(self._path(pid), text):
             return
         self._marked_pid = pid
         self._prune(pid)
