@@ -29,6 +29,8 @@ _I_UNTRUSTED = _COUNT[Reason.UNTRUSTED]
 _I_PUBLIC = _COUNT[Reason.PUBLIC_SERVICE]
 _I_REWRITTEN = _COUNT[Reason.PROXY_REWRITTEN_PEER]
 _I_OK_CACHED = _COUNT[Reason.OK] + 1
+#: the header counter of a context served from the cache (the adapters' fast path)
+CACHED_OK_INDEX = _I_OK_CACHED
 _IGNORED = frozenset({Reason.UNTRUSTED, Reason.PUBLIC_SERVICE, Reason.PROXY_REWRITTEN_PEER})
 
 
@@ -155,6 +157,13 @@ class ContextResolver:
                 elif counts is not None:
                     counts[_I_OK_CACHED] += 1
                 return cached
+        return self.parse_and_store(values)
+
+    def parse_and_store(self, values: list[bytes]) -> ParseResult:
+        """Parse ``values`` (trusted, not a public service, and not in the cache),
+        count and log the outcome, and cache it; never raises."""
+        counts = self.counts
+        single = len(values) == 1
         try:
             result = parse_inject_header(values, self.max_size)
         except Exception as exc:  # the core never raises; if it ever does, fail closed

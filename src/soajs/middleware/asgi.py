@@ -24,6 +24,7 @@ from soajs import apilist
 from soajs.connector import transport as connector_transport
 from soajs.context.current import CURRENT
 from soajs.context.parser import HEADER
+from soajs.context.resolver import CACHED_OK_INDEX as _I_OK_CACHED
 from soajs.errors import RegistryError, SoajsError
 from soajs.middleware.core import AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
@@ -84,22 +85,45 @@ class SOAJSMiddleware:
             return
 
         # The hot path: a loop rather than a comprehension (no extra frame on
-        # 3.11), a list only when the header is there (kept to see duplicates).
+        # 3.11); a list only for a duplicated header (kept to refuse it).
         headers = scope["headers"]
+        found: bytes | None = None
         values: list[bytes] | None = None
         for name, value in headers:
             if name == HEADER:
-                if values is None:
-                    values = [value]
+                if found is None:
+                    found = value
+                elif values is None:
+                    values = [found, value]
                 else:
                     values.append(value)
         context = None
-        if values is not None:
+        if found is not None:
             resolver = core.resolver
-            if resolver.trust.any:  # the peer does not matter
-                result = resolver.resolve(values, None)
+            if values is None and resolver.trust.any and not resolver.public_service:
+                # resolve()'s own steps for one header from any peer, inlined (a
+                # cache hit is the common request, and calls are most of its cost);
+                # the last-hit check is ContextCache.get's own (see there)
+                cache = resolver.cache
+                inserts = cache._inserts
+                last = cache._last
+                cached = last[1] if last[2] == inserts and last[0] == found else cache.get(found)
+                if cached is None:
+                    result = resolver.parse_and_store([found])
+                elif cached.context is not None:
+                    result = cached
+                    counts = resolver.counts
+                    if counts is not None:
+                        counts[_I_OK_CACHED] += 1
+                else:  # a cached refusal: logged and counted by resolve()
+                    result = resolver.resolve([found], None)
             else:
-                result = core.resolve_scope(values, scope)
+                if values is None:
+                    values = [found]
+                if resolver.trust.any:  # the peer does not matter
+                    result = resolver.resolve(values, None)
+                else:
+                    result = core.resolve_scope(values, scope)
             context = result.context
             if context is None and resolver.ignores_header(result):
                 scope["headers"] = [(n, v) for n, v in headers if n != HEADER]
