@@ -2,7 +2,8 @@
 
 ``bare``: no middleware; ``jsonloads``: a middleware that only ``json.loads``
 the header (the baseline); ``soajs``: ``SOAJSMiddleware`` with its defaults
-(the context cache on, as in production).
+(the context cache on, as in production), trusting any peer; ``soajs_listed``:
+the same trusting only the listed gateway (127.0.0.1, where the load comes from).
 """
 
 from __future__ import annotations
@@ -49,3 +50,5 @@ jsonloads = Starlette(routes=[Route("/", hello)])
 jsonloads.add_middleware(JsonOnlyMiddleware)
 soajs = Starlette(routes=[Route("/", hello_context)])
 soajs.add_middleware(SOAJSMiddleware, trusted_gateways="*", health=False)
+soajs_listed = Starlette(routes=[Route("/", hello_context)])
+soajs_listed.add_middleware(SOAJSMiddleware, trusted_gateways="127.0.0.1", health=False)

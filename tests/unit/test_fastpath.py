@@ -60,6 +60,12 @@ _URAC_KEYS = [
     "config",
     "groupsConfig",
     "socialLogin",
+    # the Python names of aliased fields, which pydantic reads too (the check refuses
+    # each of them in C: soajs.context.check)
+    "last_name",
+    "acl_all_env",
+    "groups_config",
+    "social_login",
 ]
 _header = st.fixed_dictionaries(
     {"tenant": st.fixed_dictionaries({"id": st.just("t1"), "code": st.just("T")})},
@@ -74,7 +80,7 @@ _header = st.fixed_dictionaries(
             optional={"tenant": _ref, "firstName": st.just("Zo%C3%AB")},
         ),
         "awareness": st.none()
-        | _obj(["host", "port", "interConnect"])
+        | _obj(["host", "port", "interConnect", "inter_connect"])
         | st.fixed_dictionaries(
             {"interConnect": st.lists(_entry, max_size=3) | _json}, optional={"port": _odd}
         ),

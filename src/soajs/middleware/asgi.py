@@ -25,6 +25,7 @@ from soajs.connector import transport as connector_transport
 from soajs.context.current import CURRENT
 from soajs.context.parser import HEADER
 from soajs.context.resolver import CACHED_OK_INDEX as _I_OK_CACHED
+from soajs.context.trust import FORWARDING_HEADERS
 from soajs.errors import RegistryError, SoajsError
 from soajs.middleware.core import AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
@@ -84,24 +85,43 @@ class SOAJSMiddleware:
             await _respond(send, status, kind, text)
             return
 
-        # The hot path: a loop rather than a comprehension (no extra frame on
-        # 3.11); a list only for a duplicated header (kept to refuse it).
+        # The hot path: loops rather than comprehensions or a dict (no extra frame
+        # on 3.11, and comparing a name costs less than hashing it); the values
+        # of a duplicated header are listed later (kept to refuse it).
         headers = scope["headers"]
+        resolver = core.resolver
+        trust = resolver.trust
         found: bytes | None = None
-        values: list[bytes] | None = None
-        for name, value in headers:
-            if name == HEADER:
-                if found is None:
+        repeated = forwarded = False
+        if trust.any:
+            for name, value in headers:
+                if name == HEADER:
+                    repeated = found is not None
                     found = value
-                elif values is None:
-                    values = [found, value]
-                else:
-                    values.append(value)
+        else:  # the peer matters: did a forwarding header come too?
+            for name, value in headers:
+                if name == HEADER:
+                    repeated = found is not None
+                    found = value
+                elif name in FORWARDING_HEADERS:
+                    forwarded = True
         context = None
         if found is not None:
-            resolver = core.resolver
-            if values is None and resolver.trust.any and not resolver.public_service:
-                # resolve()'s own steps for one header from any peer, inlined (a
+            peer = None
+            if (
+                not repeated
+                and not resolver.public_service
+                and (
+                    trust.any
+                    or (  # a listed peer, as it connected (no forwarding header, no hops)
+                        not forwarded
+                        and resolver.hops == 0
+                        and (client := scope.get("client"))
+                        and trust.is_trusted(peer := client[0])
+                    )
+                )
+            ):
+                # resolve()'s own steps for one header from a trusted peer, inlined (a
                 # cache hit is the common request, and calls are most of its cost);
                 # the last-hit check is ContextCache.get's own (see there)
                 cache = resolver.cache
@@ -116,11 +136,10 @@ class SOAJSMiddleware:
                     if counts is not None:
                         counts[_I_OK_CACHED] += 1
                 else:  # a cached refusal: logged and counted by resolve()
-                    result = resolver.resolve([found], None)
+                    result = resolver.resolve([found], peer)
             else:
-                if values is None:
-                    values = [found]
-                if resolver.trust.any:  # the peer does not matter
+                values = [v for n, v in headers if n == HEADER] if repeated else [found]
+                if trust.any:  # the peer does not matter
                     result = resolver.resolve(values, None)
                 else:
                     result = core.resolve_scope(values, scope)
