@@ -25,6 +25,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from soajs.middleware import SOAJSMiddleware
@@ -209,3 +210,21 @@ def test_an_ipv4_mapped_peer_is_judged_by_its_ipv4_address() -> None:
             for _ in range(2):
                 assert get(gateway, url)["tenant"] == TENANT
                 assert get(other, url) == HIDDEN
+
+
+def test_strict_mode_refuses_the_handshake_of_another_peer_with_a_cached_header() -> None:
+    with served(app(strict=True)) as (url, peers):
+        assert get(peers[GATEWAY], url)["tenant"] == TENANT
+        ws_url = url.replace("http://", "ws://") + "ws"
+        address = ("127.0.0.1", httpx.URL(url).port)
+        header = {"soajsinjectobj": GOOD}
+        for source in (OTHER, GATEWAY, OTHER):
+            sock = socket.create_connection(address, timeout=10, source_address=(source, 0))
+            if source == GATEWAY:
+                with connect(ws_url, sock=sock, additional_headers=header) as ws:
+                    assert json.loads(ws.recv(timeout=10)) == TENANT
+                continue
+            with pytest.raises(InvalidStatus) as refused:
+                connect(ws_url, sock=sock, additional_headers=header).close()
+            sock.close()
+            assert refused.value.response.status_code in (400, 403)
