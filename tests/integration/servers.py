@@ -142,29 +142,33 @@ def maintenance_threads() -> list[threading.Thread]:
 
 
 @contextmanager
-def django_servers(option_sets: list[dict[str, Any]], log: Any) -> Iterator[list[Served]]:
-    """Django (tests/integration/django_server.py) in a child process, one server per option set.
-
-    ``log`` is a path for the child's stderr (Django logs handler errors there).
-    """
+def child_server(module: str, args: list[str], log: Any) -> Iterator[Any]:
+    """``python -m module *args`` in a child process that prints one JSON line once it
+    serves (its port, or its ports); yields that line, decoded. ``log`` is a path for
+    the child's stderr (a Django child logs its handler errors there)."""
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.django_server", json.dumps(option_sets)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
+            [sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr
         )
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 30)
         line = proc.stdout.readline() if ready else b""
-        assert line, f"the Django server did not start: {Path(log).read_text()[-2000:]}"
-        yield [Served(int(port), proc) for port in json.loads(line)]
+        assert line, f"{module} did not start: {Path(log).read_text()[-2000:]}"
+        yield json.loads(line)
     finally:
         proc.kill()
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@contextmanager
+def django_servers(option_sets: list[dict[str, Any]], log: Any) -> Iterator[list[Served]]:
+    """Django (tests/integration/django_server.py) in a child process, one server per option set."""
+    args = [json.dumps(option_sets)]
+    with child_server("tests.integration.django_server", args, log) as ports:
+        yield [Served(int(port), None) for port in ports]
 
 
 #: Where the wrappers below leave what ``current_context()`` was before the middleware ran.

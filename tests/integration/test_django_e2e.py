@@ -43,9 +43,14 @@ OPTIONS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="module")
-def django(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Served]]:
-    log = tmp_path_factory.mktemp("django") / "stderr.log"
-    with django_servers(list(OPTIONS.values()), log) as served:
+def django_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Django child's stderr."""
+    return tmp_path_factory.mktemp("django") / "stderr.log"
+
+
+@pytest.fixture(scope="module")
+def django(django_log: Path) -> Iterator[dict[str, Served]]:
+    with django_servers(list(OPTIONS.values()), django_log) as served:
         yield dict(zip(OPTIONS, served, strict=True))
 
 
@@ -155,10 +160,8 @@ def test_the_context_var_is_reset_after_a_handler_raises(django: dict[str, Serve
     assert body["current_is_ctx"] is True
 
 
-def test_the_child_log_holds_no_header_content(
-    django: dict[str, Served], tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_the_child_log_holds_no_header_content(django: dict[str, Served], django_log: Path) -> None:
     get(django["trusted"], "/whoami", b'{"tenant": {"id": "SECRET-MARKER-42"')
-    log = (Path(tmp_path_factory.getbasetemp()) / "django0" / "stderr.log").read_bytes()
+    log = django_log.read_bytes()
     assert b"reason=not_json" in log  # the reason is logged...
     assert b"SECRET-MARKER-42" not in log  # ...never the header's content

@@ -5,18 +5,14 @@ spans and a log record made in the view carries the tenant, request id and trace
 
 from __future__ import annotations
 
-import json
-import select
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT
 from tests.connector.loopback import Loopback
 from tests.connector.test_propagation_e2e import header_for
+from tests.integration.servers import child_server
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -25,24 +21,8 @@ PARENT = "00f067aa0ba902b7"
 @pytest.fixture(scope="module")
 def django_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("django") / "stderr.log"
-    with open(log, "wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.observability.django_server"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        line = proc.stdout.readline() if ready else b""
-        assert line, f"the Django server did not start: {log.read_text()[-2000:]}"
-        yield f"http://127.0.0.1:{json.loads(line)}"
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with child_server("tests.observability.django_server", [], log) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
 from tests.connector.loopback import Loopback
 from tests.connector.test_envelope_decode import raw
-from tests.integration.servers import uvicorn_server, werkzeug_server
+from tests.integration.servers import child_server, uvicorn_server, werkzeug_server
 from tests.response.apps import SECRET, fastapi_app, flask_app
 
 KINDS = ("fastapi", "flask", "django")
@@ -42,24 +38,8 @@ class Served:
 @contextmanager
 def django_process(options: dict[str, object], log: Path) -> Iterator[str]:
     """tests/response/django_server.py in a child process; its base URL."""
-    with open(log, "wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.response.django_server", json.dumps(options)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        line = proc.stdout.readline() if ready else b""
-        assert line, f"the Django server did not start: {log.read_text()[-2000:]}"
-        yield f"http://127.0.0.1:{json.loads(line)}"
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with child_server("tests.response.django_server", [json.dumps(options)], log) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
