@@ -163,6 +163,15 @@ def child_server(module: str, args: list[str], log: Any) -> Iterator[Any]:
             proc.stdout.close()
 
 
+def serve_until_killed(app: Any) -> None:
+    """The child's side of :func:`child_server`: serve the WSGI ``app`` on a threaded
+    werkzeug server on loopback, print its port as one JSON line, serve until killed."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(json.dumps(server.server_port), flush=True)
+    threading.Event().wait()  # until the test kills the process
+
+
 @contextmanager
 def django_servers(option_sets: list[dict[str, Any]], log: Any) -> Iterator[list[Served]]:
     """Django (tests/integration/django_server.py) in a child process, one server per option set."""

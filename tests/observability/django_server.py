@@ -9,16 +9,15 @@ span and a log record and answers what they carried.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import threading
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from soajs.observability import SoajsContextFilter
+from tests.integration.servers import serve_until_killed
 
 SEEN: list[logging.LogRecord] = []
 
@@ -55,7 +54,6 @@ def main(argv: list[str]) -> Any:
     from django.core.handlers.wsgi import WSGIHandler
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
-    from werkzeug.serving import make_server
 
     from tests.observability import django_server  # the URLconf's copy, not __main__
 
@@ -77,10 +75,7 @@ def main(argv: list[str]) -> Any:
         SOAJS={"trusted_gateways": "*", "health": False, "metrics_on_service_port": True},
     )
     django.setup()
-    server = make_server("127.0.0.1", 0, WSGIHandler(), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(json.dumps(server.server_port), flush=True)
-    threading.Event().wait()  # until the test kills the process
+    serve_until_killed(WSGIHandler())
 
 
 if __name__ == "__main__":

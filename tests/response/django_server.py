@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
 
 from soajs.response.django import envelope_response
+from tests.integration.servers import serve_until_killed
 from tests.response.apps import ERRORS, OPTIONS, ROUTES, Item, late_body, raise_for
 
 
@@ -72,7 +72,6 @@ def main(argv: list[str]) -> None:
     import django
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
-    from werkzeug.serving import make_server
 
     settings.configure(
         DEBUG=False,
@@ -90,10 +89,7 @@ def main(argv: list[str]) -> None:
         SOAJS_RESPONSE={"errors": ERRORS, "unhandled": True, "validation": True},
     )
     django.setup()
-    server = make_server("127.0.0.1", 0, WSGIHandler(), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(json.dumps(server.server_port), flush=True)
-    threading.Event().wait()  # until the test kills the process
+    serve_until_killed(WSGIHandler())
 
 
 if __name__ == "__main__":
