@@ -22,8 +22,8 @@ from typing import Any, Unpack
 
 from soajs import apilist
 from soajs.connector import transport as connector_transport
-from soajs.context.current import CURRENT
-from soajs.context.parser import HEADER
+from soajs.context.current import RESET_CURRENT, SET_CURRENT
+from soajs.context.parser import HEADER, ParseResult
 from soajs.context.resolver import CACHED_OK_INDEX as _I_OK_CACHED
 from soajs.context.trust import FORWARDING_HEADERS
 from soajs.errors import RegistryError, SoajsError
@@ -72,17 +72,9 @@ class SOAJSMiddleware:
                 await self.app(scope, receive, send)
                 return
         core = self.core
-        if core.first:
-            self._first_request(scope)
-        health = core.health
-        if health is not None and kind == "http" and scope["path"] in health.paths:
-            answer = await self._health(health, scope["method"], scope["path"])
-            if answer is not None:
-                await _respond(send, answer.status, answer.content_type, answer.body)
-                return
-        if core.metrics_path is not None and scope["path"] == core.metrics_path:
-            status, text, kind = await asyncio.to_thread(metrics_answer)
-            await _respond(send, status, kind, text)
+        # one lookup for what the middleware answers itself (health, /metrics; every
+        # path until the first request has been seen)
+        if scope["path"] in core.own_paths and await self._answer_own(scope, send, kind):
             return
 
         # The hot path: loops rather than comprehensions or a dict (no extra frame
@@ -90,82 +82,111 @@ class SOAJSMiddleware:
         # of a duplicated header are listed later (kept to refuse it).
         headers = scope["headers"]
         resolver = core.resolver
-        trust = resolver.trust
         found: bytes | None = None
-        repeated = forwarded = False
-        if trust.any:
+        repeated = False
+        if resolver.trust.any:
             for name, value in headers:
                 if name == HEADER:
                     repeated = found is not None
                     found = value
         else:  # the peer matters: did a forwarding header come too?
+            forwarded = False
             for name, value in headers:
                 if name == HEADER:
                     repeated = found is not None
                     found = value
                 elif name in FORWARDING_HEADERS:
                     forwarded = True
-        context = None
-        if found is not None:
-            peer = None
-            if (
-                not repeated
-                and not resolver.public_service
-                and (
-                    trust.any
-                    or (  # a listed peer, as it connected (no forwarding header, no hops)
-                        not forwarded
-                        and resolver.hops == 0
-                        and (client := scope.get("client"))
-                        and trust.is_trusted(peer := client[0])
-                    )
+        if found is None:
+            if core.strict:
+                await _refuse(scope, receive, send, kind, core)
+                return
+            context = None
+        else:
+            if not repeated and (
+                resolver.inline_any
+                or (  # a listed peer, as it connected (inline_listed: any peer is not trusted,
+                    # so ``forwarded`` was set by the second loop)
+                    resolver.inline_listed
+                    and not forwarded
+                    and (client := scope.get("client"))
+                    and resolver.trust.is_trusted(peer := client[0])
                 )
             ):
                 # resolve()'s own steps for one header from a trusted peer, inlined (a
                 # cache hit is the common request, and calls are most of its cost);
                 # the last-hit check is ContextCache.get's own (see there)
                 cache = resolver.cache
-                inserts = cache._inserts
                 last = cache._last
-                cached = last[1] if last[2] == inserts and last[0] == found else cache.get(found)
-                if cached is None:
+                result = (
+                    last[1] if last[2] == cache._inserts and last[0] == found else cache.get(found)
+                )
+                if result is None:
                     result = resolver.parse_and_store([found])
-                elif cached.context is not None:
-                    result = cached
-                    counts = resolver.counts
-                    if counts is not None:
-                        counts[_I_OK_CACHED] += 1
-                else:  # a cached refusal: logged and counted by resolve()
-                    result = resolver.resolve([found], peer)
+                elif result.context is None:  # a cached refusal: logged and counted there
+                    result = resolver.resolve([found], None if resolver.inline_any else peer)
+                elif (counts := resolver.counts) is not None:
+                    counts[_I_OK_CACHED] += 1
             else:
-                values = [v for n, v in headers if n == HEADER] if repeated else [found]
-                if trust.any:  # the peer does not matter
-                    result = resolver.resolve(values, None)
-                else:
-                    result = core.resolve_scope(values, scope)
+                result = self._resolve(scope, headers, found, repeated)
             context = result.context
-            if context is None and resolver.ignores_header(result):
-                scope["headers"] = [(n, v) for n, v in headers if n != HEADER]
-        if context is None and core.strict:
-            if kind == "http":
-                await _respond(send, 400, core.refusal_type, core.refusal_body)
-            else:
-                await _refuse_websocket(scope, receive, send, core)
-            return
+            if context is None:
+                if resolver.ignores_header(result):
+                    scope["headers"] = [(n, v) for n, v in headers if n != HEADER]
+                if core.strict:
+                    await _refuse(scope, receive, send, kind, core)
+                    return
         scope["soajs"] = context
-        state = scope.get("state")
-        if state is None:
-            scope["state"] = {"soajs": context}
-        else:
-            state["soajs"] = context
-        token = CURRENT.set((context, scope))
-        trace = tracing.attach_asgi(scope) if tracing.api._TRACER_PROVIDER is not None else None
         try:
-            await self.app(scope, receive, send)
-        finally:
-            CURRENT.reset(token)
-            if trace is not None:
+            scope["state"]["soajs"] = context
+        except (KeyError, TypeError):
+            if scope.get("state") is not None:
+                raise
+            scope["state"] = {"soajs": context}
+        token = SET_CURRENT((context, scope))
+        if tracing.api._TRACER_PROVIDER is None:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                RESET_CURRENT(token)
+            return
+        try:
+            trace = tracing.attach_asgi(scope)
+            try:
+                await self.app(scope, receive, send)
+            finally:
                 tracing.detach(trace)
+        finally:
+            RESET_CURRENT(token)
+
+    def _resolve(
+        self, scope: Scope, headers: list[tuple[bytes, bytes]], found: bytes, repeated: bool
+    ) -> ParseResult:
+        """The long way: a duplicated header, a public service, proxy hops, or a peer
+        that is not listed as it connected."""
+        values = [v for n, v in headers if n == HEADER] if repeated else [found]
+        if self.core.resolver.trust.any:  # the peer does not matter
+            return self.core.resolver.resolve(values, None)
+        return self.core.resolve_scope(values, scope)
+
+    async def _answer_own(self, scope: Scope, send: Send, kind: str) -> bool:
+        """Answer a health path or /metrics (True when answered); on the first
+        request, first note that this process serves requests."""
+        core = self.core
+        if core.first:
+            self._first_request(scope)
+        path = scope["path"]
+        health = core.health
+        if health is not None and kind == "http" and path in health.paths:
+            answer = await self._health(health, scope["method"], path)
+            if answer is not None:
+                await _respond(send, answer.status, answer.content_type, answer.body)
+                return True
+        if core.metrics_path is not None and path == core.metrics_path:
+            status, text, content_type = await asyncio.to_thread(metrics_answer)
+            await _respond(send, status, content_type, text)
+            return True
+        return False
 
     async def _health(self, health: HealthEndpoints, method: str, path: str) -> HealthAnswer | None:
         if health.needs_io(path):
@@ -347,8 +368,12 @@ async def _respond(send: Send, status: int, content_type: str, body: bytes) -> N
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, core: AdapterCore) -> None:
-    """Strict mode: refuse the handshake, with the refusal body where the server can."""
+async def _refuse(scope: Scope, receive: Receive, send: Send, kind: str, core: AdapterCore) -> None:
+    """Strict mode: answer 400 (http), or refuse the handshake, with the refusal body
+    where the server can (websocket)."""
+    if kind == "http":
+        await _respond(send, 400, core.refusal_type, core.refusal_body)
+        return
     await receive()  # websocket.connect
     if "websocket.http.response" in (scope.get("extensions") or {}):
         await send(
