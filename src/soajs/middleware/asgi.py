@@ -137,12 +137,11 @@ class SOAJSMiddleware:
                     await _refuse(scope, receive, send, kind, core)
                     return
         scope["soajs"] = context
-        try:
-            scope["state"]["soajs"] = context
-        except (KeyError, TypeError):
-            if scope.get("state") is not None:
-                raise
+        state = scope.get("state")  # not every server has lifespan state (httpx, Daphne)
+        if state is None:
             scope["state"] = {"soajs": context}
+        else:
+            state["soajs"] = context
         token = SET_CURRENT((context, scope))
         if tracing.api._TRACER_PROVIDER is None:
             try:
