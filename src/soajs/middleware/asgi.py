@@ -37,6 +37,10 @@ __all__ = ["SOAJSMiddleware"]
 
 logger = logging.getLogger("soajs.middleware")
 
+#: The names the restricted-trust loop looks for: one hash and lookup per name
+#: costs less than comparing it with each of four names.
+_WATCHED = frozenset((HEADER, *FORWARDING_HEADERS))
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -91,12 +95,16 @@ class SOAJSMiddleware:
                     found = value
         else:  # the peer matters: did a forwarding header come too?
             forwarded = False
-            for name, value in headers:
-                if name == HEADER:
-                    repeated = found is not None
-                    found = value
-                elif name in FORWARDING_HEADERS:
-                    forwarded = True
+            try:
+                for name, value in headers:
+                    if name in _WATCHED:
+                        if name == HEADER:
+                            repeated = found is not None
+                            found = value
+                        else:
+                            forwarded = True
+            except TypeError:  # an unhashable name (a bytearray): compare instead
+                found, repeated, forwarded = _scan(headers)
         if found is None:
             if core.strict:
                 await _refuse(scope, receive, send, kind, core)
@@ -351,6 +359,21 @@ def _warn_if_degraded(registry: Any, core: AdapterCore) -> None:
         core.component,
         probes_while_degraded(readiness),
     )
+
+
+def _scan(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bool, bool]:
+    """The restricted-trust loop's answer (the header's last value, whether it was
+    repeated, whether a forwarding header came) by comparisons: for names that
+    cannot be hashed."""
+    found: bytes | None = None
+    repeated = forwarded = False
+    for name, value in headers:
+        if name == HEADER:
+            repeated = found is not None
+            found = value
+        elif name in FORWARDING_HEADERS:
+            forwarded = True
+    return found, repeated, forwarded
 
 
 async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
