@@ -89,8 +89,9 @@ class SOAJSMiddleware:
         found: bytes | None = None
         repeated = False
         if resolver.trust.any:
+            header = HEADER  # a local: LOAD_FAST pairs with the name's into one instruction
             for name, value in headers:
-                if name == HEADER:
+                if name == header:
                     repeated = found is not None
                     found = value
         else:  # the peer matters: did a forwarding header come too?
