@@ -16,8 +16,10 @@ header from any other peer is ignored and removed before the app sees it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import FunctionType, MethodType
 from typing import Any, Unpack
 
 from soajs import apilist
@@ -60,11 +62,26 @@ class SOAJSMiddleware:
     def __init__(
         self, app: ASGIApp, registry: Any = None, **options: Unpack[MiddlewareOptions]
     ) -> None:
-        self.app = app
+        self.app = app  # the property below: also sets _call
         self.registry = registry
         self.core = AdapterCore(registry, "SOAJSMiddleware", **options)
         self._owns_registry = False
         self._lifespan_ran = False
+
+    @property
+    def app(self) -> ASGIApp:
+        """The wrapped ASGI app."""
+        return self._app
+
+    @app.setter
+    def app(self, app: ASGIApp) -> None:
+        self._app = app
+        # An instance of a class with a Python __call__ (Starlette's middlewares, an
+        # app object): its bound method, which a call reaches without building an
+        # argument tuple and looking __call__ up on the type each time.
+        call = inspect.getattr_static(type(app), "__call__", None)
+        fast = isinstance(call, FunctionType) and not isinstance(app, type)
+        self._call: ASGIApp = MethodType(call, app) if fast else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -154,7 +171,7 @@ class SOAJSMiddleware:
         token = SET_CURRENT((context, scope))
         if tracing.api._TRACER_PROVIDER is None:
             try:
-                await self.app(scope, receive, send)
+                await self._call(scope, receive, send)
             finally:
                 RESET_CURRENT(token)
             return
