@@ -154,13 +154,6 @@ def test_strict_mode_refuses_a_handshake_without_a_believed_header(http: str) ->
             assert refused.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="main and rt-13c: /metrics is answered with http.response.start on a websocket "
-    "scope too (the health paths check the scope type, /metrics does not): uvicorn raises "
-    "'Expected ASGI message websocket.accept...', logs a traceback and answers 500",
-)
 @pytest.mark.parametrize("http", ["h11", "httptools"])
 def test_a_websocket_handshake_on_metrics_is_not_a_server_error(http: str) -> None:
     with serve(make_app(trusted_gateways="*"), http) as url:

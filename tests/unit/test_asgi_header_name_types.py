@@ -95,12 +95,6 @@ def test_a_bytes_like_name_is_judged_as_its_bytes(shape: str) -> None:
         assert _judge(headers, client) == expected[case], case
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="rt-13c: `name in _WATCHED` hashes the name; a writable memoryview raises "
-    "ValueError (not TypeError), so the comparison fallback is skipped and the request fails",
-)
 def test_a_writable_memoryview_name_is_judged_as_its_bytes() -> None:
     expected = _expected()
     for case, headers, client in _cases(WRITABLE_MEMORYVIEW):

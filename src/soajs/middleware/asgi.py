@@ -121,7 +121,8 @@ class SOAJSMiddleware:
                             found = value
                         else:
                             forwarded = True
-            except TypeError:  # an unhashable name (a bytearray): compare instead
+            except (TypeError, ValueError):  # an unhashable name (a bytearray, a writable
+                # memoryview): compare instead
                 found, repeated, forwarded = _scan(headers)
         if found is None:
             if core.strict:
@@ -207,7 +208,7 @@ class SOAJSMiddleware:
             if answer is not None:
                 await _respond(send, answer.status, answer.content_type, answer.body)
                 return True
-        if core.metrics_path is not None and path == core.metrics_path:
+        if core.metrics_path is not None and kind == "http" and path == core.metrics_path:
             status, text, content_type = await asyncio.to_thread(metrics_answer)
             await _respond(send, status, content_type, text)
             return True
