@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
 from types import FunctionType, MethodType
 from typing import Any, Unpack
 
@@ -28,9 +27,10 @@ from soajs.context.current import RESET_CURRENT, SET_CURRENT
 from soajs.context.parser import HEADER, ParseResult
 from soajs.context.resolver import CACHED_OK_INDEX as _I_OK_CACHED
 from soajs.context.trust import FORWARDING_HEADERS
-from soajs.errors import RegistryError, SoajsError
+from soajs.middleware.asgi_types import ASGIApp, Receive, Scope, Send
 from soajs.middleware.core import AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
+from soajs.middleware.lifespan import serve_lifespan
 from soajs.observability import tracing
 from soajs.observability.export import metrics_answer
 from soajs.registry.outage import probes_while_degraded
@@ -42,12 +42,6 @@ logger = logging.getLogger("soajs.middleware")
 #: The names the restricted-trust loop looks for: one hash and lookup per name
 #: costs less than comparing it with each of four names.
 _WATCHED = frozenset((HEADER, *FORWARDING_HEADERS))
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class SOAJSMiddleware:
@@ -87,7 +81,7 @@ class SOAJSMiddleware:
         kind = scope["type"]
         if kind != "http":
             if kind == "lifespan":
-                await self._lifespan(scope, receive, send)
+                await serve_lifespan(self._app, scope, receive, send, self.startup, self.shutdown)
                 return
             if kind != "websocket":
                 await self.app(scope, receive, send)
@@ -221,83 +215,6 @@ class SOAJSMiddleware:
             return await health.answer_async(method, path)
         return health.answer(method, path)
 
-    # -- lifespan -----------------------------------------------------------
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Start ours before the app's start-up, stop ours after the app's shutdown.
-
-        A failure of ours is answered ``lifespan.startup.failed`` with a message
-        that says what failed (uvicorn then exits with it): never a half-started
-        app. The app's own messages go to the server unchanged.
-        """
-        received = False
-        failed = False  # we answered startup.failed: the server has its answer
-        started = False
-
-        async def wrapped_receive() -> Message:
-            nonlocal received, failed, started
-            message = await receive()
-            received = True
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:
-                    failed = True
-                    await send({"type": "lifespan.startup.failed", "message": _failure(exc)})
-                    raise _StartupFailed from exc
-                started = True
-            return message
-
-        async def wrapped_send(message: Message) -> None:
-            nonlocal started
-            if failed:
-                return  # the app reacting to our failure: the server already knows
-            if (
-                message["type"]
-                in (
-                    "lifespan.startup.failed",
-                    "lifespan.shutdown.complete",
-                    "lifespan.shutdown.failed",
-                )
-                and started
-            ):
-                started = False
-                await self.shutdown()
-            await send(message)
-
-        try:
-            await self.app(scope, wrapped_receive, wrapped_send)
-        except Exception as exc:
-            if failed:
-                return
-            if received:  # the app's own lifespan failed: the server reports it
-                if started:
-                    await self.shutdown()
-                raise
-            # An app that does not speak lifespan (Django's ASGIHandler raises):
-            # the registry and the listener must start all the same.
-            logger.info(
-                "the app refused the lifespan scope (%s: %s); SOAJSMiddleware answers it",
-                type(exc).__name__,
-                exc,
-            )
-            await self._own_lifespan(receive, send)
-            return
-        if started:  # the app returned without a shutdown answer
-            await self.shutdown()
-
-    async def _own_lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            phase = "startup" if message["type"] == "lifespan.startup" else "shutdown"
-            try:
-                await (self.startup() if phase == "startup" else self.shutdown())
-            except Exception as exc:
-                await send({"type": f"lifespan.{phase}.failed", "message": _failure(exc)})
-                return
-            await send({"type": f"lifespan.{phase}.complete"})
-            if phase == "shutdown":
-                return
-
     async def startup(self) -> None:
         """Start the registry (if nobody did) and the maintenance listener.
 
@@ -344,26 +261,6 @@ class SOAJSMiddleware:
                 "by the middleware; run the server with the lifespan on",
                 self.core.component,
             )
-
-
-class _StartupFailed(Exception):
-    """Our start-up failed and the server was told: ends the app's lifespan."""
-
-
-def _failure(exc: BaseException) -> str:
-    """The ``lifespan.startup.failed`` message: what failed, and what to do."""
-    text = f"SOAJS start-up failed: {type(exc).__name__}: {exc}"
-    if isinstance(exc, RegistryError):
-        text += (
-            " (the service does not start without its registry; build the RegistryManager "
-            "with start_degraded=True to serve without it, readiness answering 503 until "
-            "it loads)"
-        )
-    if isinstance(exc, SoajsError):
-        logger.error("%s", text)
-    else:
-        logger.error("%s", text, exc_info=exc)
-    return text
 
 
 def _warn_if_degraded(registry: Any, core: AdapterCore) -> None:
