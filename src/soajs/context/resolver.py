@@ -95,6 +95,11 @@ class ContextResolver:
             config: Any = getattr(registry, "config", None)
             public_service = config is not None and not config.ext_key_required
         self.public_service = public_service
+        #: The ASGI hot path may inline resolve()'s steps (its cache lookup) for one
+        #: header: when any peer is trusted and the header is not ignored...
+        self.inline_any = self.trust.any and not public_service
+        #: ... or, when the peer must be listed, for a listed transport peer (no hops).
+        self.inline_listed = not self.trust.any and not public_service and self.hops == 0
         self.max_size = self.settings.max_inject_header_size
         self.cache = ContextCache(
             self.settings.context_cache_size, self.settings.context_cache_bytes

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from soajs import apilist
-from soajs.context.current import CURRENT, ContextIterable, Current
+from soajs.context.current import RESET_CURRENT, SET_CURRENT, ContextIterable, Current
 from soajs.middleware.core import AdapterCore, warn_if_never_started
 from soajs.observability import tracing
 from soajs.observability.export import metrics_answer
@@ -62,7 +62,7 @@ class SOAJSMiddleware:
             return HttpResponse(core.refusal_body, status=400, content_type=core.refusal_type)
         request.soajs = context
         current = (context, request.META)
-        token = CURRENT.set(current)
+        token = SET_CURRENT(current)
         # an incoming traceparent is the parent of the spans made by the view (as ASGI/WSGI)
         trace = (
             tracing.attach_wsgi(request.META) if tracing.api._TRACER_PROVIDER is not None else None
@@ -70,7 +70,7 @@ class SOAJSMiddleware:
         try:
             response = self.get_response(request)
         finally:
-            CURRENT.reset(token)
+            RESET_CURRENT(token)
             if trace is not None:
                 tracing.detach(trace)
         if (
@@ -92,13 +92,13 @@ async def _async_with_context(chunks: AsyncIterable[Any], current: Current) -> A
     iterator = aiter(chunks)
     try:
         while True:
-            token = CURRENT.set(current)
+            token = SET_CURRENT(current)
             try:
                 chunk = await anext(iterator)
             except StopAsyncIteration:
                 return
             finally:
-                CURRENT.reset(token)
+                RESET_CURRENT(token)
             yield chunk
     finally:  # the client went away: close the body now, not at garbage collection
         close = getattr(iterator, "aclose", None)

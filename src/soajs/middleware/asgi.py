@@ -16,19 +16,21 @@ header from any other peer is ignored and removed before the app sees it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from types import FunctionType, MethodType
 from typing import Any, Unpack
 
 from soajs import apilist
 from soajs.connector import transport as connector_transport
-from soajs.context.current import CURRENT
-from soajs.context.parser import HEADER
+from soajs.context.current import RESET_CURRENT, SET_CURRENT
+from soajs.context.parser import HEADER, ParseResult
 from soajs.context.resolver import CACHED_OK_INDEX as _I_OK_CACHED
 from soajs.context.trust import FORWARDING_HEADERS
-from soajs.errors import RegistryError, SoajsError
+from soajs.middleware.asgi_types import ASGIApp, Receive, Scope, Send
 from soajs.middleware.core import AdapterCore, MiddlewareOptions
 from soajs.middleware.health import HealthAnswer, HealthEndpoints
+from soajs.middleware.lifespan import serve_lifespan
 from soajs.observability import tracing
 from soajs.observability.export import metrics_answer
 from soajs.registry.outage import probes_while_degraded
@@ -37,11 +39,9 @@ __all__ = ["SOAJSMiddleware"]
 
 logger = logging.getLogger("soajs.middleware")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: The names the restricted-trust loop looks for: one hash and lookup per name
+#: costs less than comparing it with each of four names.
+_WATCHED = frozenset((HEADER, *FORWARDING_HEADERS))
 
 
 class SOAJSMiddleware:
@@ -56,33 +56,40 @@ class SOAJSMiddleware:
     def __init__(
         self, app: ASGIApp, registry: Any = None, **options: Unpack[MiddlewareOptions]
     ) -> None:
-        self.app = app
+        self.app = app  # the property below: also sets _call
         self.registry = registry
         self.core = AdapterCore(registry, "SOAJSMiddleware", **options)
         self._owns_registry = False
         self._lifespan_ran = False
 
+    @property
+    def app(self) -> ASGIApp:
+        """The wrapped ASGI app."""
+        return self._app
+
+    @app.setter
+    def app(self, app: ASGIApp) -> None:
+        self._app = app
+        # An instance of a class with a Python __call__ (Starlette's middlewares, an
+        # app object): its bound method, which a call reaches without building an
+        # argument tuple and looking __call__ up on the type each time.
+        call = inspect.getattr_static(type(app), "__call__", None)
+        fast = isinstance(call, FunctionType) and not isinstance(app, type)
+        self._call: ASGIApp = MethodType(call, app) if fast else app
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http":
             if kind == "lifespan":
-                await self._lifespan(scope, receive, send)
+                await serve_lifespan(self._app, scope, receive, send, self.startup, self.shutdown)
                 return
             if kind != "websocket":
                 await self.app(scope, receive, send)
                 return
         core = self.core
-        if core.first:
-            self._first_request(scope)
-        health = core.health
-        if health is not None and kind == "http" and scope["path"] in health.paths:
-            answer = await self._health(health, scope["method"], scope["path"])
-            if answer is not None:
-                await _respond(send, answer.status, answer.content_type, answer.body)
-                return
-        if core.metrics_path is not None and scope["path"] == core.metrics_path:
-            status, text, kind = await asyncio.to_thread(metrics_answer)
-            await _respond(send, status, kind, text)
+        # one lookup for what the middleware answers itself (health, /metrics; every
+        # path until the first request has been seen)
+        if scope["path"] in core.own_paths and await self._answer_own(scope, send, kind):
             return
 
         # The hot path: loops rather than comprehensions or a dict (no extra frame
@@ -90,82 +97,116 @@ class SOAJSMiddleware:
         # of a duplicated header are listed later (kept to refuse it).
         headers = scope["headers"]
         resolver = core.resolver
-        trust = resolver.trust
         found: bytes | None = None
-        repeated = forwarded = False
-        if trust.any:
+        repeated = False
+        if resolver.trust.any:
+            header = HEADER  # a local: LOAD_FAST pairs with the name's into one instruction
             for name, value in headers:
-                if name == HEADER:
+                if name == header:
                     repeated = found is not None
                     found = value
         else:  # the peer matters: did a forwarding header come too?
-            for name, value in headers:
-                if name == HEADER:
-                    repeated = found is not None
-                    found = value
-                elif name in FORWARDING_HEADERS:
-                    forwarded = True
-        context = None
-        if found is not None:
-            peer = None
-            if (
-                not repeated
-                and not resolver.public_service
-                and (
-                    trust.any
-                    or (  # a listed peer, as it connected (no forwarding header, no hops)
-                        not forwarded
-                        and resolver.hops == 0
-                        and (client := scope.get("client"))
-                        and trust.is_trusted(peer := client[0])
-                    )
+            forwarded = False
+            try:
+                for name, value in headers:
+                    if name in _WATCHED:
+                        if name == HEADER:
+                            repeated = found is not None
+                            found = value
+                        else:
+                            forwarded = True
+            except (TypeError, ValueError):  # an unhashable name (a bytearray, a writable
+                # memoryview): compare instead
+                found, repeated, forwarded = _scan(headers)
+        if found is None:
+            if core.strict:
+                await _refuse(scope, receive, send, kind, core)
+                return
+            context = None
+        else:
+            if not repeated and (
+                resolver.inline_any
+                or (  # a listed peer, as it connected (inline_listed: any peer is not trusted,
+                    # so ``forwarded`` was set by the second loop)
+                    resolver.inline_listed
+                    and not forwarded
+                    and (client := scope.get("client"))
+                    and resolver.trust.is_trusted(peer := client[0])
                 )
             ):
                 # resolve()'s own steps for one header from a trusted peer, inlined (a
                 # cache hit is the common request, and calls are most of its cost);
                 # the last-hit check is ContextCache.get's own (see there)
                 cache = resolver.cache
-                inserts = cache._inserts
                 last = cache._last
-                cached = last[1] if last[2] == inserts and last[0] == found else cache.get(found)
-                if cached is None:
+                result = (
+                    last[1] if last[2] == cache._inserts and last[0] == found else cache.get(found)
+                )
+                if result is None:
                     result = resolver.parse_and_store([found])
-                elif cached.context is not None:
-                    result = cached
-                    counts = resolver.counts
-                    if counts is not None:
-                        counts[_I_OK_CACHED] += 1
-                else:  # a cached refusal: logged and counted by resolve()
-                    result = resolver.resolve([found], peer)
+                elif result.context is None:  # a cached refusal: logged and counted there
+                    result = resolver.resolve([found], None if resolver.inline_any else peer)
+                elif (counts := resolver.counts) is not None:
+                    counts[_I_OK_CACHED] += 1
             else:
-                values = [v for n, v in headers if n == HEADER] if repeated else [found]
-                if trust.any:  # the peer does not matter
-                    result = resolver.resolve(values, None)
-                else:
-                    result = core.resolve_scope(values, scope)
+                result = self._resolve(scope, headers, found, repeated)
             context = result.context
-            if context is None and resolver.ignores_header(result):
-                scope["headers"] = [(n, v) for n, v in headers if n != HEADER]
-        if context is None and core.strict:
-            if kind == "http":
-                await _respond(send, 400, core.refusal_type, core.refusal_body)
-            else:
-                await _refuse_websocket(scope, receive, send, core)
-            return
+            if context is None:
+                if resolver.ignores_header(result):
+                    scope["headers"] = [(n, v) for n, v in headers if n != HEADER]
+                if core.strict:
+                    await _refuse(scope, receive, send, kind, core)
+                    return
         scope["soajs"] = context
-        state = scope.get("state")
+        state = scope.get("state")  # not every server has lifespan state (httpx, Daphne)
         if state is None:
             scope["state"] = {"soajs": context}
         else:
             state["soajs"] = context
-        token = CURRENT.set((context, scope))
-        trace = tracing.attach_asgi(scope) if tracing.api._TRACER_PROVIDER is not None else None
+        token = SET_CURRENT((context, scope))
+        if tracing.api._TRACER_PROVIDER is None:
+            try:
+                await self._call(scope, receive, send)
+            finally:
+                RESET_CURRENT(token)
+            return
         try:
-            await self.app(scope, receive, send)
-        finally:
-            CURRENT.reset(token)
-            if trace is not None:
+            trace = tracing.attach_asgi(scope)
+            try:
+                await self.app(scope, receive, send)
+            finally:
                 tracing.detach(trace)
+        finally:
+            RESET_CURRENT(token)
+
+    def _resolve(
+        self, scope: Scope, headers: list[tuple[bytes, bytes]], found: bytes, repeated: bool
+    ) -> ParseResult:
+        """The long way: a duplicated header, a public service, proxy hops, or a peer
+        that is not listed as it connected."""
+        values = [v for n, v in headers if n == HEADER] if repeated else [found]
+        if self.core.resolver.trust.any:  # the peer does not matter
+            return self.core.resolver.resolve(values, None)
+        return self.core.resolve_scope(values, scope)
+
+    async def _answer_own(self, scope: Scope, send: Send, kind: str) -> bool:
+        """Answer a health path or /metrics (True when answered); on the first
+        request, first note that this process serves requests."""
+        core = self.core
+        if core.first:
+            self._first_request(scope)
+        path = scope["path"]
+        health = core.health
+        if health is not None and kind == "http" and path in health.paths:
+            answer = await self._health(health, scope["method"], path)
+            if answer is not None:
+                await _respond(send, answer.status, answer.content_type, answer.body)
+                return True
+        if core.metrics_path is not None and kind == "http" and path == core.metrics_path:
+            status, text, content_type = await asyncio.to_thread(metrics_answer)
+            await _respond(send, status, content_type, text)
+            return True
+        return False
 
     async def _health(self, health: HealthEndpoints, method: str, path: str) -> HealthAnswer | None:
         if health.needs_io(path):
@@ -173,83 +214,6 @@ class SOAJSMiddleware:
             # never the loop's shared default executor, which a storm would fill.
             return await health.answer_async(method, path)
         return health.answer(method, path)
-
-    # -- lifespan -----------------------------------------------------------
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Start ours before the app's start-up, stop ours after the app's shutdown.
-
-        A failure of ours is answered ``lifespan.startup.failed`` with a message
-        that says what failed (uvicorn then exits with it): never a half-started
-        app. The app's own messages go to the server unchanged.
-        """
-        received = False
-        failed = False  # we answered startup.failed: the server has its answer
-        started = False
-
-        async def wrapped_receive() -> Message:
-            nonlocal received, failed, started
-            message = await receive()
-            received = True
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:
-                    failed = True
-                    await send({"type": "lifespan.startup.failed", "message": _failure(exc)})
-                    raise _StartupFailed from exc
-                started = True
-            return message
-
-        async def wrapped_send(message: Message) -> None:
-            nonlocal started
-            if failed:
-                return  # the app reacting to our failure: the server already knows
-            if (
-                message["type"]
-                in (
-                    "lifespan.startup.failed",
-                    "lifespan.shutdown.complete",
-                    "lifespan.shutdown.failed",
-                )
-                and started
-            ):
-                started = False
-                await self.shutdown()
-            await send(message)
-
-        try:
-            await self.app(scope, wrapped_receive, wrapped_send)
-        except Exception as exc:
-            if failed:
-                return
-            if received:  # the app's own lifespan failed: the server reports it
-                if started:
-                    await self.shutdown()
-                raise
-            # An app that does not speak lifespan (Django's ASGIHandler raises):
-            # the registry and the listener must start all the same.
-            logger.info(
-                "the app refused the lifespan scope (%s: %s); SOAJSMiddleware answers it",
-                type(exc).__name__,
-                exc,
-            )
-            await self._own_lifespan(receive, send)
-            return
-        if started:  # the app returned without a shutdown answer
-            await self.shutdown()
-
-    async def _own_lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            phase = "startup" if message["type"] == "lifespan.startup" else "shutdown"
-            try:
-                await (self.startup() if phase == "startup" else self.shutdown())
-            except Exception as exc:
-                await send({"type": f"lifespan.{phase}.failed", "message": _failure(exc)})
-                return
-            await send({"type": f"lifespan.{phase}.complete"})
-            if phase == "shutdown":
-                return
 
     async def startup(self) -> None:
         """Start the registry (if nobody did) and the maintenance listener.
@@ -299,26 +263,6 @@ class SOAJSMiddleware:
             )
 
 
-class _StartupFailed(Exception):
-    """Our start-up failed and the server was told: ends the app's lifespan."""
-
-
-def _failure(exc: BaseException) -> str:
-    """The ``lifespan.startup.failed`` message: what failed, and what to do."""
-    text = f"SOAJS start-up failed: {type(exc).__name__}: {exc}"
-    if isinstance(exc, RegistryError):
-        text += (
-            " (the service does not start without its registry; build the RegistryManager "
-            "with start_degraded=True to serve without it, readiness answering 503 until "
-            "it loads)"
-        )
-    if isinstance(exc, SoajsError):
-        logger.error("%s", text)
-    else:
-        logger.error("%s", text, exc_info=exc)
-    return text
-
-
 def _warn_if_degraded(registry: Any, core: AdapterCore) -> None:
     """One WARNING for a start without a registry, unless the registry said it already."""
     if registry is None or getattr(registry, "is_ready", True):
@@ -331,6 +275,21 @@ def _warn_if_degraded(registry: Any, core: AdapterCore) -> None:
         core.component,
         probes_while_degraded(readiness),
     )
+
+
+def _scan(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bool, bool]:
+    """The restricted-trust loop's answer (the header's last value, whether it was
+    repeated, whether a forwarding header came) by comparisons: for names that
+    cannot be hashed."""
+    found: bytes | None = None
+    repeated = forwarded = False
+    for name, value in headers:
+        if name == HEADER:
+            repeated = found is not None
+            found = value
+        elif name in FORWARDING_HEADERS:
+            forwarded = True
+    return found, repeated, forwarded
 
 
 async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
@@ -347,8 +306,12 @@ async def _respond(send: Send, status: int, content_type: str, body: bytes) -> N
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, core: AdapterCore) -> None:
-    """Strict mode: refuse the handshake, with the refusal body where the server can."""
+async def _refuse(scope: Scope, receive: Receive, send: Send, kind: str, core: AdapterCore) -> None:
+    """Strict mode: answer 400 (http), or refuse the handshake, with the refusal body
+    where the server can (websocket)."""
+    if kind == "http":
+        await _respond(send, 400, core.refusal_type, core.refusal_body)
+        return
     await receive()  # websocket.connect
     if "websocket.http.response" in (scope.get("extensions") or {}):
         await send(

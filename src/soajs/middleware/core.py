@@ -8,7 +8,7 @@ write a response.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Container, Iterable, MutableMapping
 from typing import Any, TypedDict
 
 from soajs import workers
@@ -106,6 +106,16 @@ class MiddlewareOptions(TypedDict, total=False):
     metrics_on_service_port: bool | None
 
 
+class _EveryPath:
+    """Contains every path: :attr:`AdapterCore.own_paths` before the first request."""
+
+    def __contains__(self, path: object) -> bool:
+        return True
+
+
+_EVERY_PATH = _EveryPath()
+
+
 class AdapterCore:
     """The per-app state of a middleware, built once at start-up."""
 
@@ -157,6 +167,14 @@ class AdapterCore:
             else None
         )
 
+        #: The paths the adapter may answer itself (health, /metrics): one set lookup
+        #: per request. Every path until the first request (see :meth:`first_request`).
+        self.own_paths: Container[str] = _EVERY_PATH
+        own = set(self.health.paths) if self.health is not None else set()
+        if self.metrics_path is not None:
+            own.add(self.metrics_path)
+        self._paths = frozenset(own)
+
     def resolve_scope(self, values: list[bytes], scope: MutableMapping[str, Any]) -> ParseResult:
         """The context of an ASGI request whose ``soajsinjectobj`` values are ``values``.
 
@@ -188,6 +206,7 @@ class AdapterCore:
         """Once per adapter: this process serves requests (:mod:`soajs.workers`), and
         the listener learns the port of the server that serves them."""
         self.first = False
+        self.own_paths = self._paths
         workers.mark_serving()
         metrics_workers.serving()  # publish this worker's counts for /metrics (observability)
         if self.listener is not None:

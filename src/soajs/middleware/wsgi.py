@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Unpack
 
 from soajs import apilist
-from soajs.context.current import CURRENT, ContextIterable
+from soajs.context.current import RESET_CURRENT, SET_CURRENT, ContextIterable
 from soajs.middleware.accessors import ENVIRON_KEY
 from soajs.middleware.core import (
     ENVIRON_HEADER,
@@ -100,12 +100,12 @@ class SOAJSWSGIMiddleware:
             return [core.refusal_body]
         environ[ENVIRON_KEY] = context
         current = (context, environ)
-        token = CURRENT.set(current)
+        token = SET_CURRENT(current)
         trace = tracing.attach_wsgi(environ) if tracing.api._TRACER_PROVIDER is not None else None
         try:
             body = self.wsgi_app(environ, start_response)
         finally:
-            CURRENT.reset(token)
+            RESET_CURRENT(token)
             if trace is not None:
                 tracing.detach(trace)
         if context is None or type(body) is list or type(body) is tuple:
