@@ -173,7 +173,7 @@ class SOAJSMiddleware:
         try:
             trace = tracing.attach_asgi(scope)
             try:
-                await self.app(scope, receive, send)
+                await self._call(scope, receive, send)
             finally:
                 tracing.detach(trace)
         finally:

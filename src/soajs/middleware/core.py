@@ -107,7 +107,7 @@ class MiddlewareOptions(TypedDict, total=False):
 
 
 class _EveryPath:
-    """Contains every path: :attr:`AdapterCore.own_paths` before the first request."""
+    """Contains every path: `AdapterCore.own_paths` before the first request."""
 
     def __contains__(self, path: object) -> bool:
         return True
@@ -168,7 +168,7 @@ class AdapterCore:
         )
 
         #: The paths the adapter may answer itself (health, /metrics): one set lookup
-        #: per request. Every path until the first request (see :meth:`first_request`).
+        #: per request. Every path until the first request (see `first_request`).
         self.own_paths: Container[str] = _EVERY_PATH
         own = set(self.health.paths) if self.health is not None else set()
         if self.metrics_path is not None:
