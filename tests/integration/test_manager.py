@@ -210,6 +210,8 @@ def test_outage_keeps_the_last_good_registry_then_recovers_and_reregisters(
         plane.start()
         assert wait_until(lambda: manager.registry is not good and manager.last_error is None, 10)
         assert manager.get_service("hello").port == 4381  # registered again
+        # the poller logs the recovery just after it swaps the registry in: wait for it
+        assert wait_until(lambda: _count(caplog, "reachable again") >= 1, timeout=5)
         assert _count(caplog, "reachable again") == 1
     finally:
         plane.kill()
