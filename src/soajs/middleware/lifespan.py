@@ -1,4 +1,4 @@
-"""The ASGI ``lifespan`` scope of :class:`~soajs.middleware.asgi.SOAJSMiddleware`.
+"""The ASGI ``lifespan`` scope of `soajs.middleware.asgi.SOAJSMiddleware`.
 
 The middleware's own start-up (registry, maintenance listener) runs before the
 app's, its shutdown after the app's; a failure of ours is answered
